@@ -1,0 +1,123 @@
+"""Documents to sign and the fields placed on them.
+
+Coordinates convention: every `Field` rectangle is in PDF points (1/72 inch) on its page, with
+the origin at the page's bottom-left corner as in PDF itself: `x`, `y` is the lower-left corner,
+`width` and `height` extend right and up. Pages are numbered from 1.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class DocumentTemplate(models.Model):
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("Invoice")
+        AGREEMENT = "agreement", _("Service agreement")
+        NDA = "nda", _("Non-disclosure agreement")
+        OTHER = "other", _("Other")
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.OTHER)
+    language = models.CharField(_("language"), max_length=2, choices=settings.LANGUAGES)
+    body = models.TextField(_("HTML body"))
+    css = models.TextField(_("page CSS"), blank=True)
+    is_default_for_invoices = models.BooleanField(_("default for invoices"), default=False)
+    builtin = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document template")
+        verbose_name_plural = _("document templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Document(models.Model):
+    class Source(models.TextChoices):
+        TEMPLATE = "template", _("Template")
+        UPLOAD = "upload", _("Upload")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    title = models.CharField(_("title"), max_length=200)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    template = models.ForeignKey(
+        DocumentTemplate, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    language = models.CharField(max_length=2, choices=settings.LANGUAGES, default="fr")
+    pdf = models.FileField(upload_to="documents/")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    page_count = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents"
+    )
+    deal = models.ForeignKey(
+        "crm.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="documents"
+    )
+    invoice = models.ForeignKey(
+        "crm.Invoice", on_delete=models.SET_NULL, null=True, blank=True, related_name="documents"
+    )
+    locked = models.BooleanField(default=False, help_text="Set once sent: fields are frozen.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Field(models.Model):
+    """A place on a page that one party fills in. Rectangle in PDF points, bottom-left origin."""
+
+    class Kind(models.TextChoices):
+        SIGNATURE = "signature", _("Signature")
+        INITIALS = "initials", _("Initials")
+        STAMP = "stamp", _("Stamp")
+        DATE = "date", _("Date")
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        CHECKBOX = "checkbox", _("Checkbox")
+        NAME = "name", _("Name")
+        REQUISITES = "requisites", _("Requisites")
+        CRM = "crm", _("CRM attribute")
+
+    class Role(models.TextChoices):
+        COMPANY = "company", _("Our company")
+        CLIENT = "client", _("Client")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="fields")
+    key = models.CharField(max_length=64, help_text="Stable id of the field within its document.")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    role = models.CharField(_("party"), max_length=10, choices=Role.choices)
+    page = models.PositiveIntegerField(_("page"))
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField()
+    height = models.FloatField()
+    required = models.BooleanField(_("required"), default=True)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    prefilled = models.TextField(_("prefilled value"), blank=True)
+    crm_attribute = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["page", "-y", "x"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "key"], name="field_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_role_display()}, p. {self.page})"
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind in {self.Kind.SIGNATURE, self.Kind.INITIALS, self.Kind.STAMP}

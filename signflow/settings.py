@@ -1,0 +1,207 @@
+"""SignFlow settings, read once from the environment (see DESIGN.md, Configuration).
+
+The defaults give a working single-machine setup: SQLite under var/, Celery tasks run eagerly
+in-process when REDIS_URL is unset, email and SMS land in the outbox, the built-in TSA stamps
+the seals and the seal certificate is generated on first use.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from signflow.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("SIGNFLOW_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random "
+            "string (for example: python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+            "or set DEBUG=1 for local development."
+        )
+    SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SIGNFLOW_BASE_URL = env_str("SIGNFLOW_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "anymail",
+    "signflow",
+    "crm",
+    "documents",
+    "verification",
+    "signing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "signflow.urls"
+WSGI_APPLICATION = "signflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "signflow.context_processors.signflow",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'signflow.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite: wait for the write lock instead of failing at once under concurrent requests.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "signing:board"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "fr")
+LANGUAGES = [("fr", _("French")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Celery: without REDIS_URL every task runs eagerly in the web process.
+REDIS_URL = env_str("REDIS_URL")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker outage must not hang a request: publishing gives up fast, the sweep sends later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {"task": "signing.tasks.sweep_outbox", "schedule": 60.0},
+    "expire-envelopes": {"task": "signing.tasks.expire_envelopes", "schedule": 300.0},
+    "send-reminders": {"task": "signing.tasks.send_reminders", "schedule": 900.0},
+    "sweep-sealing": {"task": "signing.tasks.sweep_sealing", "schedule": 120.0},
+}
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Email: Django's mail API; any django-anymail backend works (see README).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SignFlow <no-reply@signflow.local>")
+ANYMAIL = {
+    "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
+    "MAILGUN_SENDER_DOMAIN": env_str("MAILGUN_SENDER_DOMAIN"),
+    "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN"),
+    "SENDGRID_API_KEY": env_str("SENDGRID_API_KEY"),
+    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET"),
+}
+
+# SMS: Twilio when configured, otherwise the outbox only.
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+SMS_BACKEND = env_str(
+    "SMS_BACKEND",
+    "signing.sms.TwilioSMSBackend" if TWILIO_ACCOUNT_SID else "signing.sms.OutboxSMSBackend",
+)
+
+# The development outbox page lists every message with its links (never on in production).
+SIGNFLOW_DEV_OUTBOX = env_bool("SIGNFLOW_DEV_OUTBOX", DEBUG)
+
+# Sealing: built-in TSA and self-generated certificates unless configured.
+TSA_URL = env_str("TSA_URL")
+SEAL_PKCS12_PATH = env_str("SEAL_PKCS12_PATH")
+SEAL_PKCS12_PASSWORD = env_str("SEAL_PKCS12_PASSWORD")
+SIGNFLOW_KEYS_DIR = Path(env_str("SIGNFLOW_KEYS_DIR", str(MEDIA_ROOT / "keys")))
+
+# Signing rules.
+SIGNFLOW_LINK_DEFAULT_DAYS = env_int("SIGNFLOW_LINK_DEFAULT_DAYS", 30)
+SIGNFLOW_OTP_TTL_SECONDS = env_int("SIGNFLOW_OTP_TTL_SECONDS", 300)
+SIGNFLOW_OTP_MAX_ATTEMPTS = env_int("SIGNFLOW_OTP_MAX_ATTEMPTS", 5)
+SIGNFLOW_OTP_RESEND_COOLDOWN_SECONDS = env_int("SIGNFLOW_OTP_RESEND_COOLDOWN_SECONDS", 60)
+SIGNFLOW_DOWNLOAD_RETENTION_DAYS = env_int("SIGNFLOW_DOWNLOAD_RETENTION_DAYS", 14)
+SIGNFLOW_UPLOAD_MAX_BYTES = env_int("SIGNFLOW_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+SIGNFLOW_UPLOAD_MAX_PAGES = env_int("SIGNFLOW_UPLOAD_MAX_PAGES", 200)
+SIGNFLOW_MESSAGE_MAX_ATTEMPTS = env_int("SIGNFLOW_MESSAGE_MAX_ATTEMPTS", 8)
+
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and SIGNFLOW_BASE_URL.startswith("https"))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "fontTools": {"level": "WARNING"},
+        "weasyprint": {"level": "ERROR"},
+        "pyhanko": {"level": "WARNING"},
+    },
+}

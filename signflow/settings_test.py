@@ -1,0 +1,12 @@
+"""Settings for the test suite: the real settings with a test secret and fast hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("SIGNFLOW_VAR_DIR", "/tmp/signflow-test-var")
+
+from signflow.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SIGNFLOW_DEV_OUTBOX = True

@@ -1,0 +1,259 @@
+"""Envelopes, their parties, the values they fill in, the audit trail and the outbox."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Crockford-style alphabet without look-alikes: codes are read aloud and typed from paper.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_public_id() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+
+
+class Envelope(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        AWAITING_COMPANY = "awaiting_company", _("Awaiting our signature")
+        AWAITING_CLIENT = "awaiting_client", _("Awaiting client")
+        SEALING = "sealing", _("Sealing")
+        COMPLETED = "completed", _("Completed")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    OPEN_STATUSES = (Status.AWAITING_COMPANY, Status.AWAITING_CLIENT)
+    FINAL_STATUSES = (Status.COMPLETED, Status.DECLINED, Status.CANCELLED, Status.EXPIRED)
+
+    class Language(models.TextChoices):
+        FR = "fr", _("French")
+        EN = "en", _("English")
+
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    document = models.OneToOneField(
+        "documents.Document", on_delete=models.PROTECT, related_name="envelope"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    language = models.CharField(
+        _("document language"), max_length=2, choices=Language.choices, default=Language.FR
+    )
+    deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
+    reminder_every_days = models.PositiveIntegerField(
+        _("remind every (days)"), default=0, help_text=_("0 means never.")
+    )
+    reminder_max = models.PositiveIntegerField(_("maximum reminders"), default=3)
+    reminders_sent = models.PositiveIntegerField(default=0)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(_("message to the signers"), blank=True)
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="envelopes",
+        verbose_name=_("responsible employee"),
+    )
+    company = models.ForeignKey(
+        "crm.OwnCompany", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    counterparty = models.ForeignKey(
+        "crm.Counterparty", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    deal = models.ForeignKey(
+        "crm.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="envelopes"
+    )
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="EUR")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.TextField(blank=True)
+    sealing_attempts = models.PositiveIntegerField(default=0)
+    sealing_error = models.TextField(blank=True)
+    sealed = models.ForeignKey(
+        "verification.SealedDocument",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("envelope")
+        verbose_name_plural = _("envelopes")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-status_changed_at"]),
+            models.Index(fields=["responsible", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.public_id})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Party(models.Model):
+    class Role(models.TextChoices):
+        COMPANY = "company", _("Our company")
+        CLIENT = "client", _("Client")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting for their turn")
+        ACTIVE = "active", _("Invited")
+        SIGNED = "signed", _("Signed")
+        DECLINED = "declined", _("Declined")
+
+    envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="parties")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+    order = models.PositiveIntegerField(_("order"))
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("mobile phone"), max_length=20, blank=True)
+    channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
+    is_company = models.BooleanField(
+        default=False, help_text="The party signs for a legal entity (may be asked for a stamp)."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    token_issued_at = models.DateTimeField(null=True, blank=True)
+    otp_hash = models.CharField(max_length=64, blank=True)
+    otp_sent_at = models.DateTimeField(null=True, blank=True)
+    otp_expires_at = models.DateTimeField(null=True, blank=True)
+    otp_attempts = models.PositiveIntegerField(default=0)
+    otp_confirmed_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(blank=True)
+    signed_ip = models.GenericIPAddressField(null=True, blank=True)
+    signed_user_agent = models.CharField(max_length=400, blank=True)
+    signature_method = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        verbose_name = _("party")
+        verbose_name_plural = _("parties")
+        ordering = ["envelope", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["envelope", "order"], name="party_order_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_role_display()})"
+
+    @property
+    def recipient(self) -> str:
+        return self.phone if self.channel == self.Channel.SMS else self.email
+
+
+class FieldValue(models.Model):
+    class Method(models.TextChoices):
+        DRAWN = "drawn", _("Drawn")
+        TYPED = "typed", _("Typed")
+        UPLOADED = "uploaded", _("Uploaded")
+        AUTO = "auto", _("Filled automatically")
+
+    field = models.OneToOneField("documents.Field", on_delete=models.CASCADE, related_name="value")
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="values")
+    text = models.TextField(blank=True)
+    image = models.FileField(upload_to="values/", blank=True)
+    method = models.CharField(max_length=10, choices=Method.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Event(models.Model):
+    """Append-only audit trail, hash-chained per envelope (see signing/audit.py)."""
+
+    class Type(models.TextChoices):
+        CREATED = "created", _("Created")
+        SENT = "sent", _("Sent for signature")
+        MESSAGE_QUEUED = "message_queued", _("Message queued")
+        MESSAGE_SENT = "message_sent", _("Message sent")
+        MESSAGE_FAILED = "message_failed", _("Message failed")
+        LINK_OPENED = "link_opened", _("Link opened")
+        CODE_SENT = "code_sent", _("Code sent")
+        CODE_FAILED = "code_failed", _("Wrong code")
+        CODE_CONFIRMED = "code_confirmed", _("Code confirmed")
+        FIELD_FILLED = "field_filled", _("Field filled")
+        SIGNED = "signed", _("Signed")
+        DECLINED = "declined", _("Declined")
+        REMINDED = "reminded", _("Reminder sent")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+        LINK_REISSUED = "link_reissued", _("Link reissued")
+        SEALING_STARTED = "sealing_started", _("Sealing started")
+        SEALING_FAILED = "sealing_failed", _("Sealing failed")
+        SEALED = "sealed", _("Sealed")
+
+    envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="events")
+    party = models.ForeignKey(Party, on_delete=models.SET_NULL, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    type = models.CharField(max_length=20, choices=Type.choices)
+    created_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Message(models.Model):
+    """The notification outbox: written with the state change, sent after commit."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        DELIVERED = "delivered", _("Delivered")
+
+    class Template(models.TextChoices):
+        INVITATION = "invitation", _("Invitation to sign")
+        CODE = "code", _("Confirmation code")
+        REMINDER = "reminder", _("Reminder")
+        PARTY_SIGNED = "party_signed", _("A party signed")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+        COMPLETED = "completed", _("Completed")
+
+    envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="messages")
+    party = models.ForeignKey(Party, on_delete=models.SET_NULL, null=True, blank=True)
+    channel = models.CharField(max_length=5, choices=Party.Channel.choices)
+    recipient = models.CharField(max_length=254)
+    template = models.CharField(max_length=20, choices=Template.choices)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    html_body = models.TextField(blank=True)
+    attach_sealed = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    provider_id = models.CharField(max_length=200, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.template} -> {self.recipient} ({self.status})"
