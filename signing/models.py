@@ -124,6 +124,9 @@ class Party(models.Model):
         default=False, help_text="The party signs for a legal entity (may be asked for a stamp)."
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    # The link token is HMAC(SECRET_KEY, party + nonce): the database keeps only the nonce and
+    # the token's SHA-256, yet reminders can rebuild the same link. A new nonce kills the old link.
+    token_nonce = models.CharField(max_length=32, blank=True)
     token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     token_issued_at = models.DateTimeField(null=True, blank=True)
     otp_hash = models.CharField(max_length=64, blank=True)

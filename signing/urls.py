@@ -1,10 +1,34 @@
 from django.urls import path
 
-from signing import views
+from signing import signer_views, views
 
 app_name = "signing"
 
 urlpatterns = [
     path("board/", views.board, name="board"),
+    path("envelopes/<int:envelope_id>/", views.envelope_detail, name="envelope_detail"),
+    path("envelopes/<int:envelope_id>/download/", views.envelope_download, name="envelope_download"),
+    path("envelopes/<int:envelope_id>/remind/", views.envelope_remind, name="envelope_remind"),
+    path("envelopes/<int:envelope_id>/cancel/", views.envelope_cancel, name="envelope_cancel"),
+    path(
+        "envelopes/<int:envelope_id>/parties/<int:party_id>/reissue/",
+        views.party_reissue,
+        name="party_reissue",
+    ),
+    path(
+        "envelopes/<int:envelope_id>/messages/<int:message_id>/retry/",
+        views.message_retry,
+        name="message_retry",
+    ),
+    path("invoices/<int:invoice_id>/send/", views.send_invoice, name="send_invoice"),
+    path("send/<int:document_id>/", views.send, name="send"),
     path("dev/outbox/", views.dev_outbox, name="dev_outbox"),
+    # The signer's side: a link, no account.
+    path("s/<str:token>/", signer_views.sign_page, name="sign"),
+    path("s/<str:token>/code/send/", signer_views.code_send, name="code_send"),
+    path("s/<str:token>/code/", signer_views.code_confirm, name="code_confirm"),
+    path("s/<str:token>/sign/", signer_views.sign_submit, name="sign_submit"),
+    path("s/<str:token>/decline/", signer_views.decline, name="decline"),
+    path("s/<str:token>/pages/<int:page>.png", signer_views.page_image, name="page_image"),
+    path("s/<str:token>/download/", signer_views.download, name="download"),
 ]

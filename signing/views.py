@@ -1,9 +1,275 @@
-from django.http import HttpRequest, HttpResponse
+"""The sender's pages: board, envelope page, send screen, sender actions, dev outbox."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm.models import Invoice
+from documents.models import Document, Field
+from signing import access, audit, selectors, services
+from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
+from signing.models import Envelope, Message, Party
 
 
+def _envelope_for(request: HttpRequest, envelope_id: int) -> Envelope:
+    envelope = get_object_or_404(
+        Envelope.objects.select_related("document", "responsible", "company", "counterparty", "sealed"),
+        pk=envelope_id,
+    )
+    if not access.can_view_envelope(request.user, envelope):
+        raise Http404
+    return envelope
+
+
+@login_required
 def board(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("TODO")
+    columns = selectors.board_columns(user=request.user, params=request.GET)
+    context = {"columns": columns, "is_manager": access.is_manager(request.user)}
+    if request.htmx:
+        return render(request, "signing/board.html#columns", context)
+    return render(request, "signing/board.html", context)
+
+
+@login_required
+def envelope_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
+    envelope = _envelope_for(request, envelope_id)
+    chain = audit.chain_check(envelope=envelope)
+    return render(
+        request,
+        "signing/envelope_detail.html",
+        {
+            "envelope": envelope,
+            "parties": envelope.parties.order_by("order"),
+            "messages_out": envelope.messages.select_related("party").order_by("-id"),
+            "events": envelope.events.select_related("party", "actor").order_by("id"),
+            "chain": chain,
+            "reason_form": ReasonForm(),
+            "download_available": envelope.status == Envelope.Status.COMPLETED and envelope.sealed_id,
+        },
+    )
+
+
+@login_required
+def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponse:
+    envelope = _envelope_for(request, envelope_id)
+    if envelope.sealed is None:
+        raise Http404
+    return _pdf_response(envelope.sealed.file.read(), f"{envelope.public_id}.pdf")
+
+
+def _pdf_response(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_POST
+@login_required
+def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """From a deal or an invoice: render the invoice into a document and open the send screen."""
+    invoice = get_object_or_404(Invoice.objects.select_related("deal"), pk=invoice_id)
+    employee = getattr(request.user, "employee", None)
+    if employee is None or not (employee.is_manager or invoice.deal.responsible_id == request.user.pk):
+        raise Http404
+    language = (get_language() or "fr")[:2]
+    if language not in {"fr", "en"}:
+        language = "fr"
+    from documents.services import DocumentError
+
+    try:
+        envelope = services.envelope_create_from_invoice(invoice=invoice, actor=request.user, language=language)
+    except DocumentError as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+        return redirect("crm:deal_detail", deal_id=invoice.deal_id)
+    return redirect("signing:send", document_id=envelope.document_id)
+
+
+def _prefill(envelope: Envelope) -> dict[str, dict[str, Any]]:
+    company: dict[str, Any] = {"channel": Party.Channel.EMAIL}
+    client: dict[str, Any] = {"channel": Party.Channel.EMAIL}
+    if envelope.company:
+        company.update(
+            name=envelope.company.director_name,
+            email=envelope.company.director_email,
+            phone=envelope.company.director_phone,
+            channel=Party.Channel.EMAIL if envelope.company.director_email else Party.Channel.SMS,
+        )
+    deal = envelope.deal
+    if deal is not None:
+        contact = deal.contact
+        if contact is not None:
+            client.update(name=contact.name, email=contact.email, phone=contact.phone)
+        else:
+            client.update(name=deal.counterparty.legal_name, email=deal.counterparty.email, phone=deal.counterparty.phone)
+        client["channel"] = Party.Channel.EMAIL if client.get("email") else Party.Channel.SMS
+    return {"company": company, "client": client}
+
+
+@login_required
+def send(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = get_object_or_404(Document, pk=document_id)
+    envelope = Envelope.objects.filter(document=document).first()
+    if envelope is None:
+        if document.created_by_id != request.user.pk:
+            raise Http404
+        envelope = services.envelope_for_document(document=document, actor=request.user)
+    if not access.can_act_on_envelope(request.user, envelope):
+        raise Http404
+    if envelope.status != Envelope.Status.DRAFT:
+        messages.info(request, _("This document has already been sent."))
+        return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+    fields = list(Field.objects.filter(document=document))
+    roles = [role for role in (Party.Role.COMPANY, Party.Role.CLIENT) if any(f.role == role for f in fields)]
+    client_is_company = envelope.counterparty is None or envelope.counterparty.kind == "company"
+    initial = _prefill(envelope)
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        options = SendOptionsForm(request.POST)
+        party_forms = {role: PartyForm(request.POST, prefix=role) for role in roles}
+        if options.is_valid() and all(f.is_valid() for f in party_forms.values()):
+            inputs = [
+                services.PartyInput(
+                    role=role,
+                    name=form.cleaned_data["name"],
+                    email=form.cleaned_data["email"],
+                    phone=form.cleaned_data["phone"],
+                    channel=form.cleaned_data["channel"],
+                    is_company=role == Party.Role.COMPANY or client_is_company,
+                )
+                for role, form in party_forms.items()
+            ]
+            try:
+                services.envelope_send(
+                    envelope=envelope,
+                    actor=request.user,
+                    parties=inputs,
+                    language=options.cleaned_data["language"],
+                    deadline=options.deadline(),
+                    reminder_every_days=options.cleaned_data["reminder_every_days"],
+                    reminder_max=options.cleaned_data["reminder_max"],
+                    note=options.cleaned_data["note"],
+                    require_client_stamp=options.cleaned_data["require_client_stamp"],
+                )
+            except services.SendValidationError as exc:
+                errors = exc.errors
+                for index, role in enumerate(roles):
+                    for name, message in exc.errors.get(f"party-{index}", {}).items():
+                        party_forms[role].add_error(name, message)
+                for key in ("deadline", "language"):
+                    if key in exc.errors:
+                        options.add_error("deadline_days" if key == "deadline" else key, exc.errors[key])
+            except services.SigningError as exc:
+                messages.error(request, exc.message)
+                return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+            else:
+                messages.success(request, _("Sent. The first signer has been invited."))
+                return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+    else:
+        options = SendOptionsForm(initial={"language": envelope.language, "require_client_stamp": False})
+        party_forms = {role: PartyForm(prefix=role, initial=initial[role]) for role in roles}
+    return render(
+        request,
+        "signing/send.html",
+        {
+            "envelope": envelope,
+            "document": document,
+            "fields": fields,
+            "party_forms": [(Party.Role(role).label, form) for role, form in party_forms.items()],
+            "options": options,
+            "errors": errors,
+            "client_is_company": client_is_company,
+            "pages": range(1, document.page_count + 1),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _act(request: HttpRequest, envelope_id: int) -> Envelope:
+    envelope = _envelope_for(request, envelope_id)
+    if not access.can_act_on_envelope(request.user, envelope):
+        raise PermissionDenied
+    return envelope
+
+
+@require_POST
+@login_required
+def envelope_remind(request: HttpRequest, envelope_id: int) -> HttpResponse:
+    envelope = _act(request, envelope_id)
+    try:
+        services.envelope_remind(envelope=envelope, actor=request.user)
+    except services.SigningError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Reminder queued."))
+    return redirect(request.POST.get("next") or reverse("signing:envelope_detail", args=[envelope.pk]))
+
+
+@require_POST
+@login_required
+def envelope_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
+    envelope = _act(request, envelope_id)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason for cancelling."))
+    else:
+        try:
+            services.envelope_cancel(envelope=envelope, actor=request.user, reason=form.cleaned_data["reason"])
+        except services.SigningError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The signature request was cancelled."))
+    return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+
+
+@require_POST
+@login_required
+def party_reissue(request: HttpRequest, envelope_id: int, party_id: int) -> HttpResponse:
+    envelope = _act(request, envelope_id)
+    party = get_object_or_404(Party, pk=party_id, envelope=envelope)
+    form = ReissueForm(request.POST)
+    if form.is_valid():
+        try:
+            services.party_reissue(party=party, actor=request.user, **form.cleaned_data)
+        except services.SigningError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("A new link was sent. The previous link no longer works."))
+    else:
+        messages.error(request, _("Check the email, phone and channel."))
+    return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+
+
+@require_POST
+@login_required
+def message_retry(request: HttpRequest, envelope_id: int, message_id: int) -> HttpResponse:
+    envelope = _act(request, envelope_id)
+    updated = Message.objects.filter(pk=message_id, envelope=envelope, status=Message.Status.FAILED).update(
+        status=Message.Status.QUEUED, next_attempt_at=None
+    )
+    if updated:
+        from signing.notifications import dispatch
+
+        dispatch(message_id)
+        messages.success(request, _("The message was queued again."))
+    return redirect("signing:envelope_detail", envelope_id=envelope.pk)
 
 
 def dev_outbox(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("TODO")
+    """Every message with its links, so the whole flow can be clicked locally (DEBUG only)."""
+    if not settings.SIGNFLOW_DEV_OUTBOX:
+        raise Http404
+    outbox = Message.objects.select_related("envelope").order_by("-id")[:100]
+    stats = Message.objects.values("status").annotate(n=Count("id"))
+    return render(request, "signing/dev_outbox.html", {"outbox": outbox, "stats": stats})
+
+

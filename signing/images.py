@@ -1,0 +1,110 @@
+"""Signature and stamp images: typed, drawn or uploaded, normalised to a transparent PNG."""
+
+import base64
+import binascii
+import io
+from pathlib import Path
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+MAX_SIDE = 1200
+FONT_PATH = Path(settings.BASE_DIR) / "static" / "fonts" / "DancingScript-Regular.otf"
+
+
+class ImageError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _crop_to_ink(image: Image.Image, *, margin: int = 8) -> Image.Image:
+    bbox = image.getchannel("A").getbbox()
+    if bbox is None:
+        raise ImageError(_("The signature is empty. Draw, type or upload it again."))
+    left, top, right, bottom = bbox
+    return image.crop(
+        (
+            max(left - margin, 0),
+            max(top - margin, 0),
+            min(right + margin, image.width),
+            min(bottom + margin, image.height),
+        )
+    )
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    return image
+
+
+def typed_signature(name: str) -> bytes:
+    name = " ".join(name.split())
+    if not name:
+        raise ImageError(_("Type your name to sign."))
+    if len(name) > 80:
+        raise ImageError(_("The typed name is too long (80 characters at most)."))
+    font = ImageFont.truetype(str(FONT_PATH), 110)
+    left, top, right, bottom = font.getbbox(name)
+    image = Image.new("RGBA", (right - left + 40, bottom - top + 40), (255, 255, 255, 0))
+    ImageDraw.Draw(image).text((20 - left, 20 - top), name, font=font, fill=(16, 32, 96, 255))
+    return _png(_crop_to_ink(image))
+
+
+def drawn_signature(data_url: str) -> bytes:
+    """A PNG data URL from the signature pad."""
+    prefix = "data:image/png;base64,"
+    if not data_url.startswith(prefix):
+        raise ImageError(_("Draw your signature in the box before signing."))
+    if len(data_url) > MAX_UPLOAD_BYTES * 4 // 3:
+        raise ImageError(_("The drawing is too large."))
+    try:
+        raw = base64.b64decode(data_url[len(prefix) :], validate=True)
+        with Image.open(io.BytesIO(raw)) as img:
+            if img.format != "PNG" or img.width * img.height > MAX_PIXELS:
+                raise ImageError(_("The drawing could not be read. Draw it again."))
+            image = img.convert("RGBA")
+    except (binascii.Error, UnidentifiedImageError, OSError) as exc:
+        raise ImageError(_("The drawing could not be read. Draw it again.")) from exc
+    return _png(_shrink(_crop_to_ink(image)))
+
+
+def uploaded_image(data: bytes, *, keep_colour: bool) -> bytes:
+    """A photo or scan of a signature or stamp: upright, background removed, cropped to the ink."""
+    if not data:
+        raise ImageError(_("The file is empty."))
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError(_("The image is too large (10 MB at most)."))
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format not in {"PNG", "JPEG", "WEBP", "GIF"}:
+                raise ImageError(_("Upload a PNG, JPEG or WebP image."))
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageError(_("The image has too many pixels. Upload a smaller photo."))
+            img.load()
+            image = ImageOps.exif_transpose(img).convert("RGBA")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ImageError(_("This file is not an image we can read. Upload a PNG or JPEG.")) from exc
+    image = _shrink(image)
+    # Paper becomes transparent: alpha follows how far a pixel is from white, so anti-aliased
+    # ink edges stay smooth. A signature is recoloured to dark ink, a stamp keeps its colours.
+    r, g, b, a = image.split()
+    lightest_ink = ImageChops.darker(ImageChops.darker(r, g), b)
+    alpha = lightest_ink.point(lambda v: 0 if 255 - v < 40 else min(255, (215 - v) * 255 // 140))
+    alpha = ImageChops.multiply(alpha, a)
+    if keep_colour:
+        image = Image.merge("RGBA", (r, g, b, alpha))
+    else:
+        ink = Image.new("RGBA", image.size, (16, 32, 96, 255))
+        ink.putalpha(alpha)
+        image = ink
+    return _png(_crop_to_ink(image))
