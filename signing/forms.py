@@ -26,14 +26,21 @@ class SendOptionsForm(forms.Form):
         min_value=1,
         max_value=365,
         initial=30,
-        error_messages={"min_value": _("The deadline must be at least one day."),
-                        "invalid": _("Enter a whole number of days.")},
+        error_messages={
+            "min_value": _("The deadline must be at least one day."),
+            "invalid": _("Enter a whole number of days."),
+        },
     )
     reminder_every_days = forms.TypedChoiceField(
         label=_("Automatic reminders"),
         coerce=int,
-        choices=[(0, _("Never")), (1, _("Every day")), (2, _("Every 2 days")), (3, _("Every 3 days")),
-                 (7, _("Every week"))],
+        choices=[
+            (0, _("Never")),
+            (1, _("Every day")),
+            (2, _("Every 2 days")),
+            (3, _("Every 3 days")),
+            (7, _("Every week")),
+        ],
         initial=3,
     )
     reminder_max = forms.IntegerField(label=_("At most"), min_value=1, max_value=20, initial=3)
@@ -41,7 +48,9 @@ class SendOptionsForm(forms.Form):
         label=_("Ask a company client for its stamp"), required=False
     )
     note = forms.CharField(
-        label=_("Message to the signers"), required=False, max_length=1000,
+        label=_("Message to the signers"),
+        required=False,
+        max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
@@ -51,7 +60,9 @@ class SendOptionsForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Reason"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": _("Give a reason.")},
     )
 

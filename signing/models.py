@@ -172,6 +172,9 @@ class FieldValue(models.Model):
     method = models.CharField(max_length=10, choices=Method.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"{self.field_id}: {self.method}"
+
 
 class Event(models.Model):
     """Append-only audit trail, hash-chained per envelope (see signing/audit.py)."""

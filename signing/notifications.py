@@ -39,11 +39,17 @@ def _button_label(template: str) -> str:
     return gettext("Open and sign")
 
 
-def render_message(*, template: str, channel: str, language: str, context: dict[str, Any]) -> dict[str, str]:
+def render_message(
+    *, template: str, channel: str, language: str, context: dict[str, Any]
+) -> dict[str, str]:
     base = f"signing/messages/{template}"
     with translation.override(language):
         if channel == Party.Channel.SMS:
-            return {"subject": "", "body": render_to_string(f"{base}.sms.txt", context).strip(), "html": ""}
+            return {
+                "subject": "",
+                "body": render_to_string(f"{base}.sms.txt", context).strip(),
+                "html": "",
+            }
         subject = " ".join(render_to_string(f"{base}.subject.txt", context).split())
         body = render_to_string(f"{base}.txt", context).strip()
         button_key = _BUTTONS.get(template)  # type: ignore[call-overload]
@@ -101,7 +107,9 @@ def dispatch(message_id: int) -> None:
     try:
         deliver_message.apply_async(args=[message_id], retry=False)
     except Exception:  # noqa: BLE001 - any broker error: the sweep sends it later
-        logger.warning("Broker unavailable, message %s left for the sweep", message_id, exc_info=True)
+        logger.warning(
+            "Broker unavailable, message %s left for the sweep", message_id, exc_info=True
+        )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -128,7 +136,10 @@ def deliver(*, message_id: int) -> str:
     with transaction.atomic():
         envelope = Envelope.objects.select_for_update().get(pk=message.envelope_id)
         Message.objects.filter(pk=message.pk).update(
-            status=Message.Status.SENT, sent_at=timezone.now(), provider_id=provider_id, last_error=""
+            status=Message.Status.SENT,
+            sent_at=timezone.now(),
+            provider_id=provider_id,
+            last_error="",
         )
         audit.event_append(
             envelope=envelope,
@@ -154,7 +165,12 @@ def _record_failure(message: Message, exc: Exception, now: Any) -> str:
             envelope=envelope,
             party=message.party,
             type=Event.Type.MESSAGE_FAILED,
-            data={"message": message.pk, "attempt": message.attempts, "error": str(exc)[:300], "final": final},
+            data={
+                "message": message.pk,
+                "attempt": message.attempts,
+                "error": str(exc)[:300],
+                "final": final,
+            },
         )
     return status
 
@@ -199,4 +215,3 @@ def sweep(*, limit: int = 200) -> int:
         if deliver(message_id=message_id) == Message.Status.SENT:
             sent += 1
     return sent
-

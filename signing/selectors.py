@@ -45,7 +45,9 @@ def board_columns(*, user: Any, params: Any) -> list[dict[str, Any]]:
     base = visible_envelopes(user)
     search = (params.get("q") or "").strip()
     if search:
-        base = base.filter(Q(title__icontains=search) | Q(counterparty__legal_name__icontains=search))
+        base = base.filter(
+            Q(title__icontains=search) | Q(counterparty__legal_name__icontains=search)
+        )
     stats = {
         row["status"]: row
         for row in base.order_by().values("status").annotate(n=Count("id"), total=Sum("amount"))
@@ -59,5 +61,7 @@ def board_columns(*, user: Any, params: Any) -> list[dict[str, Any]]:
             .select_related("counterparty", "responsible")
             .order_by("-status_changed_at", "-id")[:CARDS_PER_PAGE]
         )
-        columns.append({"key": key, "title": BOARD_TITLES[key], "count": count, "total": total, "cards": cards})
+        columns.append(
+            {"key": key, "title": BOARD_TITLES[key], "count": count, "total": total, "cards": cards}
+        )
     return columns

@@ -68,7 +68,9 @@ def party_for_token(token: str) -> Party | None:
 
 def _issue_link(party: Party) -> str:
     party.token_nonce = tokens.new_nonce()
-    party.token_hash = tokens.hash_token(tokens.token_for(party_id=party.pk, nonce=party.token_nonce))
+    party.token_hash = tokens.hash_token(
+        tokens.token_for(party_id=party.pk, nonce=party.token_nonce)
+    )
     party.token_issued_at = timezone.now()
     return signing_link(party)
 
@@ -97,7 +99,9 @@ def _base_context(envelope: Envelope) -> dict[str, Any]:
     }
 
 
-def _invite(envelope: Envelope, party: Party, *, template: str = Message.Template.INVITATION) -> None:
+def _invite(
+    envelope: Envelope, party: Party, *, template: str = Message.Template.INVITATION
+) -> None:
     """Give `party` a fresh link and queue the message that carries it."""
     link = _issue_link(party)
     party.status = Party.Status.ACTIVE
@@ -174,13 +178,18 @@ def envelope_create(
         envelope.full_clean()
         envelope.save()
         audit.event_append(
-            envelope=envelope, actor=responsible, type=Event.Type.CREATED, data={"document": document.pk}
+            envelope=envelope,
+            actor=responsible,
+            type=Event.Type.CREATED,
+            data={"document": document.pk},
         )
         _deal_timeline(envelope, "document_created", _("Document created: %s") % envelope.title)
     return envelope
 
 
-def envelope_create_from_invoice(*, invoice: Invoice, actor: AbstractBaseUser, language: str) -> Envelope:
+def envelope_create_from_invoice(
+    *, invoice: Invoice, actor: AbstractBaseUser, language: str
+) -> Envelope:
     from documents.services import document_create_from_invoice
 
     with transaction.atomic():
@@ -318,7 +327,14 @@ def envelope_send(
         envelope.note = note
         envelope.sent_at = timezone.now()
         envelope.save(
-            update_fields=["language", "deadline", "reminder_every_days", "reminder_max", "note", "sent_at"]
+            update_fields=[
+                "language",
+                "deadline",
+                "reminder_every_days",
+                "reminder_max",
+                "note",
+                "sent_at",
+            ]
         )
         first = envelope.parties.order_by("order").first()
         assert first is not None
@@ -367,7 +383,9 @@ def link_problem(party: Party) -> str | None:
         return "cancelled"
     if envelope.status == Envelope.Status.DECLINED:
         return "declined"
-    if envelope.status == Envelope.Status.EXPIRED or (envelope.is_open and _deadline_passed(envelope)):
+    if envelope.status == Envelope.Status.EXPIRED or (
+        envelope.is_open and _deadline_passed(envelope)
+    ):
         return "expired"
     if party.status == Party.Status.SIGNED:
         return "signed"
@@ -396,7 +414,11 @@ def party_open(*, party: Party, ip: str | None, user_agent: str) -> None:
         )
         if updated:
             audit.event_append(
-                envelope=envelope, party=party, type=Event.Type.LINK_OPENED, ip=ip, user_agent=user_agent
+                envelope=envelope,
+                party=party,
+                type=Event.Type.LINK_OPENED,
+                ip=ip,
+                user_agent=user_agent,
             )
 
 
@@ -408,7 +430,8 @@ def otp_send(*, party: Party, ip: str | None, user_agent: str) -> None:
         if party.otp_sent_at and now - party.otp_sent_at < cooldown:
             wait = int((party.otp_sent_at + cooldown - now).total_seconds()) + 1
             raise SigningError(
-                "code_cooldown", _("A code was just sent. You can ask for a new one in %d seconds.") % wait
+                "code_cooldown",
+                _("A code was just sent. You can ask for a new one in %d seconds.") % wait,
             )
         code = tokens.new_otp()
         party.otp_hash = tokens.hash_otp(party_id=party.pk, code=code)
@@ -417,7 +440,11 @@ def otp_send(*, party: Party, ip: str | None, user_agent: str) -> None:
         party.otp_attempts = 0
         party.save(update_fields=["otp_hash", "otp_sent_at", "otp_expires_at", "otp_attempts"])
         audit.event_append(
-            envelope=envelope, party=party, type=Event.Type.CODE_SENT, ip=ip, user_agent=user_agent,
+            envelope=envelope,
+            party=party,
+            type=Event.Type.CODE_SENT,
+            ip=ip,
+            user_agent=user_agent,
             data={"channel": party.channel},
         )
         message_queue(
@@ -452,20 +479,30 @@ def otp_confirm(*, party: Party, code: str, ip: str | None, user_agent: str) -> 
             party.save(update_fields=["otp_attempts"])
             left = settings.SIGNFLOW_OTP_MAX_ATTEMPTS - party.otp_attempts
             audit.event_append(
-                envelope=envelope, party=party, type=Event.Type.CODE_FAILED, ip=ip,
-                user_agent=user_agent, data={"attempt": party.otp_attempts},
+                envelope=envelope,
+                party=party,
+                type=Event.Type.CODE_FAILED,
+                ip=ip,
+                user_agent=user_agent,
+                data={"attempt": party.otp_attempts},
             )
             if left > 0:
                 failure = SigningError("code_wrong", _("Wrong code. %d attempts left.") % left)
             else:
-                failure = SigningError("code_attempts", _("Too many wrong codes. Ask for a new one."))
+                failure = SigningError(
+                    "code_attempts", _("Too many wrong codes. Ask for a new one.")
+                )
         else:
             party.otp_confirmed_at = now
             party.otp_hash = ""
             party.save(update_fields=["otp_confirmed_at", "otp_hash"])
             audit.event_append(
-                envelope=envelope, party=party, type=Event.Type.CODE_CONFIRMED, ip=ip,
-                user_agent=user_agent, data={"channel": party.channel},
+                envelope=envelope,
+                party=party,
+                type=Event.Type.CODE_CONFIRMED,
+                ip=ip,
+                user_agent=user_agent,
+                data={"channel": party.channel},
             )
     if failure is not None:
         raise failure
@@ -487,12 +524,15 @@ def _check_value(field: Field, value: SubmittedValue | None) -> SubmittedValue |
     if empty:
         if field.required:
             raise SigningError(
-                "field_missing", _("Fill in “%s” before signing.") % (field.label or field.get_kind_display())
+                "field_missing",
+                _("Fill in “%s” before signing.") % (field.label or field.get_kind_display()),
             )
         return None
     assert value is not None
     if field.is_image and not value.image:
-        raise SigningError("field_invalid", _("“%s” needs an image.") % (field.label or field.get_kind_display()))
+        raise SigningError(
+            "field_invalid", _("“%s” needs an image.") % (field.label or field.get_kind_display())
+        )
     if field.kind == Field.Kind.NUMBER:
         try:
             Decimal(value.text.replace(",", ".").replace(" ", ""))
@@ -526,10 +566,14 @@ def party_sign(
         if not (party.otp_confirmed_at and code_confirmed_in_session):
             raise SigningError("code_required", _("Confirm the code we sent you before signing."))
         if not consent:
-            raise SigningError("consent_required", _("Accept the terms of electronic signature to sign."))
+            raise SigningError(
+                "consent_required", _("Accept the terms of electronic signature to sign.")
+            )
         fields = list(Field.objects.filter(document_id=envelope.document_id, role=party.role))
         if not fields:
-            raise SigningError("field_missing", _("There is nothing for you to sign in this document."))
+            raise SigningError(
+                "field_missing", _("There is nothing for you to sign in this document.")
+            )
         now = timezone.now()
         checked = {f.pk: _check_value(f, values.get(f.pk)) for f in fields}
         methods = set()
@@ -538,7 +582,9 @@ def party_sign(
             if field.kind == Field.Kind.DATE:
                 with translation.override(envelope.language):
                     text = date_format(timezone.localtime(now), "SHORT_DATE_FORMAT")
-                FieldValue.objects.create(field=field, party=party, text=text, method=FieldValue.Method.AUTO)
+                FieldValue.objects.create(
+                    field=field, party=party, text=text, method=FieldValue.Method.AUTO
+                )
                 continue
             if value is None:
                 continue
@@ -550,7 +596,11 @@ def party_sign(
             if field.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}:
                 methods.add(value.method)
             audit.event_append(
-                envelope=envelope, party=party, type=Event.Type.FIELD_FILLED, ip=ip, user_agent=user_agent,
+                envelope=envelope,
+                party=party,
+                type=Event.Type.FIELD_FILLED,
+                ip=ip,
+                user_agent=user_agent,
                 data={"field": field.key, "kind": field.kind, "method": value.method},
             )
         party.status = Party.Status.SIGNED
@@ -558,13 +608,33 @@ def party_sign(
         party.signed_ip = ip
         party.signed_user_agent = user_agent[:400]
         party.signature_method = ",".join(sorted(methods))
-        party.save(update_fields=["status", "signed_at", "signed_ip", "signed_user_agent", "signature_method"])
+        party.save(
+            update_fields=[
+                "status",
+                "signed_at",
+                "signed_ip",
+                "signed_user_agent",
+                "signature_method",
+            ]
+        )
         audit.event_append(
-            envelope=envelope, party=party, type=Event.Type.SIGNED, ip=ip, user_agent=user_agent,
+            envelope=envelope,
+            party=party,
+            type=Event.Type.SIGNED,
+            ip=ip,
+            user_agent=user_agent,
             data={"method": party.signature_method, "consent": True},
         )
-        _deal_timeline(envelope, "party_signed", _("%(name)s signed %(title)s") % {"name": party.name, "title": envelope.title})
-        following = envelope.parties.filter(order__gt=party.order, status=Party.Status.WAITING).order_by("order").first()
+        _deal_timeline(
+            envelope,
+            "party_signed",
+            _("%(name)s signed %(title)s") % {"name": party.name, "title": envelope.title},
+        )
+        following = (
+            envelope.parties.filter(order__gt=party.order, status=Party.Status.WAITING)
+            .order_by("order")
+            .first()
+        )
         if following is not None:
             _set_status(envelope, _status_for(following))
             _invite(envelope, following)
@@ -607,19 +677,30 @@ def party_decline(*, party: Party, reason: str, ip: str | None, user_agent: str)
         envelope.closed_reason = reason[:2000]
         _set_status(envelope, Envelope.Status.DECLINED, "closed_reason")
         audit.event_append(
-            envelope=envelope, party=party, type=Event.Type.DECLINED, ip=ip, user_agent=user_agent,
+            envelope=envelope,
+            party=party,
+            type=Event.Type.DECLINED,
+            ip=ip,
+            user_agent=user_agent,
             data={"reason": reason[:500]},
         )
         context = {"signer_name": party.name, "reason": reason}
         _notify_sender(envelope, Message.Template.DECLINED, context)
         for earlier in envelope.parties.filter(status=Party.Status.SIGNED):
             message_queue(
-                envelope=envelope, party=earlier, template=Message.Template.DECLINED,
-                channel=earlier.channel, recipient=earlier.recipient,
+                envelope=envelope,
+                party=earlier,
+                template=Message.Template.DECLINED,
+                channel=earlier.channel,
+                recipient=earlier.recipient,
                 context={**_base_context(envelope), **context},
             )
-        _deal_timeline(envelope, "declined", _("%(name)s declined %(title)s: %(reason)s") % {
-            "name": party.name, "title": envelope.title, "reason": reason})
+        _deal_timeline(
+            envelope,
+            "declined",
+            _("%(name)s declined %(title)s: %(reason)s")
+            % {"name": party.name, "title": envelope.title, "reason": reason},
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -633,15 +714,24 @@ def envelope_cancel(*, envelope: Envelope, actor: Actor, reason: str) -> None:
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if envelope.status not in (Envelope.Status.DRAFT, *Envelope.OPEN_STATUSES):
-            raise SigningError("not_cancellable", _("Only a document that is not signed yet can be cancelled."))
+            raise SigningError(
+                "not_cancellable", _("Only a document that is not signed yet can be cancelled.")
+            )
         envelope.closed_reason = reason[:2000]
         _set_status(envelope, Envelope.Status.CANCELLED, "closed_reason")
-        notify = list(envelope.parties.filter(status__in=[Party.Status.ACTIVE, Party.Status.SIGNED]))
-        audit.event_append(envelope=envelope, actor=actor, type=Event.Type.CANCELLED, data={"reason": reason[:500]})
+        notify = list(
+            envelope.parties.filter(status__in=[Party.Status.ACTIVE, Party.Status.SIGNED])
+        )
+        audit.event_append(
+            envelope=envelope, actor=actor, type=Event.Type.CANCELLED, data={"reason": reason[:500]}
+        )
         for party in notify:
             message_queue(
-                envelope=envelope, party=party, template=Message.Template.CANCELLED,
-                channel=party.channel, recipient=party.recipient,
+                envelope=envelope,
+                party=party,
+                template=Message.Template.CANCELLED,
+                channel=party.channel,
+                recipient=party.recipient,
                 context={**_base_context(envelope), "reason": reason},
             )
         _deal_timeline(envelope, "cancelled", _("Signature cancelled: %s") % envelope.title)
@@ -654,9 +744,15 @@ def envelope_remind(*, envelope: Envelope, actor: Actor, automatic: bool = False
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if not envelope.is_open or _deadline_passed(envelope):
-            raise SigningError("not_open", _("Only a document waiting for a signature can be reminded."))
+            raise SigningError(
+                "not_open", _("Only a document waiting for a signature can be reminded.")
+            )
         now = timezone.now()
-        if not automatic and envelope.last_reminded_at and now - envelope.last_reminded_at < REMIND_COOLDOWN:
+        if (
+            not automatic
+            and envelope.last_reminded_at
+            and now - envelope.last_reminded_at < REMIND_COOLDOWN
+        ):
             raise SigningError("remind_cooldown", _("A reminder was sent less than an hour ago."))
         party = envelope.parties.filter(status=Party.Status.ACTIVE).first()
         if party is None:
@@ -665,27 +761,44 @@ def envelope_remind(*, envelope: Envelope, actor: Actor, automatic: bool = False
         envelope.reminders_sent += 1
         envelope.save(update_fields=["last_reminded_at", "reminders_sent"])
         message = message_queue(
-            envelope=envelope, party=party, template=Message.Template.REMINDER,
-            channel=party.channel, recipient=party.recipient,
-            context={**_base_context(envelope), "party_name": party.name, "link": signing_link(party)},
+            envelope=envelope,
+            party=party,
+            template=Message.Template.REMINDER,
+            channel=party.channel,
+            recipient=party.recipient,
+            context={
+                **_base_context(envelope),
+                "party_name": party.name,
+                "link": signing_link(party),
+            },
         )
         audit.event_append(
-            envelope=envelope, party=party, actor=actor, type=Event.Type.REMINDED,
+            envelope=envelope,
+            party=party,
+            actor=actor,
+            type=Event.Type.REMINDED,
             data={"automatic": automatic, "count": envelope.reminders_sent},
         )
     return message
 
 
-def party_reissue(*, party: Party, actor: Actor, email: str = "", phone: str = "", channel: str = "") -> None:
+def party_reissue(
+    *, party: Party, actor: Actor, email: str = "", phone: str = "", channel: str = ""
+) -> None:
     """Send the link again, to a corrected address if given. The old link stops working."""
     with transaction.atomic():
         envelope = _lock(party.envelope_id)
         party = Party.objects.select_for_update().get(pk=party.pk)
         if party.status != Party.Status.ACTIVE or not envelope.is_open:
-            raise SigningError("not_open", _("Only the signer whose turn it is can get a new link."))
+            raise SigningError(
+                "not_open", _("Only the signer whose turn it is can get a new link.")
+            )
         data = PartyInput(
-            role=party.role, name=party.name, email=email or party.email,
-            phone=phone or party.phone, channel=channel or party.channel,
+            role=party.role,
+            name=party.name,
+            email=email or party.email,
+            phone=phone or party.phone,
+            channel=channel or party.channel,
         )
         errors = validate_party_input(data)
         if errors:
@@ -695,7 +808,10 @@ def party_reissue(*, party: Party, actor: Actor, email: str = "", phone: str = "
         party.otp_confirmed_at = None
         party.save(update_fields=["email", "phone", "channel", "otp_hash", "otp_confirmed_at"])
         audit.event_append(
-            envelope=envelope, party=party, actor=actor, type=Event.Type.LINK_REISSUED,
+            envelope=envelope,
+            party=party,
+            actor=actor,
+            type=Event.Type.LINK_REISSUED,
             data={"channel": party.channel},
         )
         _invite(envelope, party)
@@ -705,7 +821,9 @@ def expire_due() -> int:
     """Envelopes past their deadline become `expired`; their links die."""
     now = timezone.now()
     count = 0
-    due = Envelope.objects.filter(status__in=Envelope.OPEN_STATUSES, deadline__lte=now).values_list("pk", flat=True)
+    due = Envelope.objects.filter(status__in=Envelope.OPEN_STATUSES, deadline__lte=now).values_list(
+        "pk", flat=True
+    )
     for envelope_id in list(due[:500]):
         with transaction.atomic():
             envelope = _lock(envelope_id)
@@ -713,11 +831,15 @@ def expire_due() -> int:
                 continue
             _set_status(envelope, Envelope.Status.EXPIRED)
             active = list(envelope.parties.filter(status=Party.Status.ACTIVE))
-                audit.event_append(envelope=envelope, type=Event.Type.EXPIRED)
+            audit.event_append(envelope=envelope, type=Event.Type.EXPIRED)
             for party in active:
                 message_queue(
-                    envelope=envelope, party=party, template=Message.Template.EXPIRED,
-                    channel=party.channel, recipient=party.recipient, context=_base_context(envelope),
+                    envelope=envelope,
+                    party=party,
+                    template=Message.Template.EXPIRED,
+                    channel=party.channel,
+                    recipient=party.recipient,
+                    context=_base_context(envelope),
                 )
             _notify_sender(envelope, Message.Template.EXPIRED, {})
             _deal_timeline(envelope, "expired", _("Signature expired: %s") % envelope.title)
@@ -776,7 +898,9 @@ def seal_metadata(envelope: Envelope) -> dict[str, Any]:
                 "role": party.role,
                 "name": party.name,
                 "company": company,
-                "contact_masked": mask_phone(party.phone) if party.channel == "sms" else mask_email(party.email),
+                "contact_masked": mask_phone(party.phone)
+                if party.channel == "sms"
+                else mask_email(party.email),
                 "channel": party.channel,
                 "otp_confirmed_at": _iso(party.otp_confirmed_at),
                 "method": party.signature_method,
@@ -835,7 +959,9 @@ def envelope_seal(*, envelope_id: int) -> Envelope:
             envelope = _lock(envelope_id)
             envelope.sealing_error = str(exc)[:2000]
             envelope.save(update_fields=["sealing_error"])
-            audit.event_append(envelope=envelope, type=Event.Type.SEALING_FAILED, data={"error": str(exc)[:300]})
+            audit.event_append(
+                envelope=envelope, type=Event.Type.SEALING_FAILED, data={"error": str(exc)[:300]}
+            )
         raise
     with transaction.atomic():
         envelope = _lock(envelope_id)
@@ -845,13 +971,21 @@ def envelope_seal(*, envelope_id: int) -> Envelope:
         envelope.completed_at = timezone.now()
         envelope.sealing_error = ""
         _set_status(envelope, Envelope.Status.COMPLETED, "sealed", "completed_at", "sealing_error")
-        audit.event_append(envelope=envelope, type=Event.Type.SEALED, data={"sha256": sealed.sha256})
-        retention = _local(envelope.completed_at + timedelta(days=settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS), envelope.language)
+        audit.event_append(
+            envelope=envelope, type=Event.Type.SEALED, data={"sha256": sealed.sha256}
+        )
+        retention = _local(
+            envelope.completed_at + timedelta(days=settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS),
+            envelope.language,
+        )
         verify_link = f"{settings.SIGNFLOW_BASE_URL}/verify/{sealed.code}/"
         for party in envelope.parties.order_by("order"):
             message_queue(
-                envelope=envelope, party=party, template=Message.Template.COMPLETED,
-                channel=party.channel, recipient=party.recipient,
+                envelope=envelope,
+                party=party,
+                template=Message.Template.COMPLETED,
+                channel=party.channel,
+                recipient=party.recipient,
                 attach_sealed=party.channel == Party.Channel.EMAIL,
                 context={
                     **_base_context(envelope),
@@ -862,15 +996,27 @@ def envelope_seal(*, envelope_id: int) -> Envelope:
             )
         if envelope.responsible.email:
             message_queue(
-                envelope=envelope, template=Message.Template.COMPLETED, channel=Party.Channel.EMAIL,
-                recipient=envelope.responsible.email, attach_sealed=True,
-                context={**_base_context(envelope), "verify_link": verify_link, "download_link": "", "retention": ""},
+                envelope=envelope,
+                template=Message.Template.COMPLETED,
+                channel=Party.Channel.EMAIL,
+                recipient=envelope.responsible.email,
+                attach_sealed=True,
+                context={
+                    **_base_context(envelope),
+                    "verify_link": verify_link,
+                    "download_link": "",
+                    "retention": "",
+                },
             )
-        _deal_timeline(envelope, "signed", _("Signed by every party and sealed: %s") % envelope.title)
+        _deal_timeline(
+            envelope, "signed", _("Signed by every party and sealed: %s") % envelope.title
+        )
     return envelope
 
 
 def download_available(envelope: Envelope) -> bool:
     if envelope.status != Envelope.Status.COMPLETED or envelope.completed_at is None:
         return False
-    return timezone.now() < envelope.completed_at + timedelta(days=settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS)
+    return timezone.now() < envelope.completed_at + timedelta(
+        days=settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS
+    )

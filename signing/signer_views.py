@@ -53,7 +53,9 @@ def _pages(envelope: Envelope, party: Party) -> list[dict[str, Any]]:
     document = envelope.document
     sizes = _page_sizes(document.sha256, document.pdf.path)
     fields = Field.objects.filter(document=document).order_by("page", "-y", "x")
-    filled = set(FieldValue.objects.filter(field__document=document).values_list("field_id", flat=True))
+    filled = set(
+        FieldValue.objects.filter(field__document=document).values_list("field_id", flat=True)
+    )
     pages: list[dict[str, Any]] = [{"number": n + 1, "boxes": []} for n in range(len(sizes))]
     for field in fields:
         if field.page > len(sizes):
@@ -91,7 +93,9 @@ def sign_page(request: HttpRequest, token: str) -> HttpResponse:
         "problem_message": services.LINK_MESSAGES.get(problem or "", ""),
         "confirmed": _confirmed(request, party),
         "pages": _pages(envelope, party),
-        "has_signature": any(f.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS} for f in my_fields),
+        "has_signature": any(
+            f.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS} for f in my_fields
+        ),
         "stamp_fields": [f for f in my_fields if f.kind == Field.Kind.STAMP],
         "input_fields": [f for f in my_fields if not f.is_image and f.kind != Field.Kind.DATE],
         "default_stamp": envelope.company.default_stamp
@@ -100,7 +104,8 @@ def sign_page(request: HttpRequest, token: str) -> HttpResponse:
         "masked_recipient": services.mask_phone(party.phone)
         if party.channel == Party.Channel.SMS
         else services.mask_email(party.email),
-        "download_available": services.download_available(envelope) and party.status == Party.Status.SIGNED,
+        "download_available": services.download_available(envelope)
+        and party.status == Party.Status.SIGNED,
         "retention_days": services.settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS,
     }
     status = 200 if problem in (None, "signed") else 410
@@ -130,7 +135,9 @@ def code_confirm(request: HttpRequest, token: str) -> HttpResponse:
     translation.activate(party.envelope.language)
     code = request.POST.get("code", "")
     try:
-        services.otp_confirm(party=party, code=code, ip=client_ip(request), user_agent=user_agent(request))
+        services.otp_confirm(
+            party=party, code=code, ip=client_ip(request), user_agent=user_agent(request)
+        )
     except services.SigningError as exc:
         messages.error(request, exc.message)
     else:
@@ -140,16 +147,20 @@ def code_confirm(request: HttpRequest, token: str) -> HttpResponse:
     return _back(token)
 
 
-def _signature_value(request: HttpRequest, prefix: str, *, keep_colour: bool) -> services.SubmittedValue | None:
+def _signature_value(
+    request: HttpRequest, prefix: str, *, keep_colour: bool
+) -> services.SubmittedValue | None:
     method = request.POST.get(f"{prefix}-method", "")
     if method == "typed":
         return services.SubmittedValue(
-            text="", image=images.typed_signature(request.POST.get(f"{prefix}-typed", "")),
+            text="",
+            image=images.typed_signature(request.POST.get(f"{prefix}-typed", "")),
             method=FieldValue.Method.TYPED,
         )
     if method == "drawn":
         return services.SubmittedValue(
-            image=images.drawn_signature(request.POST.get(f"{prefix}-drawn", "")), method=FieldValue.Method.DRAWN
+            image=images.drawn_signature(request.POST.get(f"{prefix}-drawn", "")),
+            method=FieldValue.Method.DRAWN,
         )
     if method == "uploaded":
         upload = request.FILES.get(f"{prefix}-file")
@@ -158,7 +169,8 @@ def _signature_value(request: HttpRequest, prefix: str, *, keep_colour: bool) ->
         if upload.size and upload.size > images.MAX_UPLOAD_BYTES:
             raise images.ImageError(_("The image is too large (10 MB at most)."))
         return services.SubmittedValue(
-            image=images.uploaded_image(upload.read(), keep_colour=keep_colour), method=FieldValue.Method.UPLOADED
+            image=images.uploaded_image(upload.read(), keep_colour=keep_colour),
+            method=FieldValue.Method.UPLOADED,
         )
     if method == "default":
         return None
@@ -184,7 +196,8 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
         ):
             with envelope.company.default_stamp.open("rb") as fh:
                 stamp = services.SubmittedValue(
-                    image=images.uploaded_image(fh.read(), keep_colour=True), method=FieldValue.Method.UPLOADED
+                    image=images.uploaded_image(fh.read(), keep_colour=True),
+                    method=FieldValue.Method.UPLOADED,
                 )
     except images.ImageError as exc:
         messages.error(request, exc.message)
@@ -220,7 +233,10 @@ def decline(request: HttpRequest, token: str) -> HttpResponse:
     translation.activate(party.envelope.language)
     try:
         services.party_decline(
-            party=party, reason=request.POST.get("reason", ""), ip=client_ip(request), user_agent=user_agent(request)
+            party=party,
+            reason=request.POST.get("reason", ""),
+            ip=client_ip(request),
+            user_agent=user_agent(request),
         )
     except services.SigningError as exc:
         messages.error(request, exc.message)
@@ -247,7 +263,11 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     party = _party(token)
     envelope = party.envelope
     translation.activate(envelope.language)
-    if party.status != Party.Status.SIGNED or not services.download_available(envelope) or envelope.sealed is None:
+    if (
+        party.status != Party.Status.SIGNED
+        or not services.download_available(envelope)
+        or envelope.sealed is None
+    ):
         return render(
             request,
             "signing/sign.html",
@@ -257,8 +277,8 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
                 "token": token,
                 "problem": "gone",
                 "problem_message": _(
-                    "The signed file is no longer available here. You can still check a copy on the "
-                    "verification page."
+                    "The signed file is no longer available here. "
+                    "You can still check a copy on the verification page."
                 ),
                 "pages": [],
             },

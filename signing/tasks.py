@@ -36,7 +36,9 @@ def sweep_sealing() -> int:
     from signing.models import Envelope
 
     count = 0
-    for envelope_id in Envelope.objects.filter(status=Envelope.Status.SEALING).values_list("pk", flat=True)[:50]:
+    for envelope_id in Envelope.objects.filter(status=Envelope.Status.SEALING).values_list(
+        "pk", flat=True
+    )[:50]:
         try:
             services.envelope_seal(envelope_id=envelope_id)
             count += 1

@@ -7,7 +7,9 @@ app_name = "signing"
 urlpatterns = [
     path("board/", views.board, name="board"),
     path("envelopes/<int:envelope_id>/", views.envelope_detail, name="envelope_detail"),
-    path("envelopes/<int:envelope_id>/download/", views.envelope_download, name="envelope_download"),
+    path(
+        "envelopes/<int:envelope_id>/download/", views.envelope_download, name="envelope_download"
+    ),
     path("envelopes/<int:envelope_id>/remind/", views.envelope_remind, name="envelope_remind"),
     path("envelopes/<int:envelope_id>/cancel/", views.envelope_cancel, name="envelope_cancel"),
     path(

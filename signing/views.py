@@ -23,7 +23,9 @@ from signing.models import Envelope, Message, Party
 
 def _envelope_for(request: HttpRequest, envelope_id: int) -> Envelope:
     envelope = get_object_or_404(
-        Envelope.objects.select_related("document", "responsible", "company", "counterparty", "sealed"),
+        Envelope.objects.select_related(
+            "document", "responsible", "company", "counterparty", "sealed"
+        ),
         pk=envelope_id,
     )
     if not access.can_view_envelope(request.user, envelope):
@@ -54,7 +56,8 @@ def envelope_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
             "events": envelope.events.select_related("party", "actor").order_by("id"),
             "chain": chain,
             "reason_form": ReasonForm(),
-            "download_available": envelope.status == Envelope.Status.COMPLETED and envelope.sealed_id,
+            "download_available": envelope.status == Envelope.Status.COMPLETED
+            and envelope.sealed_id,
         },
     )
 
@@ -79,7 +82,9 @@ def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """From a deal or an invoice: render the invoice into a document and open the send screen."""
     invoice = get_object_or_404(Invoice.objects.select_related("deal"), pk=invoice_id)
     employee = getattr(request.user, "employee", None)
-    if employee is None or not (employee.is_manager or invoice.deal.responsible_id == request.user.pk):
+    if employee is None or not (
+        employee.is_manager or invoice.deal.responsible_id == request.user.pk
+    ):
         raise Http404
     language = (get_language() or "fr")[:2]
     if language not in {"fr", "en"}:
@@ -87,7 +92,9 @@ def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
     from documents.services import DocumentError
 
     try:
-        envelope = services.envelope_create_from_invoice(invoice=invoice, actor=request.user, language=language)
+        envelope = services.envelope_create_from_invoice(
+            invoice=invoice, actor=request.user, language=language
+        )
     except DocumentError as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return redirect("crm:deal_detail", deal_id=invoice.deal_id)
@@ -110,7 +117,11 @@ def _prefill(envelope: Envelope) -> dict[str, dict[str, Any]]:
         if contact is not None:
             client.update(name=contact.name, email=contact.email, phone=contact.phone)
         else:
-            client.update(name=deal.counterparty.legal_name, email=deal.counterparty.email, phone=deal.counterparty.phone)
+            client.update(
+                name=deal.counterparty.legal_name,
+                email=deal.counterparty.email,
+                phone=deal.counterparty.phone,
+            )
         client["channel"] = Party.Channel.EMAIL if client.get("email") else Party.Channel.SMS
     return {"company": company, "client": client}
 
@@ -129,7 +140,11 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
         messages.info(request, _("This document has already been sent."))
         return redirect("signing:envelope_detail", envelope_id=envelope.pk)
     fields = list(Field.objects.filter(document=document))
-    roles = [role for role in (Party.Role.COMPANY, Party.Role.CLIENT) if any(f.role == role for f in fields)]
+    roles = [
+        role
+        for role in (Party.Role.COMPANY, Party.Role.CLIENT)
+        if any(f.role == role for f in fields)
+    ]
     client_is_company = envelope.counterparty is None or envelope.counterparty.kind == "company"
     initial = _prefill(envelope)
     errors: dict[str, Any] = {}
@@ -167,7 +182,9 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
                         party_forms[role].add_error(name, message)
                 for key in ("deadline", "language"):
                     if key in exc.errors:
-                        options.add_error("deadline_days" if key == "deadline" else key, exc.errors[key])
+                        options.add_error(
+                            "deadline_days" if key == "deadline" else key, exc.errors[key]
+                        )
             except services.SigningError as exc:
                 messages.error(request, exc.message)
                 return redirect("signing:envelope_detail", envelope_id=envelope.pk)
@@ -175,7 +192,9 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
                 messages.success(request, _("Sent. The first signer has been invited."))
                 return redirect("signing:envelope_detail", envelope_id=envelope.pk)
     else:
-        options = SendOptionsForm(initial={"language": envelope.language, "require_client_stamp": False})
+        options = SendOptionsForm(
+            initial={"language": envelope.language, "require_client_stamp": False}
+        )
         party_forms = {role: PartyForm(prefix=role, initial=initial[role]) for role in roles}
     return render(
         request,
@@ -211,7 +230,9 @@ def envelope_remind(request: HttpRequest, envelope_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Reminder queued."))
-    return redirect(request.POST.get("next") or reverse("signing:envelope_detail", args=[envelope.pk]))
+    return redirect(
+        request.POST.get("next") or reverse("signing:envelope_detail", args=[envelope.pk])
+    )
 
 
 @require_POST
@@ -223,7 +244,9 @@ def envelope_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
         messages.error(request, _("Give a reason for cancelling."))
     else:
         try:
-            services.envelope_cancel(envelope=envelope, actor=request.user, reason=form.cleaned_data["reason"])
+            services.envelope_cancel(
+                envelope=envelope, actor=request.user, reason=form.cleaned_data["reason"]
+            )
         except services.SigningError as exc:
             messages.error(request, exc.message)
         else:
@@ -253,9 +276,9 @@ def party_reissue(request: HttpRequest, envelope_id: int, party_id: int) -> Http
 @login_required
 def message_retry(request: HttpRequest, envelope_id: int, message_id: int) -> HttpResponse:
     envelope = _act(request, envelope_id)
-    updated = Message.objects.filter(pk=message_id, envelope=envelope, status=Message.Status.FAILED).update(
-        status=Message.Status.QUEUED, next_attempt_at=None
-    )
+    updated = Message.objects.filter(
+        pk=message_id, envelope=envelope, status=Message.Status.FAILED
+    ).update(status=Message.Status.QUEUED, next_attempt_at=None)
     if updated:
         from signing.notifications import dispatch
 
@@ -271,5 +294,3 @@ def dev_outbox(request: HttpRequest) -> HttpResponse:
     outbox = Message.objects.select_related("envelope").order_by("-id")[:100]
     stats = Message.objects.values("status").annotate(n=Count("id"))
     return render(request, "signing/dev_outbox.html", {"outbox": outbox, "stats": stats})
-
-
