@@ -10,3 +10,5 @@ from signflow.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SIGNFLOW_DEV_OUTBOX = True
+# Tests run tasks in-process unless a test starts a real worker (tests/signing/test_worker.py).
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,64 @@
+# SignFlow: `make run` sets up and serves the app, `make test` sets up and runs the tests.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test check system-deps venv migrate seed serve worker beat messages lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## Debian packages the app and the tests need (WeasyPrint, fonts, poppler, qpdf, Chromium).
+system-deps:
+	@bash scripts/system-deps.sh
+
+## Set up (venv, migrations, demo data) and serve on http://127.0.0.1:8000 with SQLite,
+## in-process tasks and the development outbox.
+run: export DEBUG ?= 1
+run: system-deps venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "SignFlow runs on http://127.0.0.1:8000  (outbox: http://127.0.0.1:8000/dev/outbox/)"
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## Set up and run the whole suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+test: system-deps venv
+	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## Regenerate and compile the French and English catalogs of every app.
+messages: venv
+	for dir in signflow crm documents signing verification; do \
+	  (cd $$dir && ../$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete && ../$(VENV)/bin/django-admin compilemessages); \
+	done
+
+worker: venv
+	$(VENV)/bin/celery -A signflow worker -l info
+
+beat: venv
+	$(VENV)/bin/celery -A signflow beat -l info
+
+bench: venv
+	for script in bench/*.py; do DEBUG=1 $(PY) $$script; done
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache
