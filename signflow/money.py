@@ -8,7 +8,9 @@ _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF"}
 NBSP = "\u00a0"
 
 
-def format_money(amount: Decimal | int | str | None, currency: str = "EUR", lang: str | None = None) -> str:
+def format_money(
+    amount: Decimal | int | str | None, currency: str = "EUR", lang: str | None = None
+) -> str:
     if amount is None or amount == "":
         return ""
     value = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -89,6 +89,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # SQLite: wait for the write lock instead of failing at once under concurrent requests.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -190,7 +191,9 @@ SIGNFLOW_UPLOAD_MAX_BYTES = env_int("SIGNFLOW_UPLOAD_MAX_BYTES", 20 * 1024 * 102
 SIGNFLOW_UPLOAD_MAX_PAGES = env_int("SIGNFLOW_UPLOAD_MAX_PAGES", 200)
 SIGNFLOW_MESSAGE_MAX_ATTEMPTS = env_int("SIGNFLOW_MESSAGE_MAX_ATTEMPTS", 8)
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and SIGNFLOW_BASE_URL.startswith("https"))
+SESSION_COOKIE_SECURE = env_bool(
+    "SESSION_COOKIE_SECURE", not DEBUG and SIGNFLOW_BASE_URL.startswith("https")
+)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

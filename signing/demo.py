@@ -28,26 +28,41 @@ def _sign(party: Party, *, typed_name: str, stamp: bytes | None) -> None:
     assert match is not None
     services.otp_confirm(party=party, code=match.group(1), ip=DEMO_IP, user_agent=DEMO_UA)
     values: dict[int, services.SubmittedValue] = {}
-    signature = services.SubmittedValue(image=images.typed_signature(typed_name), method=FieldValue.Method.TYPED)
+    signature = services.SubmittedValue(
+        image=images.typed_signature(typed_name), method=FieldValue.Method.TYPED
+    )
     for field in party.envelope.document.fields.filter(role=party.role):
         if field.kind in {"signature", "initials"}:
             values[field.pk] = signature
         elif field.kind == "stamp" and stamp is not None:
-            values[field.pk] = services.SubmittedValue(image=stamp, method=FieldValue.Method.UPLOADED)
+            values[field.pk] = services.SubmittedValue(
+                image=stamp, method=FieldValue.Method.UPLOADED
+            )
         elif not field.is_image and field.kind != "date":
             values[field.pk] = services.SubmittedValue(text=field.prefilled or typed_name)
     party.refresh_from_db()
     services.party_sign(
-        party=party, values=values, consent=True, code_confirmed_in_session=True, ip=DEMO_IP, user_agent=DEMO_UA
+        party=party,
+        values=values,
+        consent=True,
+        code_confirmed_in_session=True,
+        ip=DEMO_IP,
+        user_agent=DEMO_UA,
     )
 
 
 def demo_envelope(*, complete: bool, language: str = "fr") -> Envelope:
     call_command("seed_demo", verbosity=0)
-    invoice = Invoice.objects.select_related("deal", "deal__contact", "company").filter(deal__contact__isnull=False).first()
+    invoice = (
+        Invoice.objects.select_related("deal", "deal__contact", "company")
+        .filter(deal__contact__isnull=False)
+        .first()
+    )
     assert invoice is not None, "seed_demo made no invoice with a contact"
     actor = invoice.deal.responsible
-    envelope = services.envelope_create_from_invoice(invoice=invoice, actor=actor, language=language)
+    envelope = services.envelope_create_from_invoice(
+        invoice=invoice, actor=actor, language=language
+    )
     company = invoice.company
     contact = invoice.deal.contact
     assert contact is not None
@@ -56,11 +71,18 @@ def demo_envelope(*, complete: bool, language: str = "fr") -> Envelope:
         actor=actor,
         parties=[
             services.PartyInput(
-                role=Party.Role.COMPANY, name=company.director_name, email=company.director_email,
-                phone=company.director_phone, channel=Party.Channel.EMAIL, is_company=True,
+                role=Party.Role.COMPANY,
+                name=company.director_name,
+                email=company.director_email,
+                phone=company.director_phone,
+                channel=Party.Channel.EMAIL,
+                is_company=True,
             ),
             services.PartyInput(
-                role=Party.Role.CLIENT, name=contact.name, email=contact.email, phone=contact.phone,
+                role=Party.Role.CLIENT,
+                name=contact.name,
+                email=contact.email,
+                phone=contact.phone,
                 channel=Party.Channel.SMS if contact.phone else Party.Channel.EMAIL,
                 is_company=invoice.deal.counterparty.kind == "company",
             ),
@@ -71,7 +93,11 @@ def demo_envelope(*, complete: bool, language: str = "fr") -> Envelope:
     if not complete:
         return envelope
     for party in envelope.parties.order_by("order"):
-        _sign(party, typed_name=party.name, stamp=_stamp() if party.role == Party.Role.COMPANY else None)
+        _sign(
+            party,
+            typed_name=party.name,
+            stamp=_stamp() if party.role == Party.Role.COMPANY else None,
+        )
     envelope.refresh_from_db()
     if envelope.status == Envelope.Status.SEALING:
         envelope = services.envelope_seal(envelope_id=envelope.pk)

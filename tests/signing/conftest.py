@@ -76,7 +76,7 @@ def send_form(**overrides: str) -> dict[str, str]:
         "client-email": "",
         "client-phone": "06 98 76 54 32",
         "client-channel": "sms",
-        "language": "fr",
+        "language": "en",
         "deadline_days": "30",
         "reminder_every_days": "3",
         "reminder_max": "3",
@@ -95,7 +95,9 @@ def sign_with_code(client: Client, token: str, recipient: str) -> None:
 
 
 @pytest.fixture
-def sent_envelope(sender_client: Client, invoice: Invoice, django_capture_on_commit_callbacks) -> Envelope:
+def sent_envelope(
+    sender_client: Client, invoice: Invoice, django_capture_on_commit_callbacks
+) -> Envelope:
     with django_capture_on_commit_callbacks(execute=True):
         response = sender_client.post(f"/invoices/{invoice.pk}/send/")
         assert response.status_code == 302, response.content[:500]

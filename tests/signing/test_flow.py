@@ -68,7 +68,9 @@ def _complete(sender_client: Client, invoice: Invoice) -> Envelope:
     return envelope
 
 
-def test_it_signs_an_invoice_end_to_end_and_seals_it(sender_client: Client, invoice: Invoice, tmp_path: Path):
+def test_it_signs_an_invoice_end_to_end_and_seals_it(
+    sender_client: Client, invoice: Invoice, tmp_path: Path
+):
     envelope = _complete(sender_client, invoice)
 
     assert envelope.status == Envelope.Status.COMPLETED, envelope.sealing_error
@@ -95,7 +97,15 @@ def test_it_signs_an_invoice_end_to_end_and_seals_it(sender_client: Client, invo
     # The audit trail is intact and complete.
     assert chain_check(envelope=envelope).ok
     types = list(envelope.events.values_list("type", flat=True))
-    for expected in ["created", "sent", "link_opened", "code_sent", "code_confirmed", "signed", "sealed"]:
+    for expected in [
+        "created",
+        "sent",
+        "link_opened",
+        "code_sent",
+        "code_confirmed",
+        "signed",
+        "sealed",
+    ]:
         assert expected in types
 
     # The public page says authentic for the sealed file and unknown for another PDF.
@@ -120,7 +130,9 @@ def test_the_signer_page_shows_the_documents_pages(sender_client: Client, invoic
     sender_client.post(f"/invoices/{invoice.pk}/send/")
     envelope = Envelope.objects.get(document__invoice=invoice)
     sender_client.post(f"/send/{envelope.document_id}/", send_form())
-    token = link_token(last_message(template="invitation", recipient="claire.dubois@atelier-lumiere.fr"))
+    token = link_token(
+        last_message(template="invitation", recipient="claire.dubois@atelier-lumiere.fr")
+    )
     page = Client().get(f"/s/{token}/pages/1.png")
     assert page.status_code == 200
     assert page.content.startswith(b"\x89PNG")

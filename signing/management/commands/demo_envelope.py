@@ -9,10 +9,14 @@ from signing.models import Envelope
 
 
 class Command(BaseCommand):
-    help = "Send a demo invoice for signature; with --complete, sign it as both parties and seal it."
+    help = (
+        "Send a demo invoice for signature; with --complete, sign it as both parties and seal it."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--complete", action="store_true", help="Sign as both parties and seal.")
+        parser.add_argument(
+            "--complete", action="store_true", help="Sign as both parties and seal."
+        )
         parser.add_argument("--out", type=Path, help="Write the sealed PDF here.")
         parser.add_argument("--language", choices=["fr", "en"], default="fr")
 
@@ -25,4 +29,6 @@ class Command(BaseCommand):
                 raise CommandError(f"Not sealed: {envelope.sealing_error or envelope.status}")
             with envelope.sealed.file.open("rb") as fh:
                 options["out"].write_bytes(fh.read())
-            self.stdout.write(f"Sealed PDF written to {options['out']} (sha256 {envelope.sealed.sha256})")
+            self.stdout.write(
+                f"Sealed PDF written to {options['out']} (sha256 {envelope.sealed.sha256})"
+            )
