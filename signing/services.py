@@ -130,7 +130,7 @@ def _notify_sender(envelope: Envelope, template: str, context: dict[str, Any]) -
 
 def _lock(envelope_id: int) -> Envelope:
     return (
-        Envelope.objects.select_for_update()
+        Envelope.objects.select_for_update(of=("self",))
         .select_related("responsible", "company", "document")
         .get(pk=envelope_id)
     )
