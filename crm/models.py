@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 CENT = Decimal("0.01")
@@ -89,7 +90,7 @@ class Counterparty(Requisites):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.COMPANY)
     email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("mobile phone"), max_length=20, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("counterparty")
@@ -102,12 +103,20 @@ class Counterparty(Requisites):
 
 class Contact(models.Model):
     counterparty = models.ForeignKey(
-        Counterparty, on_delete=models.CASCADE, related_name="contacts"
+        Counterparty,
+        on_delete=models.CASCADE,
+        related_name="contacts",
+        verbose_name=_("counterparty"),
     )
     name = models.CharField(_("name"), max_length=200)
-    position = models.CharField(_("position"), max_length=100, blank=True)
+    position = models.CharField(_("job title"), max_length=100, blank=True)
     email = models.EmailField(_("email"), blank=True)
-    phone = models.CharField(_("mobile phone"), max_length=20, blank=True, help_text="E.164")
+    phone = models.CharField(
+        _("mobile phone"),
+        max_length=20,
+        blank=True,
+        help_text=_("Stored in international format, e.g. +33612345678."),
+    )
 
     class Meta:
         verbose_name = _("contact")
@@ -118,14 +127,71 @@ class Contact(models.Model):
         return self.name
 
 
-class Deal(models.Model):
-    class Stage(models.TextChoices):
-        NEW = "new", _("New")
-        PROPOSAL = "proposal", _("Proposal")
-        NEGOTIATION = "negotiation", _("Negotiation")
-        WON = "won", _("Won")
-        LOST = "lost", _("Lost")
+class DealStageManager(models.Manager["DealStage"]):
+    # The pipeline a new installation starts with; a manager renames, reorders or adds stages.
+    DEFAULTS = [
+        ("new", "New", "Nouvelle", False),
+        ("proposal", "Proposal", "Proposition", False),
+        ("negotiation", "Negotiation", "Négociation", False),
+        ("won", "Won", "Gagnée", True),
+        ("lost", "Lost", "Perdue", True),
+    ]
 
+    def ensure_defaults(self) -> None:
+        """Create the default pipeline when no stage exists yet (fresh database, flushed tests)."""
+        if self.exists():
+            return
+        for position, (code, name_en, name_fr, is_closed) in enumerate(self.DEFAULTS):
+            self.get_or_create(
+                code=code,
+                defaults={
+                    "name_en": name_en,
+                    "name_fr": name_fr,
+                    "position": position,
+                    "is_closed": is_closed,
+                },
+            )
+
+    def first_open(self) -> "DealStage":
+        self.ensure_defaults()
+        stage = self.filter(is_closed=False).order_by("position", "id").first()
+        return stage or self.order_by("position", "id")[0]
+
+
+class DealStage(models.Model):
+    """A column of the sales pipeline, named in French and English."""
+
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=60)
+    name_fr = models.CharField(_("name (French)"), max_length=60)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_closed = models.BooleanField(
+        _("closes the deal"), default=False, help_text=_("Won or lost: no further work expected.")
+    )
+
+    objects = DealStageManager()
+
+    class Meta:
+        verbose_name = _("deal stage")
+        verbose_name_plural = _("deal stages")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        if (translation.get_language() or "fr").startswith("fr"):
+            return self.name_fr or self.name_en
+        return self.name_en or self.name_fr
+
+
+def default_deal_stage() -> int:
+    """Default for Deal.stage: the first open stage of the pipeline (created on demand)."""
+    return DealStage.objects.first_open().pk
+
+
+class Deal(models.Model):
     title = models.CharField(_("title"), max_length=200)
     company = models.ForeignKey(
         OwnCompany, on_delete=models.PROTECT, related_name="deals", verbose_name=_("our company")
@@ -138,14 +204,20 @@ class Deal(models.Model):
     )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=Decimal(0))
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
-    stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices, default=Stage.NEW)
+    stage = models.ForeignKey(
+        DealStage,
+        on_delete=models.PROTECT,
+        related_name="deals",
+        default=default_deal_stage,
+        verbose_name=_("stage"),
+    )
     responsible = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="deals",
         verbose_name=_("responsible employee"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("deal")
@@ -159,13 +231,45 @@ class Deal(models.Model):
 class DealEvent(models.Model):
     """The deal's timeline: what happened on it, in the order it happened."""
 
+    class Kind(models.TextChoices):
+        # Known kinds; other apps may add their own (the column has no choices on purpose).
+        CREATED = "created", _("Created")
+        STAGE_CHANGED = "stage_changed", _("Stage changed")
+        INVOICE_CREATED = "invoice_created", _("Invoice created")
+        INVOICE_STATUS = "invoice_status", _("Invoice status")
+        DOCUMENT_SENT = "document_sent", _("Document sent")
+        SIGNED = "signed", _("Signed")
+        DECLINED = "declined", _("Declined")
+        WRITE_BACK = "write_back", _("Client data updated")
+        NOTE = "note", _("Note")
+
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="timeline")
-    kind = models.CharField(max_length=40)
-    text = models.CharField(max_length=500)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(_("kind"), max_length=40)
+    text = models.CharField(_("text"), max_length=500)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("deal event")
+        verbose_name_plural = _("deal events")
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.text}"
+
+    @property
+    def kind_label(self) -> str:
+        try:
+            return str(self.Kind(self.kind).label)
+        except ValueError:
+            return self.kind
 
 
 class Invoice(models.Model):
@@ -175,15 +279,22 @@ class Invoice(models.Model):
         PAID = "paid", _("Paid")
         CANCELLED = "cancelled", _("Cancelled")
 
-    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="invoices")
-    company = models.ForeignKey(OwnCompany, on_delete=models.PROTECT, related_name="invoices")
-    year = models.PositiveIntegerField()
-    sequence = models.PositiveIntegerField()
+    deal = models.ForeignKey(
+        Deal, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("deal")
+    )
+    company = models.ForeignKey(
+        OwnCompany, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("our company")
+    )
+    year = models.PositiveIntegerField(_("year"))
+    sequence = models.PositiveIntegerField(_("sequence"))
     issue_date = models.DateField(_("issue date"))
     due_date = models.DateField(_("due date"))
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    currency = models.CharField(max_length=3, default="EUR")
-    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    notes = models.TextField(_("notes"), blank=True, help_text=_("Printed under the totals."))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("invoice")
@@ -212,10 +323,38 @@ class Invoice(models.Model):
         vat = sum((money(base * rate / 100) for rate, base in vat_by_rate.items()), Decimal(0))
         return {"net": money(net), "vat": money(vat), "gross": money(net + vat)}
 
+    def vat_breakdown(self) -> list[dict[str, Decimal]]:
+        """One row per VAT rate: rate, taxable base and VAT, computed exactly as totals()."""
+        base_by_rate: dict[Decimal, Decimal] = {}
+        for line in self.lines.all():
+            base_by_rate[line.vat_rate] = base_by_rate.get(line.vat_rate, Decimal(0)) + line.net
+        return [
+            {"rate": rate, "base": money(base), "vat": money(base * rate / 100)}
+            for rate, base in sorted(base_by_rate.items(), reverse=True)
+        ]
+
+
+class InvoiceCounter(models.Model):
+    """The last number used per own company and year; its row is locked to number an invoice."""
+
+    company = models.ForeignKey(OwnCompany, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveIntegerField()
+    last_sequence = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("invoice counter")
+        verbose_name_plural = _("invoice counters")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "year"], name="invoice_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company} {self.year}: {self.last_sequence}"
+
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(_("position"), default=0)
     description = models.CharField(_("description"), max_length=300)
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3)
     unit = models.CharField(_("unit"), max_length=20, blank=True)
@@ -223,7 +362,12 @@ class InvoiceLine(models.Model):
     vat_rate = models.DecimalField(_("VAT rate"), max_digits=5, decimal_places=2)
 
     class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
         ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.description
 
     @property
     def net(self) -> Decimal:

@@ -48,9 +48,7 @@ class Document(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=200)
     source = models.CharField(max_length=10, choices=Source.choices)
-    template = models.ForeignKey(
-        DocumentTemplate, on_delete=models.SET_NULL, null=True, blank=True
-    )
+    template = models.ForeignKey(DocumentTemplate, on_delete=models.SET_NULL, null=True, blank=True)
     language = models.CharField(max_length=2, choices=settings.LANGUAGES, default="fr")
     pdf = models.FileField(upload_to="documents/")
     sha256 = models.CharField(max_length=64, db_index=True)

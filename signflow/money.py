@@ -17,7 +17,7 @@ def format_money(
     lang = (lang or translation.get_language() or "fr")[:2]
     sign = "-" if value < 0 else ""
     units, cents = f"{abs(value):.2f}".split(".")
-    groups = []
+    groups: list[str] = []
     while units:
         groups.insert(0, units[-3:])
         units = units[:-3]

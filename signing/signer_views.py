@@ -165,7 +165,7 @@ def _signature_value(
     if method == "uploaded":
         upload = request.FILES.get(f"{prefix}-file")
         if upload is None:
-            raise images.ImageError(_("Choose an image file to upload."))
+            return None  # nothing chosen: a required field is reported by party_sign
         if upload.size and upload.size > images.MAX_UPLOAD_BYTES:
             raise images.ImageError(_("The image is too large (10 MB at most)."))
         return services.SubmittedValue(

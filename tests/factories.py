@@ -32,7 +32,7 @@ def make_company(**kwargs: Any) -> OwnCompany:
         "director_title": "Présidente",
         "director_email": "claire.dubois@atelier-lumiere.fr",
         "director_phone": "+33612345678",
-        "is_default": True,
+        "is_default": not OwnCompany.objects.filter(is_default=True).exists(),
     }
     defaults.update(kwargs)
     return OwnCompany.objects.create(**defaults)

@@ -4,6 +4,10 @@
 back a sealed PDF and its registry row.
 """
 
+import contextlib
+import datetime as dt
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +33,26 @@ class SealedDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.sha256[:12]})"
+
+    def public_parties(self) -> list[dict[str, Any]]:
+        """Parties as shown publicly: masked contact, method and signing time, nothing else."""
+        parties = []
+        for party in self.metadata.get("parties", []):
+            signed_at = None
+            with contextlib.suppress(ValueError):
+                signed_at = dt.datetime.fromisoformat(str(party.get("signed_at", "")))
+            parties.append(
+                {
+                    "role": party.get("role", ""),
+                    "name": party.get("name", ""),
+                    "company": party.get("company", ""),
+                    "contact_masked": party.get("contact_masked", ""),
+                    "channel": party.get("channel", ""),
+                    "method": party.get("method", ""),
+                    "signed_at": signed_at,
+                }
+            )
+        return parties
 
 
 class SealingKey(models.Model):

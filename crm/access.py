@@ -1,0 +1,82 @@
+"""Who may see and change what in the CRM. One condition per line; every branch is tested.
+
+- A user without an Employee profile sees nothing.
+- A manager sees and edits everything, and alone manages own companies and the pipeline.
+- An employee sees and edits the deals they are responsible for (and those deals' invoices),
+  and may look up and edit counterparties and contacts, which every deal needs.
+"""
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from crm.models import Deal, Employee, Invoice
+
+
+def employee_of(user: Any) -> Employee | None:
+    if user is None or not user.is_authenticated:
+        return None
+    try:
+        return user.employee
+    except Employee.DoesNotExist:
+        return None
+
+
+def is_manager(user: Any) -> bool:
+    employee = employee_of(user)
+    if employee is None:
+        return False
+    return employee.is_manager
+
+
+def deals_visible_to(user: Any) -> QuerySet[Deal]:
+    employee = employee_of(user)
+    if employee is None:
+        return Deal.objects.none()
+    if employee.is_manager:
+        return Deal.objects.all()
+    return Deal.objects.filter(responsible=user)
+
+
+def can_view_deal(user: Any, deal: Deal) -> bool:
+    employee = employee_of(user)
+    if employee is None:
+        return False
+    if employee.is_manager:
+        return True
+    return deal.responsible_id == user.pk
+
+
+def can_edit_deal(user: Any, deal: Deal) -> bool:
+    # Same rule as viewing today; kept apart so that read-only access can be added later.
+    return can_view_deal(user, deal)
+
+
+def can_reassign_deal(user: Any) -> bool:
+    """Choosing another responsible employee is a manager's call."""
+    return is_manager(user)
+
+
+def invoices_visible_to(user: Any) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(deal__in=deals_visible_to(user))
+
+
+def can_view_invoice(user: Any, invoice: Invoice) -> bool:
+    return can_view_deal(user, invoice.deal)
+
+
+def can_edit_invoice(user: Any, invoice: Invoice) -> bool:
+    return can_edit_deal(user, invoice.deal)
+
+
+def can_use_crm(user: Any) -> bool:
+    """Counterparties and contacts: any employee (a deal needs a client to be created)."""
+    return employee_of(user) is not None
+
+
+def can_manage_companies(user: Any) -> bool:
+    return is_manager(user)
+
+
+def can_manage_stages(user: Any) -> bool:
+    return is_manager(user)

@@ -1,0 +1,251 @@
+"""CRM forms: they check and normalise input; the writes happen in crm.services."""
+
+from decimal import Decimal
+from typing import Any, cast
+
+from django import forms
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Contact, Counterparty, Deal, DealEvent, DealStage, OwnCompany
+from crm.services import VAT_RATES, LineData
+from crm.validators import CLEANERS, check_siret_matches_siren
+
+CURRENCIES = [("EUR", "EUR (€)"), ("USD", "USD ($)"), ("GBP", "GBP (£)"), ("CHF", "CHF")]
+
+REQUISITE_FIELDS = [
+    "legal_name",
+    "legal_form",
+    "siren",
+    "siret",
+    "vat_number",
+    "rcs_city",
+    "address",
+    "iban",
+    "bic",
+]
+
+
+class NormalisingForm(forms.ModelForm):
+    """Runs crm.validators on every identifier or phone field the form has.
+
+    A wrong value is refused with the failed check next to its field; a right one is stored
+    normalised (compact identifiers, E.164 phones).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # People type identifiers with spaces ("732 829 320"): accept the longer input here,
+        # the model's own length limit applies to the normalised value.
+        for name in CLEANERS:
+            field = self.fields.get(name)
+            if isinstance(field, forms.CharField):
+                field.max_length = 60
+                field.validators = [
+                    v for v in field.validators if not isinstance(v, MaxLengthValidator)
+                ]
+                field.widget.attrs["maxlength"] = "60"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name, cleaner in CLEANERS.items():
+            if name in cleaned and name not in self.errors:
+                try:
+                    cleaned[name] = cleaner(cleaned[name])
+                except ValidationError as exc:
+                    self.add_error(name, exc)
+        if "siren" in cleaned and "siret" in cleaned:
+            try:
+                check_siret_matches_siren(
+                    siren_value=cleaned["siren"], siret_value=cleaned["siret"]
+                )
+            except ValidationError as exc:
+                self.add_error("siret", exc)
+        return cleaned
+
+
+class OwnCompanyForm(NormalisingForm):
+    class Meta:
+        model = OwnCompany
+        fields = [
+            *REQUISITE_FIELDS,
+            "director_name",
+            "director_title",
+            "director_email",
+            "director_phone",
+            "default_stamp",
+            "is_default",
+        ]
+        widgets = {"address": forms.Textarea(attrs={"rows": 3})}
+
+
+class CounterpartyForm(NormalisingForm):
+    class Meta:
+        model = Counterparty
+        fields = ["kind", *REQUISITE_FIELDS, "email", "phone"]
+        widgets = {"address": forms.Textarea(attrs={"rows": 3})}
+        labels = {"legal_name": _("Name (legal name for a company)")}
+
+
+class ContactForm(NormalisingForm):
+    class Meta:
+        model = Contact
+        fields = ["name", "position", "email", "phone"]
+
+
+class DealForm(forms.ModelForm):
+    currency = forms.ChoiceField(label=_("currency"), choices=CURRENCIES, initial="EUR")
+    amount = forms.DecimalField(
+        label=_("amount"),
+        max_digits=14,
+        decimal_places=2,
+        localize=True,
+        initial=Decimal(0),
+        validators=[MinValueValidator(Decimal(0), _("The amount cannot be negative."))],
+    )
+
+    class Meta:
+        model = Deal
+        fields = [
+            "title",
+            "company",
+            "counterparty",
+            "contact",
+            "stage",
+            "amount",
+            "currency",
+            "responsible",
+        ]
+
+    def __init__(self, *args: Any, can_reassign: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(
+            forms.ModelChoiceField, self.fields["contact"]
+        ).queryset = Contact.objects.select_related("counterparty")
+        self.fields["contact"].label_from_instance = (  # type: ignore[attr-defined]
+            lambda c: f"{c.name} ({c.counterparty})"
+        )
+        cast(forms.ModelChoiceField, self.fields["stage"]).queryset = DealStage.objects.all()
+        if can_reassign:
+            responsible = self.fields["responsible"]
+            responsible.queryset = User.objects.filter(employee__isnull=False).order_by(  # type: ignore[attr-defined]
+                "first_name", "last_name"
+            )
+            responsible.label_from_instance = (  # type: ignore[attr-defined]
+                lambda u: u.get_full_name() or u.get_username()
+            )
+        else:
+            del self.fields["responsible"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        contact = cleaned.get("contact")
+        counterparty = cleaned.get("counterparty")
+        if contact and counterparty and contact.counterparty_id != counterparty.pk:
+            self.add_error(
+                "contact",
+                _("%(contact)s is not a contact of %(counterparty)s.")
+                % {"contact": contact, "counterparty": counterparty},
+            )
+        return cleaned
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label=_("Add a note"), max_length=500)
+
+    kind = DealEvent.Kind.NOTE
+
+
+class InvoiceForm(forms.Form):
+    issue_date = forms.DateField(
+        label=_("issue date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    due_date = forms.DateField(label=_("due date"), widget=forms.DateInput(attrs={"type": "date"}))
+    notes = forms.CharField(
+        label=_("notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        issue, due = cleaned.get("issue_date"), cleaned.get("due_date")
+        if issue and due and due < issue:
+            self.add_error("due_date", _("The due date cannot be before the issue date."))
+        return cleaned
+
+
+def _rate_label(rate: Decimal) -> str:
+    return f"{rate.normalize():f} %"
+
+
+class InvoiceLineForm(forms.Form):
+    description = forms.CharField(label=_("description"), max_length=300)
+    quantity = forms.DecimalField(
+        label=_("quantity"),
+        max_digits=12,
+        decimal_places=3,
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 6}),
+        error_messages={"invalid": _("Quantity: enter a number, e.g. 2 or 1.5.")},
+        validators=[MinValueValidator(Decimal("0.001"), _("Quantity must be greater than zero."))],
+    )
+    unit = forms.CharField(
+        label=_("unit"), max_length=20, required=False, widget=forms.TextInput(attrs={"size": 6})
+    )
+    unit_price = forms.DecimalField(
+        label=_("unit price"),
+        max_digits=14,
+        decimal_places=2,
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 10}),
+        error_messages={"invalid": _("Unit price: enter an amount, e.g. 120 or 99.90.")},
+        validators=[MinValueValidator(Decimal(0), _("Unit price cannot be negative."))],
+    )
+    vat_rate = forms.TypedChoiceField(
+        label=_("VAT rate"),
+        choices=[(str(rate), _rate_label(rate)) for rate in VAT_RATES],
+        coerce=Decimal,
+        initial="20",
+        error_messages={
+            "invalid_choice": _("Unknown VAT rate: choose 20 %%, 10 %%, 5.5 %%, 2.1 %% or 0 %%.")
+        },
+    )
+
+    def line_data(self) -> LineData:
+        data = self.cleaned_data
+        return {
+            "description": data["description"],
+            "quantity": data["quantity"],
+            "unit": data.get("unit", ""),
+            "unit_price": data["unit_price"],
+            "vat_rate": data["vat_rate"],
+        }
+
+
+class BaseInvoiceLineFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        if not self.lines():
+            raise ValidationError(_("An invoice needs at least one line."))
+
+    def lines(self) -> list[LineData]:
+        return [
+            form.line_data()
+            for form in self.forms
+            if form.has_changed() and not form.cleaned_data.get("DELETE")
+        ]
+
+
+InvoiceLineFormSet = forms.formset_factory(
+    InvoiceLineForm, formset=BaseInvoiceLineFormSet, extra=3, can_delete=True
+)
+
+
+DealStageFormSet = forms.modelformset_factory(
+    DealStage,
+    fields=["position", "code", "name_fr", "name_en", "is_closed"],
+    extra=1,
+    can_delete=False,
+)

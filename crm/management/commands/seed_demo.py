@@ -1,0 +1,220 @@
+"""Demo data in French: our company, its people, two clients, deals and invoices.
+
+Idempotent: every record is looked up by a natural key first, so a second run creates nothing.
+"""
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone, translation
+
+from crm.models import Contact, Counterparty, Deal, DealStage, Employee, OwnCompany
+from crm.services import LineData, deal_create, invoice_create, invoice_set_status
+
+DEMO_PASSWORD = "demo-signflow"  # noqa: S105 - printed on purpose, demo logins only
+
+COMPANY: dict[str, Any] = {
+    "legal_form": "SAS",
+    "siren": "732829320",
+    "siret": "73282932000074",
+    "vat_number": "FR44732829320",
+    "rcs_city": "Lyon",
+    "address": "12 rue de la République\n69002 Lyon",
+    "iban": "FR7630006000011234567890189",
+    "bic": "AGRIFRPP",
+    "director_name": "Claire Dubois",
+    "director_title": "Présidente",
+    "director_email": "claire.dubois@atelier-lumiere.fr",
+    "director_phone": "+33612345678",
+    "is_default": True,
+}
+
+PEOPLE = [
+    # username, first name, last name, role
+    ("manager", "Marc", "Lefèvre", Employee.Role.MANAGER),
+    ("employe1", "Sophie", "Bernard", Employee.Role.EMPLOYEE),
+    ("employe2", "Lucas", "Petit", Employee.Role.EMPLOYEE),
+]
+
+
+def line(description: str, quantity: str, unit: str, price: str, rate: str) -> LineData:
+    return {
+        "description": description,
+        "quantity": Decimal(quantity),
+        "unit": unit,
+        "unit_price": Decimal(price),
+        "vat_rate": Decimal(rate),
+    }
+
+
+class Command(BaseCommand):
+    help = "Load the French demo data (idempotent) and print the demo logins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # The demo is French: timeline texts are stored in the language active when written.
+        with translation.override("fr"), transaction.atomic():
+            self._seed()
+        self.stdout.write(self.style.SUCCESS("Demo data ready (Atelier Lumière SAS)."))
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, first, last, role in PEOPLE:
+            self.stdout.write(f"  {username:<10} {first} {last} ({role})")
+
+    def _seed(self) -> None:
+        DealStage.objects.ensure_defaults()
+        company, _ = OwnCompany.objects.get_or_create(
+            legal_name="Atelier Lumière SAS", defaults=COMPANY
+        )
+        if not OwnCompany.objects.filter(is_default=True).exists():
+            company.is_default = True
+            company.save(update_fields=["is_default"])
+
+        users: dict[str, User] = {}
+        for username, first, last, role in PEOPLE:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@atelier-lumiere.fr",
+                    # The manager also administers the CRM in Django's admin.
+                    "is_staff": role == Employee.Role.MANAGER,
+                    "is_superuser": role == Employee.Role.MANAGER,
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            Employee.objects.get_or_create(user=user, defaults={"company": company, "role": role})
+            users[username] = user
+
+        bakery, _ = Counterparty.objects.get_or_create(
+            legal_name="Boulangerie Martin SARL",
+            defaults={
+                "kind": Counterparty.Kind.COMPANY,
+                "legal_form": "SARL",
+                "siren": "552100554",
+                "siret": "55210055400013",
+                "vat_number": "FR96552100554",
+                "rcs_city": "Paris",
+                "address": "3 place du Marché\n75011 Paris",
+                "email": "contact@boulangerie-martin.fr",
+                "phone": "+33143570000",
+            },
+        )
+        paul, _ = Contact.objects.get_or_create(
+            counterparty=bakery,
+            name="Paul Martin",
+            defaults={
+                "position": "Gérant",
+                "email": "paul.martin@boulangerie-martin.fr",
+                "phone": "+33698765432",
+            },
+        )
+        Contact.objects.get_or_create(
+            counterparty=bakery,
+            name="Anne Martin",
+            defaults={
+                "position": "Comptable",
+                "email": "anne.martin@boulangerie-martin.fr",
+                "phone": "+33687654321",
+            },
+        )
+        julie_cp, _ = Counterparty.objects.get_or_create(
+            legal_name="Julie Moreau",
+            defaults={
+                "kind": Counterparty.Kind.INDIVIDUAL,
+                "address": "8 allée des Tilleuls\n69100 Villeurbanne",
+                "email": "julie.moreau@example.fr",
+                "phone": "+33611223344",
+            },
+        )
+        julie, _ = Contact.objects.get_or_create(
+            counterparty=julie_cp,
+            name="Julie Moreau",
+            defaults={"email": "julie.moreau@example.fr", "phone": "+33611223344"},
+        )
+
+        today = timezone.localdate()
+        stages = {s.code: s for s in DealStage.objects.all()}
+        deals: list[dict[str, Any]] = [
+            {
+                "title": "Refonte de la vitrine",
+                "counterparty": bakery,
+                "contact": paul,
+                "responsible": users["employe1"],
+                "stage": "proposal",
+                "status": "issued",
+                "lines": [
+                    line("Conception graphique de la vitrine", "1", "forfait", "4500.00", "20"),
+                    line("Enseigne lumineuse LED", "2", "u", "1249.99", "20"),
+                    line("Livret de recettes imprimé", "40", "u", "12.45", "5.5"),
+                ],
+            },
+            {
+                "title": "Éclairage du fournil",
+                "counterparty": bakery,
+                "contact": paul,
+                "responsible": users["employe2"],
+                "stage": "negotiation",
+                "status": "draft",
+                "lines": [
+                    line("Réglettes étanches IP65", "6", "u", "89.90", "20"),
+                    line("Pose et raccordement", "7.5", "h", "55.00", "20"),
+                ],
+            },
+            {
+                "title": "Luminaires du salon",
+                "counterparty": julie_cp,
+                "contact": julie,
+                "responsible": users["employe2"],
+                "stage": "new",
+                "status": "issued",
+                "lines": [
+                    line("Suspension en laiton", "1", "u", "320.00", "20"),
+                    line(
+                        "Rénovation énergétique : ampoules basse consommation",
+                        "12",
+                        "u",
+                        "7.99",
+                        "5.5",
+                    ),
+                ],
+            },
+            {
+                "title": "Maintenance annuelle",
+                "counterparty": bakery,
+                "contact": paul,
+                "responsible": users["employe1"],
+                "stage": "won",
+                "status": "paid",
+                "lines": [line("Contrat de maintenance 2026", "1", "an", "960.00", "20")],
+            },
+        ]
+        for spec in deals:
+            deal = Deal.objects.filter(company=company, title=spec["title"]).first()
+            if deal is None:
+                deal = deal_create(
+                    title=spec["title"],
+                    company=company,
+                    counterparty=spec["counterparty"],
+                    contact=spec["contact"],
+                    responsible=spec["responsible"],
+                    stage=stages[spec["stage"]],
+                )
+            if not deal.invoices.exists():
+                invoice = invoice_create(
+                    deal=deal,
+                    lines=spec["lines"],
+                    issue_date=today,
+                    due_date=today + datetime.timedelta(days=30),
+                )
+                deal.amount = invoice.totals()["gross"]
+                deal.save(update_fields=["amount"])
+                if spec["status"] in ("issued", "paid"):
+                    invoice_set_status(invoice=invoice, status="issued")
+                if spec["status"] == "paid":
+                    invoice_set_status(invoice=invoice, status="paid")

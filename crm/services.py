@@ -1,0 +1,348 @@
+"""Every CRM write that changes state: keyword-only, typed, one transaction each."""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypedDict
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Max
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+from crm.models import (
+    Contact,
+    Counterparty,
+    Deal,
+    DealEvent,
+    DealStage,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    OwnCompany,
+)
+from crm.validators import CLEANERS
+
+# French VAT rates an invoice line may carry (standard, intermediate, reduced, special, none).
+VAT_RATES = [Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("2.1"), Decimal("0")]
+
+User = AbstractBaseUser | AnonymousUser
+
+
+class LineData(TypedDict):
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    vat_rate: Decimal
+
+
+def _actor(user: User | None) -> Any:
+    return user if user is not None and user.is_authenticated else None
+
+
+# --- Timeline ---------------------------------------------------------------------------------
+
+
+def deal_timeline_add(*, deal: Deal, kind: str, text: str, actor: User | None = None) -> DealEvent:
+    """Append an event to a deal's timeline (also called by `signing`: sent, signed...)."""
+    event = DealEvent(deal=deal, kind=kind, text=text[:500], actor=_actor(actor))
+    event.full_clean()
+    event.save()
+    return event
+
+
+# --- Own companies ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def own_company_make_default(*, company: OwnCompany) -> OwnCompany:
+    """Make one own company the default; exactly one is default afterwards."""
+    OwnCompany.objects.exclude(pk=company.pk).filter(is_default=True).update(is_default=False)
+    if not company.is_default:
+        company.is_default = True
+        company.save(update_fields=["is_default"])
+    return company
+
+
+def own_company_default() -> OwnCompany | None:
+    return OwnCompany.objects.filter(is_default=True).first() or OwnCompany.objects.first()
+
+
+# --- Deals ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def deal_create(
+    *,
+    title: str,
+    company: OwnCompany,
+    counterparty: Counterparty,
+    contact: Contact | None,
+    responsible: Any,
+    amount: Decimal = Decimal(0),
+    currency: str = "EUR",
+    stage: DealStage | None = None,
+    actor: User | None = None,
+) -> Deal:
+    deal = Deal(
+        title=title,
+        company=company,
+        counterparty=counterparty,
+        contact=contact,
+        responsible=responsible,
+        amount=amount,
+        currency=currency,
+        stage=stage or DealStage.objects.first_open(),
+    )
+    deal.full_clean()
+    deal.save()
+    deal_timeline_add(
+        deal=deal,
+        kind=DealEvent.Kind.CREATED,
+        text=_("Deal created, stage “%(stage)s”.") % {"stage": deal.stage},
+        actor=actor,
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_update(*, deal: Deal, data: dict[str, Any], actor: User | None = None) -> Deal:
+    """Apply edited fields; a stage change is written to the timeline."""
+    old_stage = deal.stage
+    for name, value in data.items():
+        setattr(deal, name, value)
+    deal.full_clean()
+    deal.save(update_fields=list(data))
+    if deal.stage_id != old_stage.pk:
+        deal_timeline_add(
+            deal=deal,
+            kind=DealEvent.Kind.STAGE_CHANGED,
+            text=_("Stage changed from “%(old)s” to “%(new)s”.")
+            % {"old": old_stage, "new": deal.stage},
+            actor=actor,
+        )
+    return deal
+
+
+# --- Invoices ---------------------------------------------------------------------------------
+
+
+def _check_lines(lines: list[LineData]) -> None:
+    if not lines:
+        raise ValidationError(_("An invoice needs at least one line."), code="no_lines")
+    for line in lines:
+        try:
+            quantity = Decimal(line["quantity"])
+            price = Decimal(line["unit_price"])
+            rate = Decimal(line["vat_rate"])
+        except (InvalidOperation, TypeError) as exc:
+            raise ValidationError(_("Quantity, price and VAT rate must be numbers.")) from exc
+        if quantity <= 0:
+            raise ValidationError(_("Quantity must be greater than zero."), code="quantity")
+        if price < 0:
+            raise ValidationError(_("Unit price cannot be negative."), code="unit_price")
+        if rate not in VAT_RATES:
+            raise ValidationError(_("Unknown VAT rate: %(rate)s %%.") % {"rate": rate})
+
+
+def _next_invoice_sequence(*, company: OwnCompany, year: int) -> int:
+    # Two invoices created at the same moment must neither share a number nor leave a gap: the
+    # counter row stays locked until our transaction commits, so a concurrent creator waits for
+    # it and then reads the number we used. A rolled-back invoice rolls back the counter too.
+    counter, _created = InvoiceCounter.objects.get_or_create(company=company, year=year)
+    counter = InvoiceCounter.objects.select_for_update().get(pk=counter.pk)
+    # Invoices created outside this service (imports, fixtures) must not be numbered twice.
+    existing = Invoice.objects.filter(company=company, year=year).aggregate(m=Max("sequence"))
+    counter.last_sequence = max(counter.last_sequence, existing["m"] or 0) + 1
+    counter.save(update_fields=["last_sequence"])
+    return counter.last_sequence
+
+
+def _save_lines(invoice: Invoice, lines: list[LineData]) -> None:
+    for position, line in enumerate(lines):
+        row = InvoiceLine(
+            invoice=invoice,
+            position=position,
+            description=line["description"],
+            quantity=Decimal(line["quantity"]),
+            unit=line.get("unit", ""),
+            unit_price=Decimal(line["unit_price"]),
+            vat_rate=Decimal(line["vat_rate"]),
+        )
+        row.full_clean(exclude=["invoice"])
+        row.save()
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    deal: Deal,
+    lines: list[LineData],
+    issue_date: datetime.date,
+    due_date: datetime.date,
+    status: str = Invoice.Status.DRAFT,
+    notes: str = "",
+    actor: User | None = None,
+) -> Invoice:
+    """Create an invoice numbered F-<year>-<n>, n sequential per own company and year."""
+    _check_lines(lines)
+    if due_date < issue_date:
+        raise ValidationError(_("The due date cannot be before the issue date."), code="due_date")
+    sequence = _next_invoice_sequence(company=deal.company, year=issue_date.year)
+    invoice = Invoice(
+        deal=deal,
+        company=deal.company,
+        year=issue_date.year,
+        sequence=sequence,
+        issue_date=issue_date,
+        due_date=due_date,
+        status=status,
+        currency=deal.currency,
+        notes=notes,
+    )
+    invoice.full_clean()
+    invoice.save()
+    _save_lines(invoice, lines)
+    totals = invoice.totals()
+    deal_timeline_add(
+        deal=deal,
+        kind=DealEvent.Kind.INVOICE_CREATED,
+        text=_("Invoice %(number)s created: %(gross)s %(currency)s incl. VAT.")
+        % {
+            "number": invoice.number,
+            "gross": formats.number_format(totals["gross"], 2, force_grouping=True),
+            "currency": invoice.currency,
+        },
+        actor=actor,
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_update(
+    *,
+    invoice: Invoice,
+    lines: list[LineData],
+    issue_date: datetime.date,
+    due_date: datetime.date,
+    notes: str = "",
+) -> Invoice:
+    """Replace a draft invoice's lines and dates; its number never changes."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise ValidationError(_("Only a draft invoice can be edited."), code="not_draft")
+    if issue_date.year != invoice.year:
+        raise ValidationError(
+            _("The issue date must stay in %(year)s, the year of the invoice number.")
+            % {"year": invoice.year},
+            code="issue_date",
+        )
+    _check_lines(lines)
+    if due_date < issue_date:
+        raise ValidationError(_("The due date cannot be before the issue date."), code="due_date")
+    invoice.issue_date = issue_date
+    invoice.due_date = due_date
+    invoice.notes = notes
+    invoice.save(update_fields=["issue_date", "due_date", "notes"])
+    invoice.lines.all().delete()
+    _save_lines(invoice, lines)
+    return invoice
+
+
+# Which status may follow which: an invoice number, once used, is never freed.
+INVOICE_TRANSITIONS: dict[str, set[str]] = {
+    Invoice.Status.DRAFT: {Invoice.Status.ISSUED, Invoice.Status.CANCELLED},
+    Invoice.Status.ISSUED: {Invoice.Status.PAID, Invoice.Status.CANCELLED},
+    Invoice.Status.PAID: set(),
+    Invoice.Status.CANCELLED: set(),
+}
+
+
+@transaction.atomic
+def invoice_set_status(*, invoice: Invoice, status: str, actor: User | None = None) -> Invoice:
+    # Locked so that two clicks (issue, cancel) cannot both pass the transition check.
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if status not in INVOICE_TRANSITIONS.get(invoice.status, set()):
+        raise ValidationError(
+            _("An invoice that is %(old)s cannot become %(new)s.")
+            % {
+                "old": invoice.get_status_display().lower(),
+                "new": str(Invoice.Status(status).label).lower(),
+            },
+            code="transition",
+        )
+    invoice.status = status
+    invoice.save(update_fields=["status"])
+    deal_timeline_add(
+        deal=invoice.deal,
+        kind=DealEvent.Kind.INVOICE_STATUS,
+        text=_("Invoice %(number)s: %(status)s.")
+        % {"number": invoice.number, "status": invoice.get_status_display()},
+        actor=actor,
+    )
+    return invoice
+
+
+# --- Write-back from signed documents ---------------------------------------------------------
+
+# Counterparty attributes a signer may fill in a CRM-linked field.
+WRITE_BACK_ATTRIBUTES = {
+    "legal_name",
+    "legal_form",
+    "address",
+    "siren",
+    "siret",
+    "vat_number",
+    "rcs_city",
+    "iban",
+    "bic",
+    "email",
+    "phone",
+}
+
+
+@transaction.atomic
+def counterparty_write_back(
+    *, counterparty: Counterparty, attribute: str, value: str, deal: Deal | None = None
+) -> Counterparty:
+    """Store a value a signer entered for the counterparty, and say so on the deal's timeline.
+
+    Raises ValidationError for an attribute outside the whitelist or an invalid value.
+    """
+    if attribute not in WRITE_BACK_ATTRIBUTES:
+        raise ValidationError(
+            _("“%(attribute)s” cannot be written back to a counterparty.")
+            % {"attribute": attribute},
+            code="attribute",
+        )
+    value = (value or "").strip()
+    if attribute in CLEANERS:
+        value = CLEANERS[attribute](value)
+    if attribute == "email" and value:
+        validate_email(value)
+    if attribute == "legal_name" and not value:
+        raise ValidationError(_("The name cannot be empty."), code="legal_name")
+    counterparty = Counterparty.objects.select_for_update().get(pk=counterparty.pk)
+    old = getattr(counterparty, attribute)
+    setattr(counterparty, attribute, value)
+    counterparty.clean_fields(
+        exclude=[f.name for f in Counterparty._meta.fields if f.name != attribute]
+    )
+    counterparty.save(update_fields=[attribute])
+    if deal is not None:
+        label = getattr(Counterparty._meta.get_field(attribute), "verbose_name", attribute)
+        deal_timeline_add(
+            deal=deal,
+            kind=DealEvent.Kind.WRITE_BACK,
+            text=_("%(field)s of %(counterparty)s set from a signed document: “%(value)s”%(old)s.")
+            % {
+                "field": str(label).capitalize(),
+                "counterparty": counterparty,
+                "value": value,
+                "old": (_(" (was “%(old)s”)") % {"old": old}) if old else "",
+            },
+        )
+    return counterparty

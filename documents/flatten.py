@@ -1,0 +1,162 @@
+"""Field values drawn onto the document's pages: what the seal step signs.
+
+Each page that has values gets an overlay page of exactly the same size, rendered by WeasyPrint
+(absolutely positioned boxes at the fields' rectangles), merged on top of the original page
+with pypdf. The original content stream is left as it was (pypdf wraps it in q/Q), so nothing
+else on the page changes.
+"""
+
+import base64
+import io
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from html import escape
+
+from django.utils.translation import gettext as _
+from PIL import Image, ImageFont
+from pypdf import PdfReader, PdfWriter, Transformation
+from weasyprint import HTML
+
+from documents.errors import DocumentError
+from documents.fetcher import SandboxedURLFetcher, static_root
+from documents.models import Document, Field
+from documents.previews import read_pdf
+from documents.uploads import max_pixels
+
+logger = logging.getLogger(__name__)
+
+MIN_FONT_PT = 4.0
+LINE_HEIGHT = 1.2
+
+
+@dataclass
+class FlattenValue:
+    field: Field
+    text: str = ""
+    image: bytes | None = None  # PNG (transparent background) of a signature or stamp
+
+
+@lru_cache(maxsize=1)
+def _measure_font() -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(static_root() / "fonts" / "DejaVuSans.ttf"), size=100)
+
+
+def fit_font_size(text: str, *, width: float, height: float) -> float:
+    """The largest size (pt) at which every line fits the box, capped for short text."""
+    lines = text.splitlines() or [""]
+    font = _measure_font()
+    widest = max((font.getlength(line) for line in lines), default=0.0) / 100  # per pt
+    by_height = height / (len(lines) * LINE_HEIGHT)
+    size = min(by_height, 0.7 * height if len(lines) == 1 else by_height, 14.0)
+    if widest > 0:
+        size = min(size, (width * 0.96) / widest)
+    return max(MIN_FONT_PT, round(size, 2))
+
+
+def _image_data_uri(data: bytes) -> str:
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > max_pixels():
+            raise DocumentError(_("A signature image is too large."))
+        if image.format != "PNG":
+            out = io.BytesIO()
+            image.save(out, "PNG")
+            data = out.getvalue()
+    except DocumentError:
+        raise
+    except Exception as exc:
+        raise DocumentError(_("A signature or stamp image could not be read.")) from exc
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _value_html(value: FlattenValue, *, page_height: float) -> str:
+    field = value.field
+    top = page_height - field.y - field.height
+    box = (
+        f"position:absolute;left:{field.x:.3f}pt;top:{top:.3f}pt;"
+        f"width:{field.width:.3f}pt;height:{field.height:.3f}pt;"
+    )
+    if value.image:
+        return (
+            f'<img style="{box}object-fit:contain;object-position:50% 50%" '
+            f'src="{_image_data_uri(value.image)}">'
+        )
+    text = value.text
+    if field.kind == Field.Kind.CHECKBOX:
+        text = "\u2713" if text.strip().lower() not in ("", "0", "false", "no", "off") else ""
+    if not text:
+        return ""
+    size = fit_font_size(text, width=field.width, height=field.height)
+    return (
+        f'<div style="{box}overflow:hidden;display:flex;align-items:center;'
+        f'justify-content:flex-start;font-size:{size}pt;line-height:{LINE_HEIGHT}">'
+        f'<span style="white-space:pre">{escape(text)}</span></div>'
+    )
+
+
+def _overlay_pdf(values: list[FlattenValue], *, width: float, height: float) -> bytes:
+    parts = "".join(_value_html(value, page_height=height) for value in values)
+    return _overlay_from_html(parts, width=width, height=height)
+
+
+def _overlay_from_html(parts: str, *, width: float, height: float) -> bytes:
+    html = (
+        '<!doctype html><html><head><meta charset="utf-8"><style>'
+        '@font-face { font-family: "DejaVu Sans"; src: url("fonts/DejaVuSans.ttf"); }'
+        f"@page {{ size: {width:.3f}pt {height:.3f}pt; margin: 0 }}"
+        "html, body { margin: 0; padding: 0; font-family: 'DejaVu Sans'; color: #10182b; }"
+        f"</style></head><body>{parts}</body></html>"
+    )
+    return HTML(
+        string=html, base_url=static_root().as_uri() + "/", url_fetcher=SandboxedURLFetcher()
+    ).write_pdf()
+
+
+def flatten_pdf(*, document: Document, values: list[FlattenValue]) -> bytes:
+    """The document's PDF with every value drawn inside its field's rectangle."""
+    for value in values:
+        if value.field.document_id != document.pk:
+            raise ValueError("A value belongs to a field of another document")
+    reader = PdfReader(io.BytesIO(read_pdf(document)))
+    writer = PdfWriter(clone_from=reader)
+    by_page: dict[int, list[FlattenValue]] = {}
+    for value in values:
+        by_page.setdefault(value.field.page, []).append(value)
+    for number, page_values in sorted(by_page.items()):
+        page = writer.pages[number - 1]
+        box = page.cropbox
+        overlay = _overlay_pdf(page_values, width=float(box.width), height=float(box.height))
+        overlay_page = PdfReader(io.BytesIO(overlay)).pages[0]
+        # Field rectangles are relative to the visible box's lower-left corner.
+        page.merge_transformed_page(
+            overlay_page, Transformation().translate(float(box.left), float(box.bottom))
+        )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def cover_rectangles(
+    data: bytes, covers: dict[int, list[tuple[float, float, float, float]]]
+) -> bytes:
+    """The PDF with white rectangles (x, y, width, height in points, bottom-left) on pages."""
+    reader = PdfReader(io.BytesIO(data))
+    writer = PdfWriter(clone_from=reader)
+    for number, rectangles in sorted(covers.items()):
+        page = writer.pages[number - 1]
+        box = page.cropbox
+        height = float(box.height)
+        parts = "".join(
+            f'<div style="position:absolute;left:{x:.3f}pt;top:{height - y - h:.3f}pt;'
+            f'width:{w:.3f}pt;height:{h:.3f}pt;background:#fff"></div>'
+            for x, y, w, h in rectangles
+        )
+        overlay = _overlay_from_html(parts, width=float(box.width), height=height)
+        page.merge_transformed_page(
+            PdfReader(io.BytesIO(overlay)).pages[0],
+            Transformation().translate(float(box.left), float(box.bottom)),
+        )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

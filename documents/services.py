@@ -1,0 +1,346 @@
+"""Writes of the documents app: documents from templates, invoices and uploads; their fields.
+
+Every function is keyword-only and raises `DocumentError` (documents.errors) with a translated,
+user-facing `.message` for anything a person can fix; views show that message on the page.
+
+Files are addressed by hash ("documents/<sha256>.pdf"). The file is written before the rows,
+and deleted again if the rows cannot be saved, so a failure leaves neither a Document row nor
+an orphan file (see `_save_document`).
+"""
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from crm.models import Deal, Invoice
+from documents.builtin import ensure_builtin_templates
+from documents.contexts import deal_context, invoice_context
+from documents.errors import DocumentError
+from documents.models import Document, DocumentTemplate, Field
+from documents.rendering import PlacedField, render_pdf
+from documents.uploads import CheckedPdf, normalize_upload
+
+__all__ = [
+    "DocumentError",
+    "default_upload_fields",
+    "document_create_from_invoice",
+    "document_create_from_template",
+    "document_create_from_upload",
+    "ensure_builtin_templates",
+    "field_create",
+    "field_delete",
+    "field_update",
+    "invoice_template_for",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _store_pdf(data: bytes) -> tuple[str, str, bool]:
+    """Write the PDF under its hash; return (name, sha256, whether this call created it)."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    name = f"documents/{sha256}.pdf"
+    if default_storage.exists(name):
+        return name, sha256, False
+    saved = default_storage.save(name, ContentFile(data))
+    return saved, sha256, True
+
+
+def _save_document(
+    *, data: bytes, page_count: int, fields: Iterable[PlacedField], **attrs: Any
+) -> Document:
+    name, sha256, created = _store_pdf(data)
+    try:
+        with transaction.atomic():
+            document = Document(sha256=sha256, page_count=page_count, **attrs)
+            document.pdf.name = name
+            document.full_clean()
+            document.save()
+            rows = [
+                Field(
+                    document=document,
+                    key=spec.key,
+                    kind=spec.kind,
+                    role=spec.role,
+                    page=spec.page,
+                    x=spec.x,
+                    y=spec.y,
+                    width=spec.width,
+                    height=spec.height,
+                    label=spec.label[:200],
+                    required=spec.required,
+                )
+                for spec in fields
+            ]
+            for row in rows:
+                row.full_clean(exclude=["document"], validate_unique=False)
+            Field.objects.bulk_create(rows)
+    except ValidationError as exc:
+        _discard_file(name, created)
+        raise DocumentError(
+            _("The document could not be saved: %(detail)s") % {"detail": "; ".join(exc.messages)}
+        ) from exc
+    except BaseException:
+        _discard_file(name, created)
+        raise
+    return document
+
+
+def _discard_file(name: str, created: bool) -> None:
+    # Only a file this call wrote, and only if no other document points at the same content.
+    if created and not Document.objects.filter(pdf=name).exists():
+        default_storage.delete(name)
+
+
+def invoice_template_for(language: str) -> DocumentTemplate:
+    """The template marked default for invoices in `language`, else the built-in one."""
+    chosen = (
+        DocumentTemplate.objects.filter(
+            kind=DocumentTemplate.Kind.INVOICE, language=language, is_default_for_invoices=True
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if chosen:
+        return chosen
+    builtin = DocumentTemplate.objects.filter(
+        kind=DocumentTemplate.Kind.INVOICE, language=language, builtin=True
+    ).first()
+    if builtin:
+        return builtin
+    ensure_builtin_templates()
+    return DocumentTemplate.objects.get(
+        kind=DocumentTemplate.Kind.INVOICE, language=language, builtin=True
+    )
+
+
+def document_create_from_template(
+    *,
+    template: DocumentTemplate,
+    context: dict[str, Any],
+    title: str,
+    creator: AbstractBaseUser,
+    language: str,
+    deal: Deal | None = None,
+    invoice: Invoice | None = None,
+) -> Document:
+    """Render `template` with `context` to a PDF and store it with the fields it places."""
+    if deal is not None and not context:
+        context = deal_context(deal, language=language)
+    rendered = render_pdf(body=template.body, css=template.css, context=context, language=language)
+    return _save_document(
+        data=rendered.pdf,
+        page_count=rendered.page_count,
+        fields=rendered.fields,
+        title=title,
+        source=Document.Source.TEMPLATE,
+        template=template,
+        language=language,
+        created_by=creator,
+        deal=deal,
+        invoice=invoice,
+    )
+
+
+def document_create_from_invoice(
+    *,
+    invoice: Invoice,
+    creator: AbstractBaseUser,
+    language: str,
+    template: DocumentTemplate | None = None,
+) -> Document:
+    """The invoice as a PDF with the company's and the client's signature fields."""
+    template = template or invoice_template_for(language)
+    with translation.override(language):
+        title = _("Invoice %(number)s") % {"number": invoice.number}
+    return document_create_from_template(
+        template=template,
+        context=invoice_context(invoice, language=language),
+        title=title,
+        creator=creator,
+        language=language,
+        deal=invoice.deal,
+        invoice=invoice,
+    )
+
+
+def default_upload_fields(checked: CheckedPdf, *, language: str) -> list[PlacedField]:
+    """Signature fields near the bottom of the last page: ours on the left, the client's right.
+
+    Sizes are those of the invoice template on A4 and shrink on smaller pages.
+    """
+    width, height, _left, _bottom = checked.page_boxes[-1]
+    scale = min(1.0, width / 595.28, height / 841.89)
+    margin, gap, bottom = 36 * scale, 8 * scale, 40 * scale
+    sig_w, sig_h, stamp = 156 * scale, 68 * scale, 96 * scale
+    page = checked.page_count
+    with translation.override(language):
+        return [
+            PlacedField(
+                key="company-signature",
+                kind=Field.Kind.SIGNATURE,
+                role=Field.Role.COMPANY,
+                label=_("Signature"),
+                required=True,
+                page=page,
+                x=round(margin, 2),
+                y=round(bottom, 2),
+                width=round(sig_w, 2),
+                height=round(sig_h, 2),
+            ),
+            PlacedField(
+                key="company-stamp",
+                kind=Field.Kind.STAMP,
+                role=Field.Role.COMPANY,
+                label=_("Company stamp"),
+                required=False,
+                page=page,
+                x=round(margin + sig_w + gap, 2),
+                y=round(bottom, 2),
+                width=round(stamp, 2),
+                height=round(stamp, 2),
+            ),
+            PlacedField(
+                key="client-signature",
+                kind=Field.Kind.SIGNATURE,
+                role=Field.Role.CLIENT,
+                label=_("Client signature"),
+                required=True,
+                page=page,
+                x=round(width - margin - sig_w, 2),
+                y=round(bottom, 2),
+                width=round(sig_w, 2),
+                height=round(sig_h, 2),
+            ),
+        ]
+
+
+def document_create_from_upload(
+    *, uploaded_file: UploadedFile, title: str, creator: AbstractBaseUser, language: str = "fr"
+) -> Document:
+    """A PDF, PNG or JPEG upload, checked, as a document with its fields.
+
+    Fields come from the file's text tags ({{signature:client}}...) when it has any, otherwise
+    the default signature fields are placed on the last page.
+    """
+    title = (title or "").strip()
+    if not title:
+        raise DocumentError(_("Give the document a title."))
+    checked = normalize_upload(uploaded_file=uploaded_file)
+    from documents.text_tags import apply_text_tags
+
+    data, fields = apply_text_tags(checked, language=language)
+    if not fields:
+        fields = default_upload_fields(checked, language=language)
+    return _save_document(
+        data=data,
+        page_count=checked.page_count,
+        fields=fields,
+        title=title[:200],
+        source=Document.Source.UPLOAD,
+        language=language,
+        created_by=creator,
+    )
+
+
+# Field editor ----------------------------------------------------------------------------
+
+
+def _ensure_editable(document: Document) -> None:
+    if document.locked:
+        raise DocumentError(
+            _("This document has been sent for signature: its fields can no longer be changed.")
+        )
+
+
+def _check_geometry(*, document: Document, page: int, x: float, y: float, w: float, h: float):
+    from documents.previews import page_size
+
+    if not 1 <= page <= document.page_count:
+        raise DocumentError(_("That page does not exist in this document."))
+    page_w, page_h = page_size(document=document, page=page)
+    if w < 6 or h < 6:
+        raise DocumentError(_("A field must be at least 6 points wide and high."))
+    if x < 0 or y < 0 or x + w > page_w + 0.5 or y + h > page_h + 0.5:
+        raise DocumentError(_("The field must stay inside the page."))
+
+
+def field_create(
+    *,
+    document: Document,
+    kind: str,
+    role: str,
+    page: int,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    label: str = "",
+    required: bool = True,
+) -> Field:
+    with transaction.atomic():
+        # Lock the document row: a send that locks it cannot interleave with this edit.
+        document = Document.objects.select_for_update().get(pk=document.pk)
+        _ensure_editable(document)
+        _check_geometry(document=document, page=page, x=x, y=y, w=width, h=height)
+        existing = set(document.fields.values_list("key", flat=True))
+        number = len(existing) + 1
+        while f"{kind}-{role}-{number}" in existing:
+            number += 1
+        field = Field(
+            document=document,
+            key=f"{kind}-{role}-{number}",
+            kind=kind,
+            role=role,
+            page=page,
+            x=x,
+            y=y,
+            width=width,
+            height=height,
+            label=label,
+            required=required,
+        )
+        try:
+            field.full_clean()
+        except ValidationError as exc:
+            raise DocumentError("; ".join(exc.messages)) from exc
+        field.save()
+        return field
+
+
+def field_update(*, field: Field, **changes: Any) -> Field:
+    allowed = {"kind", "role", "page", "x", "y", "width", "height", "label", "required"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"Cannot change {sorted(unknown)}")
+    with transaction.atomic():
+        document = Document.objects.select_for_update().get(pk=field.document_id)
+        _ensure_editable(document)
+        for name, value in changes.items():
+            setattr(field, name, value)
+        _check_geometry(
+            document=document, page=field.page, x=field.x, y=field.y, w=field.width, h=field.height
+        )
+        try:
+            field.full_clean()
+        except ValidationError as exc:
+            raise DocumentError("; ".join(exc.messages)) from exc
+        field.save(update_fields=sorted(changes))
+        return field
+
+
+def field_delete(*, field: Field) -> None:
+    with transaction.atomic():
+        document = Document.objects.select_for_update().get(pk=field.document_id)
+        _ensure_editable(document)
+        field.delete()

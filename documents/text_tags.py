@@ -1,0 +1,98 @@
+"""Text tags in uploaded PDFs: {{signature:client}}, {{date:company}}... become fields.
+
+pdfium gives each character's box, so a tag's rectangle is known to the point. The field is
+anchored at the tag's lower-left corner (grown to a usable size for signatures and stamps), and
+the tag itself is covered with white so it does not show under the value.
+"""
+
+import re
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from django.utils import translation
+
+from documents.models import Field
+from documents.rendering import PlacedField
+from documents.templatetags.signflow_fields import default_label
+from documents.uploads import CheckedPdf
+
+TAG = re.compile(
+    r"\{\{\s*(signature|initials|stamp|date|text|number|checkbox|name|requisites)"
+    r"\s*:\s*(company|client)\s*\}\}"
+)
+MIN_SIZES = {
+    Field.Kind.SIGNATURE: (150.0, 60.0),
+    Field.Kind.INITIALS: (50.0, 30.0),
+    Field.Kind.STAMP: (90.0, 90.0),
+    Field.Kind.CHECKBOX: (12.0, 12.0),
+}
+DEFAULT_MIN = (80.0, 16.0)
+
+
+def find_tags(data: bytes) -> list[tuple[int, str, str, tuple[float, float, float, float]]]:
+    """(page, kind, role, (left, bottom, right, top)) of every tag, in page coordinates."""
+    found = []
+    pdf = pdfium.PdfDocument(data)
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            count = textpage.count_chars()
+            text = "".join(
+                chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i) or 32) for i in range(count)
+            )
+            for match in TAG.finditer(text):
+                boxes = [textpage.get_charbox(i) for i in range(match.start(), match.end())]
+                boxes = [box for box in boxes if box[2] > box[0] and box[3] > box[1]]
+                if not boxes:
+                    continue
+                rect = (
+                    min(box[0] for box in boxes),
+                    min(box[1] for box in boxes),
+                    max(box[2] for box in boxes),
+                    max(box[3] for box in boxes),
+                )
+                found.append((index + 1, match.group(1), match.group(2), rect))
+    finally:
+        pdf.close()
+    return found
+
+
+def apply_text_tags(checked: CheckedPdf, *, language: str) -> tuple[bytes, list[PlacedField]]:
+    """Return the PDF with its tags covered, and a field at each tag (none: unchanged PDF)."""
+    tags = find_tags(checked.data)
+    if not tags:
+        return checked.data, []
+    fields: list[PlacedField] = []
+    covers: dict[int, list[tuple[float, float, float, float]]] = {}
+    counters: dict[str, int] = {}
+    with translation.override(language):
+        for page, kind, role, (left, bottom, right, top) in tags:
+            page_width, page_height, origin_x, origin_y = checked.page_boxes[page - 1]
+            x, y = left - origin_x, bottom - origin_y
+            min_w, min_h = MIN_SIZES.get(Field.Kind(kind), DEFAULT_MIN)
+            width = min(max(right - left, min_w), page_width)
+            height = min(max(top - bottom, min_h), page_height)
+            x = max(0.0, min(x, page_width - width))
+            y = max(0.0, min(y, page_height - height))
+            counters[f"{kind}-{role}"] = counters.get(f"{kind}-{role}", 0) + 1
+            fields.append(
+                PlacedField(
+                    key=f"{kind}-{role}-{counters[f'{kind}-{role}']}",
+                    kind=kind,
+                    role=role,
+                    label=default_label(kind, role),
+                    required=kind != Field.Kind.STAMP,
+                    page=page,
+                    x=round(x, 2),
+                    y=round(y, 2),
+                    width=round(width, 2),
+                    height=round(height, 2),
+                )
+            )
+            covers.setdefault(page, []).append(
+                (left - origin_x - 1, bottom - origin_y - 1, right - left + 2, top - bottom + 2)
+            )
+    from documents.flatten import cover_rectangles
+
+    return cover_rectangles(checked.data, covers), fields

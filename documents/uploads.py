@@ -1,0 +1,192 @@
+"""Checks on uploaded files, and images turned into a one-page PDF.
+
+Everything here treats the upload as hostile: it is identified by its bytes (not its name or the
+browser's content type), size and page limits come from settings, an image's pixel count is
+checked before it is decoded, and a PDF must open in both pypdf and pdfium, unencrypted.
+"""
+
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from PIL import Image, ImageOps
+from pypdf import PdfReader
+
+from documents.errors import DocumentError
+
+logger = logging.getLogger(__name__)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+A4_WIDTH_PT = 595.28
+A4_HEIGHT_PT = 841.89
+OFFICE_EXTENSIONS = (".doc", ".docx", ".odt", ".rtf")
+
+
+@dataclass
+class CheckedPdf:
+    data: bytes
+    page_count: int
+    # (width, height) of each page's visible box in points, and its lower-left corner.
+    page_boxes: list[tuple[float, float, float, float]]
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "SIGNFLOW_UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
+
+
+def max_pages() -> int:
+    return int(getattr(settings, "SIGNFLOW_UPLOAD_MAX_PAGES", 200))
+
+
+def max_pixels() -> int:
+    return int(getattr(settings, "SIGNFLOW_UPLOAD_MAX_PIXELS", Image.MAX_IMAGE_PIXELS or 89478485))
+
+
+def read_upload(uploaded_file: UploadedFile) -> bytes:
+    limit = max_bytes()
+    if uploaded_file.size is not None and uploaded_file.size > limit:
+        raise DocumentError(
+            _("The file is too large (%(size)s). The limit is %(limit)s.")
+            % {"size": filesizeformat(uploaded_file.size), "limit": filesizeformat(limit)}
+        )
+    uploaded_file.seek(0)
+    data = uploaded_file.read(limit + 1)
+    if not data:
+        raise DocumentError(_("The file is empty. Choose a PDF, PNG or JPEG file."))
+    if len(data) > limit:
+        raise DocumentError(
+            _("The file is too large. The limit is %(limit)s.") % {"limit": filesizeformat(limit)}
+        )
+    return data
+
+
+def check_pdf(data: bytes) -> CheckedPdf:
+    """A real, complete, unencrypted PDF within the page limit, or DocumentError."""
+    unreadable = _(
+        "This PDF file is damaged or incomplete and cannot be read. "
+        "Export it again from the original application and upload the new file."
+    )
+    if b"%PDF-" not in data[:1024]:
+        raise DocumentError(_("This file is not a PDF document, whatever its name says."))
+    # A file cut short (interrupted download) loses its end-of-file marker.
+    if b"%%EOF" not in data[-4096:]:
+        raise DocumentError(unreadable)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        encrypted = reader.is_encrypted
+    except Exception as exc:
+        logger.info("pypdf refused an upload: %s", exc)
+        raise DocumentError(unreadable) from exc
+    if encrypted:
+        raise DocumentError(
+            _(
+                "This PDF is protected by a password or encrypted. Remove the protection "
+                "(print it to a new PDF, for instance) and upload it again."
+            )
+        )
+    try:
+        page_count = len(reader.pages)
+        boxes = []
+        for page in reader.pages:
+            box = page.cropbox
+            boxes.append((float(box.width), float(box.height), float(box.left), float(box.bottom)))
+    except Exception as exc:
+        logger.info("pypdf could not read the pages of an upload: %s", exc)
+        raise DocumentError(unreadable) from exc
+    if page_count == 0:
+        raise DocumentError(_("This PDF has no pages."))
+    if page_count > max_pages():
+        raise DocumentError(
+            _("This PDF has %(count)d pages; the limit is %(limit)d.")
+            % {"count": page_count, "limit": max_pages()}
+        )
+    if any(
+        width < 1 or height < 1 or width > 14400 or height > 14400 for width, height, *_ in boxes
+    ):
+        raise DocumentError(unreadable)
+    # The previews and the flattening use pdfium: it must agree that the file is sound.
+    try:
+        pdf = pdfium.PdfDocument(data)
+        pdfium_pages = len(pdf)
+        pdf.close()
+    except pdfium.PdfiumError as exc:
+        logger.info("pdfium refused an upload: %s", exc)
+        raise DocumentError(unreadable) from exc
+    if pdfium_pages != page_count:
+        raise DocumentError(unreadable)
+    return CheckedPdf(data=data, page_count=page_count, page_boxes=boxes)
+
+
+def image_to_pdf(data: bytes) -> bytes:
+    """A PNG or JPEG within the pixel limit, as a one-page PDF no larger than A4."""
+    too_big = _(
+        "This image is too large (%(width)d × %(height)d pixels). "
+        "Reduce it below %(limit)s million pixels and upload it again."
+    )
+    unreadable = _("This image is damaged or incomplete and cannot be read.")
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image: Image.Image = Image.open(io.BytesIO(data))
+            width, height = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DocumentError(
+            _("This image is too large. Reduce it below %(limit)s million pixels.")
+            % {"limit": limit // 1_000_000}
+        ) from exc
+    except Exception as exc:
+        raise DocumentError(unreadable) from exc
+    if width * height > limit:
+        raise DocumentError(
+            too_big % {"width": width, "height": height, "limit": limit // 1_000_000}
+        )
+    if image.format not in ("PNG", "JPEG"):
+        raise DocumentError(_("Only PDF, PNG and JPEG files can be uploaded."))
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        if image.mode in ("RGBA", "LA", "P"):
+            image = image.convert("RGBA")
+            background = Image.new("RGB", image.size, "white")
+            background.paste(image, mask=image.getchannel("A"))
+            image = background
+        elif image.mode != "RGB":
+            image = image.convert("RGB")
+    except Exception as exc:
+        raise DocumentError(unreadable) from exc
+    # Scale so the page fits in A4 (portrait or landscape) and is never below 72 dpi.
+    dpi = max(72.0, width * 72 / A4_WIDTH_PT, height * 72 / A4_HEIGHT_PT)
+    if width > height:
+        dpi = max(72.0, width * 72 / A4_HEIGHT_PT, height * 72 / A4_WIDTH_PT)
+    out = io.BytesIO()
+    image.save(out, "PDF", resolution=dpi)
+    return out.getvalue()
+
+
+def normalize_upload(*, uploaded_file: UploadedFile) -> CheckedPdf:
+    """The uploaded file as a checked PDF (images converted), or DocumentError."""
+    data = read_upload(uploaded_file)
+    name = (uploaded_file.name or "").lower()
+    if data.startswith(PNG_MAGIC) or data.startswith(JPEG_MAGIC):
+        return check_pdf(image_to_pdf(data))
+    if b"%PDF-" in data[:1024]:
+        return check_pdf(data)
+    if name.endswith(".pdf"):
+        raise DocumentError(
+            _("This file is named .pdf but is not a PDF document. Upload the real PDF file.")
+        )
+    if name.endswith(OFFICE_EXTENSIONS):
+        raise DocumentError(
+            _(
+                "Word and OpenDocument files are not accepted yet: save the file as PDF and upload it."
+            )
+        )
+    raise DocumentError(_("Only PDF, PNG and JPEG files can be uploaded."))

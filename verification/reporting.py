@@ -1,0 +1,97 @@
+"""The stable JSON shape of a verdict, shared by the API and `manage.py verify --json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from verification.models import SealedDocument
+from verification.services import VerificationResult, reason_messages
+
+SCHEMA_VERSION = 1
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def public_parties(sealed: SealedDocument) -> list[dict[str, Any]]:
+    """Parties as shown publicly: masked contacts, no IP addresses or user agents."""
+    return [{**party, "signed_at": _iso(party["signed_at"])} for party in sealed.public_parties()]
+
+
+def sealed_as_json(sealed: SealedDocument | None) -> dict[str, Any]:
+    if sealed is None:
+        return {
+            "code": None,
+            "title": None,
+            "sealed_at": None,
+            "timestamp_time": None,
+            "tsa": None,
+            "sha256": None,
+            "original_sha256": None,
+            "parties": [],
+            "seal_certificate_sha256": None,
+            "root_certificate_sha256": None,
+        }
+    return {
+        "code": sealed.code,
+        "title": sealed.metadata.get("title", ""),
+        "sealed_at": _iso(sealed.sealed_at),
+        "timestamp_time": _iso(sealed.timestamp_time),
+        "tsa": sealed.tsa_name,
+        "sha256": sealed.sha256,
+        "original_sha256": sealed.original_sha256,
+        "parties": public_parties(sealed),
+        "seal_certificate_sha256": sealed.metadata.get("seal_certificate_sha256"),
+        "root_certificate_sha256": sealed.metadata.get("root_certificate_sha256"),
+    }
+
+
+def error_json(code: str, message: str) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "verdict": None,
+        **sealed_as_json(None),
+        "file": None,
+        "reasons": [],
+        "changes": {"pages": [], "text": []},
+        "message": message,
+        "error": {"code": code, "message": message},
+    }
+
+
+def result_as_json(result: VerificationResult) -> dict[str, Any]:
+    messages = reason_messages()
+    data = {
+        "schema": SCHEMA_VERSION,
+        "verdict": result.verdict,
+        **sealed_as_json(result.sealed),
+        "file": {"sha256": result.sha256, "size": result.size, "pages": result.page_count},
+        "reasons": [{"code": r, "message": messages.get(r, r)} for r in result.reasons],
+        "changes": {
+            "pages": [
+                {"page": d.page, "regions": [list(r) for r in d.regions]} for d in result.page_diffs
+            ],
+            "text": [
+                {"page": c.page, "removed": c.removed, "added": c.added}
+                for c in result.text_changes
+            ],
+        },
+        "message": verdict_message(result.verdict),
+        "error": None,
+    }
+    if result.code and not data["code"]:
+        data["code"] = result.code
+    if result.error:
+        data["error"] = {"code": result.error, "message": messages.get(result.error, "")}
+    return data
+
+
+def verdict_message(verdict: str | None) -> str:
+    return {
+        "authentic": _("Authentic: this is exactly the document SignFlow sealed."),
+        "modified": _("Modified: this file was changed after SignFlow sealed it."),
+        "unknown": _("Unknown: this file carries no SignFlow seal, we cannot vouch for it."),
+    }.get(verdict or "", "")

@@ -1,0 +1,380 @@
+"""Sealing and verification: the only entry points other apps call.
+
+`seal_pdf` turns the flattened PDF of a completed envelope into a sealed, timestamped PDF with
+its certificate of completion and registers it; `verify_pdf` says whether a file is one of ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from verification import keys, pades
+from verification.certificate import render_certificate
+from verification.models import SealedDocument
+from verification.stamping import INFO_CODE_KEY, STRIPE_RE, stamp_pages
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024
+CODE_RE = re.compile(r"^[A-Z0-9]{6,32}$")
+
+VERDICT_AUTHENTIC = "authentic"
+VERDICT_MODIFIED = "modified"
+VERDICT_UNKNOWN = "unknown"
+
+
+class SealingError(Exception):
+    """TSA or signing failure; the caller keeps the envelope in `sealing` and retries."""
+
+
+def verification_url(code: str) -> str:
+    return f"{settings.SIGNFLOW_BASE_URL}/verify/{code}/"
+
+
+def sealed_path(sha256: str) -> str:
+    return f"sealed/{sha256}.pdf"
+
+
+# --- sealing -------------------------------------------------------------------------------------
+
+
+def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
+    """Stripe every page, append the certificate, certify with a timestamp, register.
+
+    Idempotent on metadata["code"]: a retried task gets the document sealed the first time.
+    Any failure raises SealingError; nothing unsealed is ever registered.
+    """
+    code = str(metadata.get("code") or "")
+    if not CODE_RE.match(code):
+        raise SealingError(f"Invalid document code {code!r}")
+    existing = SealedDocument.objects.filter(code=code).first()
+    if existing is not None:
+        return existing
+
+    try:
+        material = keys.get_key_material()
+    except keys.KeysError as exc:
+        raise SealingError(str(exc)) from exc
+
+    url = verification_url(code)
+    tsa_name = pades.tsa_display_name()
+    sealed_at = timezone.now()
+    language = metadata.get("language") or settings.LANGUAGE_CODE
+    title = str(metadata.get("title") or "")
+    try:
+        certificate = render_certificate(
+            metadata=metadata, verify_url=url, sealed_at=sealed_at, tsa_name=tsa_name
+        )
+        with translation.override(language):
+            # "SignFlow <code>" stays first and untranslated: verification looks for it.
+            stripe = _("SignFlow %(code)s · Verify this document at %(url)s") % {
+                "code": code,
+                "url": url,
+            }
+            reason = _("Sealed by SignFlow after every party signed (document %(code)s)") % {
+                "code": code
+            }
+            stamp_text = _("Sealed by SignFlow") + f" - {code}"
+            sender = metadata.get("sender") or {}
+            location = str(sender.get("company") or "") or "SignFlow"
+        stamped = stamp_pages(
+            pdf_bytes=pdf_bytes,
+            stripe_text=stripe,
+            code=code,
+            title=title,
+            certificate_pdf=certificate.pdf,
+        )
+    except Exception as exc:
+        logger.exception("Preparing document %s for sealing failed", code)
+        raise SealingError(f"Could not prepare the document for sealing: {exc}") from exc
+
+    seal_box = None
+    if certificate.seal_box is not None:
+        base_pages = _page_count(stamped) - certificate.page_count
+        index, x1, y1, x2, y2 = certificate.seal_box
+        seal_box = (base_pages + index, x1, y1, x2, y2)
+    try:
+        output = pades.sign(
+            pdf_bytes=stamped,
+            material=material,
+            reason=reason,
+            location=location,
+            stamp_text=stamp_text,
+            seal_box=seal_box,
+        )
+    except Exception as exc:
+        logger.warning("Sealing document %s failed: %s", code, exc)
+        raise SealingError(f"Signing or timestamping failed ({tsa_name}): {exc}") from exc
+    if not output.timestamp_token:
+        raise SealingError(f"The TSA ({tsa_name}) returned no timestamp token.")
+
+    return _register(
+        code=code,
+        data=output.pdf,
+        metadata=metadata,
+        sealed_at=sealed_at,
+        output=output,
+        material=material,
+    )
+
+
+def _page_count(pdf_bytes: bytes) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(io.BytesIO(pdf_bytes)).pages)
+
+
+def _register(
+    *,
+    code: str,
+    data: bytes,
+    metadata: dict,
+    sealed_at: Any,
+    output: pades.SealOutput,
+    material: keys.KeyMaterial,
+) -> SealedDocument:
+    sha = hashlib.sha256(data).hexdigest()
+    path = sealed_path(sha)
+    # Files are addressed by hash and never overwritten: the same bytes are already there.
+    if not default_storage.exists(path):
+        saved = default_storage.save(path, ContentFile(data))
+        if saved != path:  # another process wrote the same file in between
+            default_storage.delete(saved)
+    keys.record_sealing_key(material)
+    stored_metadata = {
+        **metadata,
+        "verification_url": verification_url(code),
+        "seal_certificate_sha256": keys.fingerprint(material.seal_cert),
+        "root_certificate_sha256": (
+            keys.fingerprint(material.seal_root) if material.seal_root is not None else ""
+        ),
+    }
+    try:
+        with transaction.atomic():
+            return SealedDocument.objects.create(
+                code=code,
+                sha256=sha,
+                size=len(data),
+                file=path,
+                original_sha256=str(metadata.get("original_sha256") or ""),
+                sealed_at=sealed_at,
+                timestamp_token=output.timestamp_token,
+                timestamp_time=output.timestamp_time,
+                tsa_name=output.tsa_name,
+                metadata=stored_metadata,
+            )
+    except IntegrityError:
+        # A concurrent retry of the same envelope sealed it first: theirs is the document.
+        winner = SealedDocument.objects.filter(code=code).first()
+        if winner is None:
+            raise
+        return winner
+
+
+# --- verification --------------------------------------------------------------------------------
+
+
+@dataclass
+class TextChange:
+    page: int  # 1-based
+    removed: str
+    added: str
+
+
+@dataclass
+class PageDiff:
+    page: int  # 1-based
+    # Changed regions in PDF points from the page's top-left corner: (x0, y0, x1, y1).
+    regions: list[tuple[float, float, float, float]]
+    original_png: str = ""  # data: URIs, highlighted
+    submitted_png: str = ""
+
+
+@dataclass
+class VerificationResult:
+    verdict: str
+    sealed: SealedDocument | None = None
+    code: str = ""
+    sha256: str = ""
+    size: int = 0
+    reasons: list[str] = field(default_factory=list)  # machine codes, see REASONS
+    signatures: list[pades.SignatureReport] = field(default_factory=list)
+    page_diffs: list[PageDiff] = field(default_factory=list)
+    text_changes: list[TextChange] = field(default_factory=list)
+    page_count: int | None = None
+    original_page_count: int | None = None
+    error: str = ""  # "not_pdf" when the file cannot be read as a PDF
+
+    @property
+    def seal(self) -> pades.SignatureReport | None:
+        return next((s for s in self.signatures if s.ours), None)
+
+    @property
+    def appended(self) -> bool:
+        return "appended" in self.reasons
+
+
+def reason_messages() -> dict[str, str]:
+    return {
+        "appended": _("Content was appended after the seal."),
+        "bytes_changed": _("The sealed bytes were changed: the seal no longer matches."),
+        "not_registered": _("This exact file was never sealed by SignFlow."),
+        "signature_missing": _("The SignFlow seal is missing from this file."),
+        "signature_untrusted": _("The seal does not chain to the SignFlow root certificate."),
+        "timestamp_invalid": _("The timestamp of the seal does not validate."),
+        "original_unknown": _("The sealed original is not in our registry."),
+        "pages_differ": _("Some pages look different from the sealed original."),
+        "page_count_differs": _("The number of pages differs from the sealed original."),
+        "no_visible_change": _("No visible difference was found with the sealed original."),
+        "not_pdf": _("This file is not a readable PDF."),
+    }
+
+
+def _as_stream(data: bytes | IO[bytes]) -> IO[bytes]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        return io.BytesIO(bytes(data))
+    return data
+
+
+def hash_stream(stream: IO[bytes]) -> tuple[str, int]:
+    """SHA-256 and size, read in chunks (uploads can be 20 MB), then rewound."""
+    stream.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(CHUNK_SIZE):
+        digest.update(chunk)
+        size += len(chunk)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def _info_code(reader: Any) -> str:
+    try:
+        info = reader.trailer_view.get("/Info")
+        value = info.get(INFO_CODE_KEY) if info is not None else None
+        return str(value) if value is not None else ""
+    except Exception:
+        return ""
+
+
+def _stripe_code(stream: IO[bytes]) -> tuple[str, int | None]:
+    """The code printed in the stripe (first pages only) and the page count, via pdfium."""
+    import pypdfium2 as pdfium
+
+    stream.seek(0)
+    try:
+        pdf = pdfium.PdfDocument(stream)
+    except Exception:
+        return "", None
+    try:
+        count = len(pdf)
+        for index in range(min(count, 3)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            match = STRIPE_RE.search(textpage.get_text_range())
+            textpage.close()
+            page.close()
+            if match:
+                return match.group(1), count
+        return "", count
+    finally:
+        pdf.close()
+        stream.seek(0)
+
+
+def verify_pdf(
+    *, data: bytes | IO[bytes], sha256: str | None = None, with_diff: bool = True
+) -> VerificationResult:
+    """authentic / modified / unknown for a file, hashed while streaming.
+
+    `sha256` may be given when the caller already hashed the bytes while receiving them (the
+    upload handler does); `with_diff=False` skips the page comparison (command line, API).
+    """
+    stream = _as_stream(data)
+    if sha256 is None:
+        sha256, size = hash_stream(stream)
+    else:
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
+    result = VerificationResult(verdict=VERDICT_UNKNOWN, sha256=sha256, size=size)
+    registered = SealedDocument.objects.filter(sha256=sha256).first()
+
+    head = stream.read(1024)
+    stream.seek(0)
+    if b"%PDF-" not in head:
+        result.error = "not_pdf"
+        result.reasons.append("not_pdf")
+        return result
+
+    material = keys.get_key_material()
+    reader = None
+    try:
+        result.signatures, reader = pades.inspect_signatures(stream=stream, material=material)
+    except Exception as exc:
+        logger.info("pyHanko could not read the upload: %s", exc)
+    stream.seek(0)
+
+    code = _info_code(reader) if reader is not None else ""
+    stripe_code, page_count = _stripe_code(stream)
+    result.page_count = page_count
+    if reader is None and page_count is None:
+        result.error = "not_pdf"
+        result.reasons.append("not_pdf")
+        return result
+    code = code or stripe_code
+    seal = result.seal
+
+    if registered is not None:
+        result.code = registered.code
+        if seal is not None and seal.all_ok:
+            result.verdict = VERDICT_AUTHENTIC
+            result.sealed = registered
+            return result
+        result.sealed = registered
+    elif code or seal is not None:
+        result.reasons.append("not_registered")
+    else:
+        return result  # nothing of ours: unknown
+
+    result.verdict = VERDICT_MODIFIED
+    original = registered or (
+        SealedDocument.objects.filter(code=code).first() if code and CODE_RE.match(code) else None
+    )
+    result.sealed = original
+    result.code = original.code if original else code
+    if seal is None:
+        result.reasons.append("signature_missing")
+    else:
+        if not seal.intact:
+            result.reasons.append("bytes_changed")
+        elif (
+            not seal.entire_file
+            or seal.modification_level not in ("NONE", "UNKNOWN")
+            or seal.docmdp_ok is False
+        ):
+            # Intact signed bytes plus anything after them: an incremental update.
+            result.reasons.append("appended")
+        if seal.intact and not (seal.valid and seal.trusted):
+            result.reasons.append("signature_untrusted")
+        if seal.intact and not seal.timestamp_ok:
+            result.reasons.append("timestamp_invalid")
+    if original is None:
+        result.reasons.append("original_unknown")
+    elif with_diff:
+        from verification.diffing import compare_with_original
+
+        compare_with_original(result=result, stream=stream, original=original)
+    return result
