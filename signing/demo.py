@@ -1,6 +1,7 @@
 """Run a whole envelope through the services on demo data (demos, benchmarks, smoke tests)."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.management import call_command
@@ -88,7 +89,7 @@ def demo_envelope(*, complete: bool, language: str = "fr") -> Envelope:
             ),
         ],
         language=language,
-        deadline=timezone.now() + timezone.timedelta(days=30),
+        deadline=timezone.now() + timedelta(days=30),
     )
     if not complete:
         return envelope

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.utils import timezone
@@ -54,7 +54,7 @@ class SendOptionsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
-    def deadline(self) -> "timezone.datetime":
+    def deadline(self) -> datetime:
         return timezone.now() + timedelta(days=self.cleaned_data["deadline_days"])
 
 

@@ -55,7 +55,7 @@ def typed_signature(name: str) -> bytes:
         raise ImageError(_("The typed name is too long (80 characters at most)."))
     font = ImageFont.truetype(str(FONT_PATH), 110)
     left, top, right, bottom = font.getbbox(name)
-    image = Image.new("RGBA", (right - left + 40, bottom - top + 40), (255, 255, 255, 0))
+    image = Image.new("RGBA", (int(right - left) + 40, int(bottom - top) + 40), (255, 255, 255, 0))
     ImageDraw.Draw(image).text((20 - left, 20 - top), name, font=font, fill=(16, 32, 96, 255))
     return _png(_crop_to_ink(image))
 

@@ -105,7 +105,7 @@ def dispatch(message_id: int) -> None:
     from signing.tasks import deliver_message
 
     try:
-        deliver_message.apply_async(args=[message_id], retry=False)
+        deliver_message.apply_async(args=(message_id,), retry=False)
     except Exception:  # noqa: BLE001 - any broker error: the sweep sends it later
         logger.warning(
             "Broker unavailable, message %s left for the sweep", message_id, exc_info=True

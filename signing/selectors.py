@@ -48,7 +48,7 @@ def board_columns(*, user: Any, params: Any) -> list[dict[str, Any]]:
         base = base.filter(
             Q(title__icontains=search) | Q(counterparty__legal_name__icontains=search)
         )
-    stats = {
+    stats: dict[str, Any] = {
         row["status"]: row
         for row in base.order_by().values("status").annotate(n=Count("id"), total=Sum("amount"))
     }

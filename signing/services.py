@@ -14,7 +14,7 @@ from typing import Any
 
 import phonenumbers
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import validate_email
@@ -33,8 +33,7 @@ from signing.notifications import message_queue
 
 logger = logging.getLogger(__name__)
 
-User = Any  # django.contrib.auth user; typed loosely to accept AnonymousUser where allowed
-Actor = AbstractBaseUser | AnonymousUser | None
+Actor = User | AnonymousUser | None
 
 
 class SigningError(Exception):
@@ -154,7 +153,7 @@ def _deal_timeline(envelope: Envelope, kind: str, text: str) -> None:
 def envelope_create(
     *,
     document: Document,
-    responsible: AbstractBaseUser,
+    responsible: User,
     language: str = "fr",
     amount: Decimal | None = None,
     currency: str = "EUR",
@@ -187,9 +186,7 @@ def envelope_create(
     return envelope
 
 
-def envelope_create_from_invoice(
-    *, invoice: Invoice, actor: AbstractBaseUser, language: str
-) -> Envelope:
+def envelope_create_from_invoice(*, invoice: Invoice, actor: User, language: str) -> Envelope:
     from documents.services import document_create_from_invoice
 
     with transaction.atomic():
@@ -204,7 +201,7 @@ def envelope_create_from_invoice(
     return envelope
 
 
-def envelope_for_document(*, document: Document, actor: AbstractBaseUser) -> Envelope:
+def envelope_for_document(*, document: Document, actor: User) -> Envelope:
     existing = Envelope.objects.filter(document=document).first()
     if existing is not None:
         return existing
@@ -267,7 +264,7 @@ def validate_party_input(data: PartyInput) -> dict[str, str]:
 def envelope_send(
     *,
     envelope: Envelope,
-    actor: AbstractBaseUser,
+    actor: User,
     parties: list[PartyInput],
     language: str,
     deadline: datetime,
@@ -658,7 +655,7 @@ def _queue_seal(envelope_id: int) -> None:
     from signing.tasks import seal_envelope
 
     try:
-        seal_envelope.apply_async(args=[envelope_id], retry=False)
+        seal_envelope.apply_async(args=(envelope_id,), retry=False)
     except Exception:  # noqa: BLE001 - broker down: the sealing sweep picks it up
         logger.warning("Broker unavailable, envelope %s left for the sealing sweep", envelope_id)
 

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,6 +22,13 @@ from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
 from signing.models import Envelope, Message, Party
 
 
+def _user(request: HttpRequest) -> User:
+    """The logged-in user (every caller is behind @login_required)."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
 def _envelope_for(request: HttpRequest, envelope_id: int) -> Envelope:
     envelope = get_object_or_404(
         Envelope.objects.select_related(
@@ -28,16 +36,16 @@ def _envelope_for(request: HttpRequest, envelope_id: int) -> Envelope:
         ),
         pk=envelope_id,
     )
-    if not access.can_view_envelope(request.user, envelope):
+    if not access.can_view_envelope(_user(request), envelope):
         raise Http404
     return envelope
 
 
 @login_required
 def board(request: HttpRequest) -> HttpResponse:
-    columns = selectors.board_columns(user=request.user, params=request.GET)
-    context = {"columns": columns, "is_manager": access.is_manager(request.user)}
-    if request.htmx:
+    columns = selectors.board_columns(user=_user(request), params=request.GET)
+    context = {"columns": columns, "is_manager": access.is_manager(_user(request))}
+    if request.htmx:  # type: ignore[attr-defined]
         return render(request, "signing/board.html#columns", context)
     return render(request, "signing/board.html", context)
 
@@ -81,9 +89,9 @@ def _pdf_response(data: bytes, filename: str) -> HttpResponse:
 def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """From a deal or an invoice: render the invoice into a document and open the send screen."""
     invoice = get_object_or_404(Invoice.objects.select_related("deal"), pk=invoice_id)
-    employee = getattr(request.user, "employee", None)
+    employee = getattr(_user(request), "employee", None)
     if employee is None or not (
-        employee.is_manager or invoice.deal.responsible_id == request.user.pk
+        employee.is_manager or invoice.deal.responsible_id == _user(request).pk
     ):
         raise Http404
     language = (get_language() or "fr")[:2]
@@ -93,7 +101,7 @@ def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
     try:
         envelope = services.envelope_create_from_invoice(
-            invoice=invoice, actor=request.user, language=language
+            invoice=invoice, actor=_user(request), language=language
         )
     except DocumentError as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
@@ -131,10 +139,10 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(Document, pk=document_id)
     envelope = Envelope.objects.filter(document=document).first()
     if envelope is None:
-        if document.created_by_id != request.user.pk:
+        if document.created_by_id != _user(request).pk:
             raise Http404
-        envelope = services.envelope_for_document(document=document, actor=request.user)
-    if not access.can_act_on_envelope(request.user, envelope):
+        envelope = services.envelope_for_document(document=document, actor=_user(request))
+    if not access.can_act_on_envelope(_user(request), envelope):
         raise Http404
     if envelope.status != Envelope.Status.DRAFT:
         messages.info(request, _("This document has already been sent."))
@@ -166,7 +174,7 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
             try:
                 services.envelope_send(
                     envelope=envelope,
-                    actor=request.user,
+                    actor=_user(request),
                     parties=inputs,
                     language=options.cleaned_data["language"],
                     deadline=options.deadline(),
@@ -215,7 +223,7 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
 
 def _act(request: HttpRequest, envelope_id: int) -> Envelope:
     envelope = _envelope_for(request, envelope_id)
-    if not access.can_act_on_envelope(request.user, envelope):
+    if not access.can_act_on_envelope(_user(request), envelope):
         raise PermissionDenied
     return envelope
 
@@ -225,7 +233,7 @@ def _act(request: HttpRequest, envelope_id: int) -> Envelope:
 def envelope_remind(request: HttpRequest, envelope_id: int) -> HttpResponse:
     envelope = _act(request, envelope_id)
     try:
-        services.envelope_remind(envelope=envelope, actor=request.user)
+        services.envelope_remind(envelope=envelope, actor=_user(request))
     except services.SigningError as exc:
         messages.error(request, exc.message)
     else:
@@ -245,7 +253,7 @@ def envelope_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
     else:
         try:
             services.envelope_cancel(
-                envelope=envelope, actor=request.user, reason=form.cleaned_data["reason"]
+                envelope=envelope, actor=_user(request), reason=form.cleaned_data["reason"]
             )
         except services.SigningError as exc:
             messages.error(request, exc.message)
@@ -262,7 +270,7 @@ def party_reissue(request: HttpRequest, envelope_id: int, party_id: int) -> Http
     form = ReissueForm(request.POST)
     if form.is_valid():
         try:
-            services.party_reissue(party=party, actor=request.user, **form.cleaned_data)
+            services.party_reissue(party=party, actor=_user(request), **form.cleaned_data)
         except services.SigningError as exc:
             messages.error(request, exc.message)
         else:

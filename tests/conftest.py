@@ -6,6 +6,7 @@ from django.test import Client
 
 from crm.models import OwnCompany
 from tests import factories
+from tests.browser_support import browser  # noqa: F401  (fixture for the browser tests)
 
 
 @pytest.fixture

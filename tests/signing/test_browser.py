@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from signing.models import Envelope, Message
-from tests.browser_support import ARTIFACTS, PHONE, browser, needs_chromium  # noqa: F401
+from tests.browser_support import ARTIFACTS, PHONE, needs_chromium
 from tests.signing.conftest import code_in, link_token
 from tests.signing.conftest import stamp_png as make_stamp
 
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, needs_chromium, pytest.mark.django_db(transac
 
 def test_an_employee_logs_in_and_sees_the_board(
     browser, live_server, sender: User, sent_envelope: Envelope
-):  # noqa: F811
+):
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{live_server.url}/login/")

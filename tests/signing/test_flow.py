@@ -114,7 +114,8 @@ def test_it_signs_an_invoice_end_to_end_and_seals_it(
         response = public.post("/verify/", {"file": fh})
     assert response.status_code == 200
     assert response.context["result"].verdict == "authentic"
-    other = SimpleUploadedFile("other.pdf", invoice.documents.first().pdf.read(), "application/pdf")
+    original = envelope.document.pdf.read()
+    other = SimpleUploadedFile("other.pdf", original, "application/pdf")
     response = public.post("/verify/", {"file": other})
     assert response.context["result"].verdict == "unknown"
 

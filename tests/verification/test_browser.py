@@ -34,9 +34,14 @@ def _seal_in_thread() -> bytes:
     out: dict[str, Any] = {}
 
     def work() -> None:
-        document = seal_pdf(pdf_bytes=pdfs.invoice_pdf(), metadata=pdfs.metadata())
-        with document.file.open("rb") as fh:
-            out["data"] = fh.read()
+        from django.db import connections
+
+        try:
+            document = seal_pdf(pdf_bytes=pdfs.invoice_pdf(), metadata=pdfs.metadata())
+            with document.file.open("rb") as fh:
+                out["data"] = fh.read()
+        finally:
+            connections.close_all()  # or PostgreSQL cannot drop the test database
 
     thread = threading.Thread(target=work)
     thread.start()
