@@ -1,11 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
 from signing import signer_views, views
 
 app_name = "signing"
 
 urlpatterns = [
-    path("board/", views.board, name="board"),
+    # The board, list view and manager pages live in signing/board_urls.py.
+    path("", include("signing.board_urls")),
     path("envelopes/<int:envelope_id>/", views.envelope_detail, name="envelope_detail"),
     path(
         "envelopes/<int:envelope_id>/download/", views.envelope_download, name="envelope_download"

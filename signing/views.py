@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from crm.models import Invoice
 from documents.models import Document, Field
-from signing import access, audit, selectors, services
+from signing import access, audit, services
 from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
 from signing.models import Envelope, Message, Party
 
@@ -39,15 +39,6 @@ def _envelope_for(request: HttpRequest, envelope_id: int) -> Envelope:
     if not access.can_view_envelope(_user(request), envelope):
         raise Http404
     return envelope
-
-
-@login_required
-def board(request: HttpRequest) -> HttpResponse:
-    columns = selectors.board_columns(user=_user(request), params=request.GET)
-    context = {"columns": columns, "is_manager": access.is_manager(_user(request))}
-    if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "signing/board.html#columns", context)
-    return render(request, "signing/board.html", context)
 
 
 @login_required

@@ -30,8 +30,8 @@ MAX_TEXT_CHANGES = 50
 
 # A word, or an amount written with thousands separators and a currency: "10 000,00 €".
 TOKEN_RE = re.compile(
-    r"[-+]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?(?:[ \u00a0\u202f]?[€$£%])?"
-    r"|[-+]?\d+(?:[.,]\d+)*(?:[ \u00a0\u202f]?[€$£%])?"
+    r"-?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?(?:[ \u00a0\u202f]?[€$£%])?"
+    r"|\d+(?:[.,:/-]\d+)*(?:[ \u00a0\u202f]?[€$£%])?"
     r"|\S+"
 )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from verification.keys import KeysError
 from verification.reporting import result_as_json
 from verification.services import VERDICT_AUTHENTIC, reason_messages, verify_pdf
 
@@ -25,6 +26,8 @@ class Command(BaseCommand):
                 result = verify_pdf(data=fh, with_diff=not options["json"])
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc.strerror}") from exc
+        except KeysError as exc:
+            raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps(result_as_json(result), indent=2, ensure_ascii=False))
         else:
