@@ -12,6 +12,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("webhooks/anymail/", include("anymail.urls")),
     path("crm/", include("crm.urls")),
     path("documents/", include("documents.urls")),
     path("", include("verification.urls")),

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class SigningConfig(AppConfig):
     name = "signing"
     verbose_name = _("Signing")
+
+    def ready(self) -> None:
+        from signing import webhooks  # noqa: F401  (connects the anymail tracking receiver)

@@ -544,6 +544,24 @@ def _check_value(field: Field, value: SubmittedValue | None) -> SubmittedValue |
     return value
 
 
+def _write_back(envelope: Envelope, field: Field, value: str) -> None:
+    """A CRM field the signer filled in goes back to the counterparty (and the deal's timeline)."""
+    from crm.services import counterparty_write_back
+
+    if not value or value == field.prefilled:
+        return
+    assert envelope.counterparty is not None
+    try:
+        counterparty_write_back(
+            counterparty=envelope.counterparty,
+            attribute=field.crm_attribute,
+            value=value,
+            deal=envelope.deal,
+        )
+    except ValidationError as exc:
+        raise SigningError("field_invalid", " ".join(exc.messages)) from exc
+
+
 def party_sign(
     *,
     party: Party,
@@ -592,6 +610,8 @@ def party_sign(
             row.save()
             if field.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}:
                 methods.add(value.method)
+            if field.kind == Field.Kind.CRM and field.crm_attribute and envelope.counterparty:
+                _write_back(envelope, field, row.text)
             audit.event_append(
                 envelope=envelope,
                 party=party,

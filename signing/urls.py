@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from signing import signer_views, views
+from signing import signer_views, views, webhooks
 
 app_name = "signing"
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/send/", views.send_invoice, name="send_invoice"),
     path("send/<int:document_id>/", views.send, name="send"),
     path("dev/outbox/", views.dev_outbox, name="dev_outbox"),
+    path("webhooks/twilio/", webhooks.twilio_status, name="twilio_status"),
     # The signer's side: a link, no account.
     path("s/<str:token>/", signer_views.sign_page, name="sign"),
     path("s/<str:token>/code/send/", signer_views.code_send, name="code_send"),
