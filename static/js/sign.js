@@ -47,3 +47,20 @@
     show();
   });
 })();
+
+/* "Next field" guide: scroll to the signer's next unfilled field, then to the form. */
+(function () {
+  "use strict";
+  var button = document.querySelector("[data-next-field]");
+  if (!button) { return; }
+  var index = -1;
+  button.addEventListener("click", function () {
+    var targets = Array.prototype.slice.call(document.querySelectorAll(".fieldbox.mine:not(.filled)"));
+    var form = document.getElementById("sign-form") || document.getElementById("code-step");
+    if (form) { targets.push(form); }
+    if (!targets.length) { return; }
+    index = (index + 1) % targets.length;
+    targets[index].scrollIntoView({ behavior: "smooth", block: "center" });
+    targets[index].focus({ preventScroll: true });
+  });
+})();
