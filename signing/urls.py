@@ -24,6 +24,7 @@ urlpatterns = [
         name="message_retry",
     ),
     path("invoices/<int:invoice_id>/send/", views.send_invoice, name="send_invoice"),
+    path("deals/<int:deal_id>/send/", views.send_deal, name="send_deal"),
     path("send/<int:document_id>/", views.send, name="send"),
     path("dev/outbox/", views.dev_outbox, name="dev_outbox"),
     path("webhooks/twilio/", webhooks.twilio_status, name="twilio_status"),

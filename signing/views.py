@@ -15,7 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm.models import Invoice
+from crm.models import Deal, Invoice
 from documents.models import Document, Field
 from signing import access, audit, services
 from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
@@ -97,6 +97,40 @@ def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
     except DocumentError as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return redirect("crm:deal_detail", deal_id=invoice.deal_id)
+    return redirect("signing:send", document_id=envelope.document_id)
+
+
+@require_POST
+@login_required
+def send_deal(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """From a deal: a document rendered from a chosen template, then the send screen."""
+    from documents.models import DocumentTemplate
+    from documents.services import DocumentError, document_create_from_template
+
+    deal = get_object_or_404(Deal, pk=deal_id)
+    user = _user(request)
+    employee = getattr(user, "employee", None)
+    if employee is None or not (employee.is_manager or deal.responsible_id == user.pk):
+        raise Http404
+    template = DocumentTemplate.objects.filter(pk=request.POST.get("template") or 0).first()
+    if template is None:
+        messages.error(request, _("Choose a template."))
+        return redirect("crm:deal_detail", deal_id=deal.pk)
+    try:
+        document = document_create_from_template(
+            template=template,
+            context={},
+            title=f"{template.name} — {deal.title}",
+            creator=user,
+            language=template.language,
+            deal=deal,
+        )
+    except DocumentError as exc:
+        messages.error(request, exc.message)
+        return redirect("crm:deal_detail", deal_id=deal.pk)
+    envelope = services.envelope_create(
+        document=document, responsible=user, language=template.language
+    )
     return redirect("signing:send", document_id=envelope.document_id)
 
 

@@ -20,3 +20,18 @@ def invoice_signing_status(invoice: Any) -> dict[str, Any]:
     from signing.selectors import envelopes_for_invoice
 
     return {"envelopes": envelopes_for_invoice(invoice_id=invoice.pk)}
+
+
+@register.inclusion_tag("signing/_deal_send_template.html", takes_context=True)
+def deal_send_template_form(context: dict[str, Any], deal: Any) -> dict[str, Any]:
+    """A form to send a document made from a template (agreement, NDA...) for this deal."""
+    from django.utils.translation import get_language
+
+    from documents.models import DocumentTemplate
+
+    language = (get_language() or "fr")[:2]
+    templates = DocumentTemplate.objects.exclude(kind=DocumentTemplate.Kind.INVOICE).order_by(
+        "kind", "name"
+    )
+    preferred = [t for t in templates if t.language == language] or list(templates)
+    return {"deal": deal, "templates": preferred, "csrf_token": context.get("csrf_token")}

@@ -85,3 +85,27 @@ def test_a_manager_sees_the_envelope_and_an_outsider_does_not(
     assert client.get(f"/envelopes/{envelope.pk}/").status_code == 404
     assert client.get("/board/").status_code == 200
     assert envelope.title not in client.get("/board/").content.decode()
+
+
+def test_a_deal_can_send_an_agreement_from_a_template(sender_client: Client, invoice: Invoice):
+    from documents.models import DocumentTemplate
+    from documents.services import ensure_builtin_templates
+
+    ensure_builtin_templates()
+    template = DocumentTemplate.objects.get(kind="agreement", language="en", builtin=True)
+    page = sender_client.get(f"/crm/deals/{invoice.deal_id}/").content.decode()
+    assert f"/deals/{invoice.deal_id}/send/" in page
+    response = sender_client.post(f"/deals/{invoice.deal_id}/send/", {"template": template.pk})
+    assert response.status_code == 302
+    envelope = Envelope.objects.get(deal=invoice.deal)
+    assert response["Location"] == f"/send/{envelope.document_id}/"
+    assert envelope.document.fields.filter(role="client", kind="signature").exists()
+    assert sender_client.get(response["Location"]).status_code == 200
+
+
+def test_a_colleague_cannot_send_from_someone_elses_deal(
+    client: Client, colleague, invoice: Invoice
+):
+    client.force_login(colleague)
+    assert client.post(f"/deals/{invoice.deal_id}/send/", {"template": 1}).status_code == 404
+    assert not Envelope.objects.exists()
