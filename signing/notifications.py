@@ -7,6 +7,7 @@ message, it never loses one.
 """
 
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from signing.models import Envelope, Event, Message, Party
 from signing.sms import get_sms_backend
 
 logger = logging.getLogger(__name__)
+_CODE_RE = re.compile(r"\b\d{6}\b")
 
 _BUTTONS = {
     Message.Template.INVITATION: "link",
@@ -134,12 +136,21 @@ def deliver(*, message_id: int) -> str:
     except Exception as exc:  # noqa: BLE001 - a provider failure of any kind is retried
         return _record_failure(message, exc, now)
     with transaction.atomic():
-        envelope = Envelope.objects.select_for_update().get(pk=message.envelope_id)
+        envelope = Envelope.objects.select_for_update(of=("self",)).get(pk=message.envelope_id)
+        scrubbed: dict[str, str] = {}
+        if message.template == Message.Template.CODE and not settings.SIGNFLOW_DEV_OUTBOX:
+            # Once delivered, the code has no business in the database.
+            scrubbed = {
+                "body": _CODE_RE.sub("******", message.body),
+                "subject": _CODE_RE.sub("******", message.subject),
+                "html_body": "",
+            }
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.SENT,
             sent_at=timezone.now(),
             provider_id=provider_id,
             last_error="",
+            **scrubbed,
         )
         audit.event_append(
             envelope=envelope,
@@ -155,7 +166,7 @@ def _record_failure(message: Message, exc: Exception, now: Any) -> str:
     status = Message.Status.FAILED if final else Message.Status.QUEUED
     logger.warning("Message %s attempt %s failed: %s", message.pk, message.attempts, exc)
     with transaction.atomic():
-        envelope = Envelope.objects.select_for_update().get(pk=message.envelope_id)
+        envelope = Envelope.objects.select_for_update(of=("self",)).get(pk=message.envelope_id)
         Message.objects.filter(pk=message.pk).update(
             status=status,
             last_error=str(exc)[:1000] or exc.__class__.__name__,

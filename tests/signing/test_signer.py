@@ -1,6 +1,7 @@
 """The signer's side: order, codes, links, decline, exactly-once messages."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -396,3 +397,17 @@ def test_an_invalid_crm_value_refuses_the_signature_and_saves_nothing(
     director.refresh_from_db()
     assert director.status == Party.Status.ACTIVE
     assert not director.values.exists()
+
+
+def test_a_delivered_code_is_scrubbed_from_the_outbox_in_production(
+    sent_envelope: Envelope, settings, django_capture_on_commit_callbacks
+):
+    settings.SIGNFLOW_DEV_OUTBOX = False
+    with django_capture_on_commit_callbacks(execute=True):
+        services.otp_send(party=party(sent_envelope, "company"), ip=None, user_agent="")
+    message = Message.objects.get(template="code")
+    assert message.status == Message.Status.SENT
+    assert not re.search(r"\b\d{6}\b", message.body + message.subject)
+    from django.core import mail
+
+    assert re.search(r"\b\d{6}\b", mail.outbox[-1].body)
