@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from crm.models import Employee
-from documents.models import Document
+from documents.models import Document, DocumentTemplate, FieldLayout
 
 
 def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -32,3 +32,36 @@ def can_edit_fields(user: AbstractBaseUser | AnonymousUser, document: Document) 
     if document.locked:
         return False
     return can_view_document(user, document)
+
+
+def is_employee(user: AbstractBaseUser | AnonymousUser) -> bool:
+    if not user.is_authenticated:
+        return False
+    if not user.is_active:
+        return False
+    return Employee.objects.filter(user_id=user.pk).exists()
+
+
+def can_view_template(user: AbstractBaseUser | AnonymousUser, template: DocumentTemplate) -> bool:
+    """Built-in templates: every employee. Others: their creator, or any manager."""
+    if not is_employee(user):
+        return False
+    if template.builtin:
+        return True
+    if template.created_by_id == user.pk:
+        return True
+    return is_manager(user)
+
+
+def can_edit_template(user: AbstractBaseUser | AnonymousUser, template: DocumentTemplate) -> bool:
+    """Built-in templates are read-only (duplicate them); others: creator or manager."""
+    if template.builtin:
+        return False
+    return can_view_template(user, template)
+
+
+def can_use_layout(user: AbstractBaseUser | AnonymousUser, layout: FieldLayout) -> bool:
+    """A field layout belongs to the employee who saved it."""
+    if not is_employee(user):
+        return False
+    return layout.created_by_id == user.pk

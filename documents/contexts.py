@@ -8,7 +8,7 @@ Django's autoescaping escapes them when the template prints them.
 from decimal import Decimal
 from typing import Any
 
-from django.utils import formats, translation
+from django.utils import formats, timezone, translation
 
 from crm.models import Counterparty, Deal, Invoice, OwnCompany, money
 from signflow.money import format_money
@@ -117,3 +117,89 @@ def invoice_context(invoice: Invoice, *, language: str) -> dict[str, Any]:
         },
     )
     return context
+
+
+def sample_context(*, language: str, company: OwnCompany | None = None) -> dict[str, Any]:
+    """What the template editor's preview renders with: the employee's own company when known,
+    and a made-up client and invoice with the same keys as invoice_context()."""
+    currency = "EUR"
+
+    def amount(value: str) -> str:
+        return format_money(Decimal(value), currency, language)
+
+    own: dict[str, str]
+    if company is not None:
+        own = company_context(company)
+    else:
+        own = {
+            "legal_name": "Atelier Exemple SAS",
+            "legal_form": "SAS",
+            "siren": "123456789",
+            "siret": "12345678900011",
+            "vat_number": "FR32123456789",
+            "rcs_city": "Lyon",
+            "address": "1 place Bellecour\n69002 Lyon",
+            "iban": "FR7630006000011234567890189",
+            "bic": "AGRIFRPP",
+            "director_name": "Claire Exemple",
+            "director_title": "Présidente",
+        }
+    with translation.override(language):
+        today = _date(timezone.localdate(), language)
+    return {
+        "company": own,
+        "client": {
+            "legal_name": "Client Exemple SARL",
+            "legal_form": "SARL",
+            "siren": "987654321",
+            "siret": "98765432100017",
+            "vat_number": "FR61987654321",
+            "rcs_city": "Paris",
+            "address": "10 rue de Rivoli\n75004 Paris",
+            "iban": "",
+            "bic": "",
+            "kind": Counterparty.Kind.COMPANY,
+            "is_company": True,
+            "email": "contact@client-exemple.fr",
+            "phone": "+33612345678",
+        },
+        "contact": {"name": "Paul Exemple", "position": "Gérant", "email": "paul@exemple.fr"},
+        "deal": {"title": "Refonte du site web", "amount": amount("12000")},
+        "invoice": {
+            "number": "F-0001",
+            "issue_date": today,
+            "due_date": today,
+            "currency": currency,
+        },
+        "lines": [
+            {
+                "description": "Conception graphique",
+                "quantity": _number(Decimal("1"), language),
+                "unit": "forfait",
+                "unit_price": amount("10000"),
+                "vat_rate": _percent(Decimal("20"), language),
+                "net": amount("10000"),
+            }
+        ],
+        "totals": {
+            "net": amount("10000"),
+            "vat": amount("2000"),
+            "gross": amount("12000"),
+            "vat_rows": [
+                {
+                    "rate": _percent(Decimal("20"), language),
+                    "base": amount("10000"),
+                    "amount": amount("2000"),
+                }
+            ],
+        },
+    }
+
+
+def crm_variables() -> list[str]:
+    """The `{{ ... }}` expressions a template may print, for the editor's toolbar."""
+    names = []
+    for group, values in sample_context(language="en").items():
+        if isinstance(values, dict):
+            names += [f"{group}.{key}" for key, value in values.items() if isinstance(value, str)]
+    return names

@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -35,6 +36,14 @@ class DocumentTemplate(models.Model):
         verbose_name = _("document template")
         verbose_name_plural = _("document templates")
         ordering = ["name"]
+        constraints = [
+            # invoice_template_for() picks "the" default of a language: there is at most one.
+            models.UniqueConstraint(
+                fields=["language"],
+                condition=Q(is_default_for_invoices=True),
+                name="one_default_invoice_template_per_language",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -64,6 +73,19 @@ class Document(models.Model):
     )
     locked = models.BooleanField(default=False, help_text="Set once sent: fields are frozen.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Previews(models.TextChoices):
+        # Small files: each page image is rendered when first asked for (documents.previews).
+        ON_DEMAND = "on_demand", _("On demand")
+        # Large files: a Celery task renders every page; the editor polls its progress.
+        QUEUED = "queued", _("Queued")
+        RENDERING = "rendering", _("Rendering")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    previews = models.CharField(max_length=10, choices=Previews.choices, default=Previews.ON_DEMAND)
+    previews_done = models.PositiveIntegerField(default=0, help_text="Pages rendered so far.")
+    previews_error = models.TextField(blank=True)
 
     class Meta:
         verbose_name = _("document")
@@ -119,3 +141,29 @@ class Field(models.Model):
     @property
     def is_image(self) -> bool:
         return self.kind in {self.Kind.SIGNATURE, self.Kind.INITIALS, self.Kind.STAMP}
+
+
+class FieldLayout(models.Model):
+    """A document's fields saved under a name, to place the same fields on the next upload.
+
+    `pages` holds the source document's page sizes, [[width, height], ...] in points, and
+    `fields` one dict per field with the Field rectangle convention above plus `last_page`
+    (true when the field sat on the source's last page: it goes to the last page of the
+    document it is applied to, whatever its length).
+    """
+
+    name = models.CharField(_("name"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="field_layouts"
+    )
+    pages = models.JSONField(default=list)
+    fields = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("field layout")
+        verbose_name_plural = _("field layouts")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

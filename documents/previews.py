@@ -3,17 +3,25 @@
 The cache lives under MEDIA_ROOT/previews/<sha256>/<page>-<size>.png. A document's PDF never
 changes once stored (files are addressed by hash), so a cached image never goes stale and two
 documents with the same content share their previews.
+
+Small files get each image rendered when the browser first asks for it. Files with more pages
+than SIGNFLOW_PREVIEW_INLINE_PAGES (default 10) are rendered by a Celery task queued when the
+document is saved (`previews_queue`); the editor polls its progress (Document.previews*).
 """
 
 import io
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 import pypdfium2 as pdfium
 from django.conf import settings
+from django.db import transaction
 
 from documents.models import Document
+
+logger = logging.getLogger(__name__)
 
 SIZES = {"thumb": 200, "page": 1000}
 
@@ -68,3 +76,84 @@ def page_image(*, document: Document, page: int, size: str = "page") -> bytes:
         out.write(data)
     os.replace(temp, path)
     return data
+
+
+def pdf_page_sizes(data: bytes) -> list[tuple[float, float]]:
+    """(width, height) in points of every page of a PDF, as pdfium (and the previews) see it."""
+    pdf = pdfium.PdfDocument(data)
+    try:
+        sizes = []
+        for index in range(len(pdf)):
+            width, height = pdf[index].get_size()
+            sizes.append((float(width), float(height)))
+        return sizes
+    finally:
+        pdf.close()
+
+
+def inline_page_limit() -> int:
+    return int(getattr(settings, "SIGNFLOW_PREVIEW_INLINE_PAGES", 10))
+
+
+def needs_preview_task(page_count: int) -> bool:
+    return page_count > inline_page_limit()
+
+
+def _send_task(document_id: int) -> None:
+    from documents.tasks import render_previews
+
+    try:
+        render_previews.delay(document_id)
+    except Exception:
+        # Broker unreachable: fall back to rendering each page when it is asked for, rather
+        # than leaving the editor waiting for a task that was never queued.
+        logger.exception("Could not queue the previews of document %s", document_id)
+        Document.objects.filter(pk=document_id, previews=Document.Previews.QUEUED).update(
+            previews=Document.Previews.ON_DEMAND
+        )
+
+
+def previews_queue(*, document: Document) -> None:
+    """Mark the document's previews as queued and send the task once the row is committed."""
+    Document.objects.filter(pk=document.pk).update(
+        previews=Document.Previews.QUEUED, previews_done=0, previews_error=""
+    )
+    document.previews, document.previews_done, document.previews_error = (
+        Document.Previews.QUEUED,
+        0,
+        "",
+    )
+    document_id = document.pk
+    transaction.on_commit(lambda: _send_task(document_id))
+
+
+def previews_render(*, document_id: int) -> str:
+    """Render every page at both sizes, recording progress; the task's whole job.
+
+    Returns the final status. A failure is recorded on the document (shown in the editor,
+    which then falls back to rendering pages on demand); it is not raised.
+    """
+    # Claim: a second delivery of the same task (acks_late after a worker crash) may render
+    # again, which is harmless (atomic file writes); a finished document is left alone.
+    claimed = Document.objects.filter(
+        pk=document_id, previews__in=[Document.Previews.QUEUED, Document.Previews.RENDERING]
+    ).update(previews=Document.Previews.RENDERING)
+    if not claimed:
+        return "skipped"
+    document = Document.objects.get(pk=document_id)
+    page = 1
+    try:
+        for page in range(1, document.page_count + 1):
+            page_image(document=document, page=page, size="page")
+            page_image(document=document, page=page, size="thumb")
+            Document.objects.filter(pk=document_id).update(previews_done=page)
+    except Exception as exc:
+        logger.exception("Rendering the previews of document %s failed", document_id)
+        Document.objects.filter(pk=document_id).update(
+            previews=Document.Previews.FAILED,
+            # The technical detail only: the editor words it in the reader's language.
+            previews_error=(str(exc) or type(exc).__name__)[:300],
+        )
+        return Document.Previews.FAILED
+    Document.objects.filter(pk=document_id).update(previews=Document.Previews.READY)
+    return Document.Previews.READY

@@ -94,12 +94,19 @@ def _template_error(exc: Exception) -> DocumentError:
     return DocumentError(_("The template could not be rendered: %(detail)s") % {"detail": detail})
 
 
-def render_html(*, body: str, context: dict[str, Any]) -> tuple[str, FieldCollector]:
-    """Render the Django template body (autoescaped) and collect its {% field %} tags."""
-    collector = FieldCollector()
+def render_html(
+    *, body: str, context: dict[str, Any], language: str | None = None
+) -> tuple[str, FieldCollector]:
+    """Render the Django template body (autoescaped) and collect its {% field %} tags.
+
+    The document is worded in `language`; an error is worded in the reader's language (the
+    one active on entry), since it is shown to the employee editing the template.
+    """
+    collector = FieldCollector(reader_language=translation.get_language())
     try:
         template = _ENGINE.from_string(body)
-        html = template.render(Context({**context, COLLECTOR_KEY: collector}, autoescape=True))
+        with translation.override(language or translation.get_language()):
+            html = template.render(Context({**context, COLLECTOR_KEY: collector}, autoescape=True))
     except TemplateSyntaxError as exc:
         raise _template_error(exc) from exc
     except Exception as exc:  # any failure inside an author's template is theirs to fix
@@ -116,61 +123,60 @@ def wrap_html(*, body_html: str, css: str, language: str) -> str:
 
 def render_pdf(*, body: str, css: str, context: dict[str, Any], language: str) -> RenderedPdf:
     """Render a document template to PDF bytes and its fields' rectangles in PDF points."""
-    with translation.override(language):
-        body_html, collector = render_html(body=body, context=context)
-        html = wrap_html(body_html=body_html, css=css, language=language)
-        fetcher = SandboxedURLFetcher()
-        try:
-            document = HTML(
-                string=html, base_url=static_root().as_uri() + "/", url_fetcher=fetcher
-            ).render()
-            pdf = document.write_pdf()
-        except Exception as exc:  # WeasyPrint raises many kinds on bad CSS/HTML
-            logger.exception("WeasyPrint failed on a document template")
-            raise DocumentError(
-                _("The template could not be turned into a PDF: %(detail)s")
-                % {"detail": str(exc)[:300]}
-            ) from exc
-        if fetcher.refused:
-            logger.warning("Refused %d URL(s) while rendering a template", len(fetcher.refused))
+    body_html, collector = render_html(body=body, context=context, language=language)
+    html = wrap_html(body_html=body_html, css=css, language=language)
+    fetcher = SandboxedURLFetcher()
+    try:
+        document = HTML(
+            string=html, base_url=static_root().as_uri() + "/", url_fetcher=fetcher
+        ).render()
+        pdf = document.write_pdf()
+    except Exception as exc:  # WeasyPrint raises many kinds on bad CSS/HTML
+        logger.exception("WeasyPrint failed on a document template")
+        raise DocumentError(
+            _("The template could not be turned into a PDF: %(detail)s")
+            % {"detail": str(exc)[:300]}
+        ) from exc
+    if fetcher.refused:
+        logger.warning("Refused %d URL(s) while rendering a template", len(fetcher.refused))
 
-        placed: list[PlacedField] = []
-        positions: dict[str, tuple[int, float, float, float, float]] = {}
-        for number, page in enumerate(document.pages, start=1):
-            page_height_pt = page.height * PX_TO_PT
-            for name, anchor in page.anchors.items():
-                if name in positions:
-                    continue
-                x1, y1, x2, y2 = anchor
-                positions[name] = (
-                    number,
-                    x1 * PX_TO_PT,
-                    page_height_pt - y2 * PX_TO_PT,
-                    (x2 - x1) * PX_TO_PT,
-                    (y2 - y1) * PX_TO_PT,
-                )
-        for spec in collector.fields:
-            position = positions.get(anchor_id(spec.key))
-            if position is None or position[3] <= 0 or position[4] <= 0:
-                raise DocumentError(
-                    _('The field "%(label)s" is not visible on any page of the document.')
-                    % {"label": spec.label}
-                )
-            page_number, x, y, width, height = position
-            placed.append(
-                PlacedField(
-                    key=spec.key,
-                    kind=spec.kind,
-                    role=spec.role,
-                    label=spec.label,
-                    required=spec.required,
-                    page=page_number,
-                    x=round(x, 3),
-                    y=round(y, 3),
-                    width=round(width, 3),
-                    height=round(height, 3),
-                )
+    placed: list[PlacedField] = []
+    positions: dict[str, tuple[int, float, float, float, float]] = {}
+    for number, page in enumerate(document.pages, start=1):
+        page_height_pt = page.height * PX_TO_PT
+        for name, anchor in page.anchors.items():
+            if name in positions:
+                continue
+            x1, y1, x2, y2 = anchor
+            positions[name] = (
+                number,
+                x1 * PX_TO_PT,
+                page_height_pt - y2 * PX_TO_PT,
+                (x2 - x1) * PX_TO_PT,
+                (y2 - y1) * PX_TO_PT,
             )
-        return RenderedPdf(
-            pdf=pdf, page_count=len(document.pages), fields=placed, refused_urls=fetcher.refused
+    for spec in collector.fields:
+        position = positions.get(anchor_id(spec.key))
+        if position is None or position[3] <= 0 or position[4] <= 0:
+            raise DocumentError(
+                _('The field "%(label)s" is not visible on any page of the document.')
+                % {"label": spec.label}
+            )
+        page_number, x, y, width, height = position
+        placed.append(
+            PlacedField(
+                key=spec.key,
+                kind=spec.kind,
+                role=spec.role,
+                label=spec.label,
+                required=spec.required,
+                page=page_number,
+                x=round(x, 3),
+                y=round(y, 3),
+                width=round(width, 3),
+                height=round(height, 3),
+            )
         )
+    return RenderedPdf(
+        pdf=pdf, page_count=len(document.pages), fields=placed, refused_urls=fetcher.refused
+    )

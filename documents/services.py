@@ -23,10 +23,19 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from crm.models import Deal, Invoice
+from documents.authoring import (
+    template_create,
+    template_delete,
+    template_duplicate,
+    template_set_default,
+    template_update,
+)
 from documents.builtin import ensure_builtin_templates
 from documents.contexts import deal_context, invoice_context
 from documents.errors import DocumentError
-from documents.models import Document, DocumentTemplate, Field
+from documents.layouts import layout_apply, layout_delete, layout_fields_for, layout_save
+from documents.models import Document, DocumentTemplate, Field, FieldLayout
+from documents.previews import needs_preview_task, pdf_page_sizes, previews_queue
 from documents.rendering import PlacedField, render_pdf
 from documents.uploads import CheckedPdf, normalize_upload
 
@@ -41,6 +50,15 @@ __all__ = [
     "field_delete",
     "field_update",
     "invoice_template_for",
+    "layout_apply",
+    "layout_delete",
+    "layout_save",
+    "previews_queue",
+    "template_create",
+    "template_delete",
+    "template_duplicate",
+    "template_set_default",
+    "template_update",
 ]
 
 logger = logging.getLogger(__name__)
@@ -93,6 +111,8 @@ def _save_document(
     except BaseException:
         _discard_file(name, created)
         raise
+    if needs_preview_task(page_count):
+        previews_queue(document=document)
     return document
 
 
@@ -226,12 +246,18 @@ def default_upload_fields(checked: CheckedPdf, *, language: str) -> list[PlacedF
 
 
 def document_create_from_upload(
-    *, uploaded_file: UploadedFile, title: str, creator: AbstractBaseUser, language: str = "fr"
+    *,
+    uploaded_file: UploadedFile,
+    title: str,
+    creator: AbstractBaseUser,
+    language: str = "fr",
+    layout: FieldLayout | None = None,
 ) -> Document:
     """A PDF, PNG or JPEG upload, checked, as a document with its fields.
 
-    Fields come from the file's text tags ({{signature:client}}...) when it has any, otherwise
-    the default signature fields are placed on the last page.
+    Fields come from `layout` when one is given (DocumentError, and nothing stored, when its
+    page size does not match), else from the file's text tags ({{signature:client}}...) when
+    it has any, otherwise the default signature fields are placed on the last page.
     """
     title = (title or "").strip()
     if not title:
@@ -240,6 +266,8 @@ def document_create_from_upload(
     from documents.text_tags import apply_text_tags
 
     data, fields = apply_text_tags(checked, language=language)
+    if layout is not None:
+        fields = layout_fields_for(layout=layout, page_sizes=pdf_page_sizes(data))
     if not fields:
         fields = default_upload_fields(checked, language=language)
     return _save_document(

@@ -7,8 +7,14 @@ checked before it is decoded, and a PDF must open in both pypdf and pdfium, unen
 
 import io
 import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import pypdfium2 as pdfium
 from django.conf import settings
@@ -27,6 +33,8 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 A4_WIDTH_PT = 595.28
 A4_HEIGHT_PT = 841.89
 OFFICE_EXTENSIONS = (".doc", ".docx", ".odt", ".rtf")
+# What office files start with: ZIP (docx, odt), OLE compound file (doc), RTF.
+OFFICE_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"{\\rtf")
 
 
 @dataclass
@@ -184,9 +192,72 @@ def normalize_upload(*, uploaded_file: UploadedFile) -> CheckedPdf:
             _("This file is named .pdf but is not a PDF document. Upload the real PDF file.")
         )
     if name.endswith(OFFICE_EXTENSIONS):
+        if shutil.which("soffice") is None or not data.startswith(OFFICE_MAGIC):
+            raise DocumentError(
+                _(
+                    "Word and OpenDocument files are not accepted yet: save the file as PDF and "
+                    "upload it."
+                )
+            )
+        return check_pdf(office_to_pdf(data, suffix=Path(name).suffix))
+    raise DocumentError(_("Only PDF, PNG and JPEG files can be uploaded."))
+
+
+def soffice_timeout() -> int:
+    return int(getattr(settings, "SIGNFLOW_SOFFICE_TIMEOUT", 60))
+
+
+def office_to_pdf(data: bytes, *, suffix: str) -> bytes:
+    """A DOC/DOCX/ODT/RTF file converted by LibreOffice, in a throw-away directory.
+
+    LibreOffice runs headless with its own profile in that directory (a shared profile lets
+    only one conversion run at a time) and in its own process group, so that a conversion
+    that hangs is killed whole when the timeout expires.
+    """
+    soffice = shutil.which("soffice")
+    if soffice is None:
         raise DocumentError(
             _(
                 "Word and OpenDocument files are not accepted yet: save the file as PDF and upload it."
             )
         )
-    raise DocumentError(_("Only PDF, PNG and JPEG files can be uploaded."))
+    failed = _("This file could not be converted to PDF. Save it as PDF and upload that file.")
+    with tempfile.TemporaryDirectory(prefix="signflow-office-") as folder:
+        workdir = Path(folder)
+        source = workdir / f"upload{suffix}"
+        source.write_bytes(data)
+        command = [
+            soffice,
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation={(workdir / 'profile').as_uri()}",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(workdir),
+            str(source),
+        ]
+        env = {"HOME": str(workdir), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            _out, err = process.communicate(timeout=soffice_timeout())
+        except subprocess.TimeoutExpired as exc:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            logger.warning("LibreOffice took more than %ss to convert an upload", soffice_timeout())
+            raise DocumentError(
+                _("Converting this file to PDF took too long. Save it as PDF and upload that file.")
+            ) from exc
+        result = workdir / "upload.pdf"
+        if process.returncode != 0 or not result.is_file():
+            logger.warning("LibreOffice could not convert an upload: %.500s", err)
+            raise DocumentError(failed)
+        return result.read_bytes()

@@ -1,6 +1,10 @@
-"""Thin views: upload, page previews and the field editor. Rules live in access.py and
-services.py; every error a person can cause is shown on the page in their language."""
+"""Thin views: upload, page previews and the field editor, field layouts, and the template
+editor. Rules live in access.py and services.py; every error a person can cause is shown on the
+page in their language."""
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,10 +15,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from documents import services
-from documents.access import can_edit_fields, can_view_document
+from documents.access import (
+    can_edit_fields,
+    can_edit_template,
+    can_use_layout,
+    can_view_document,
+    can_view_template,
+    is_employee,
+    is_manager,
+)
+from documents.authoring import company_of, template_preview
+from documents.contexts import crm_variables
 from documents.errors import DocumentError
-from documents.forms import FieldForm, UploadForm
-from documents.models import Document, Field
+from documents.forms import FieldForm, LayoutSaveForm, TemplateForm, UploadForm
+from documents.models import Document, DocumentTemplate, Field, FieldLayout
 from documents.previews import SIZES, page_image
 from documents.selectors import page_sizes
 
@@ -38,7 +52,12 @@ def after_upload_url(document: Document) -> str:
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     language = (get_language() or "fr")[:2]
-    form = UploadForm(request.POST or None, request.FILES or None, initial={"language": language})
+    form = UploadForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"language": language},
+        user=request.user,  # type: ignore[arg-type]
+    )
     if request.method == "POST" and form.is_valid():
         try:
             document = services.document_create_from_upload(
@@ -46,6 +65,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 title=form.cleaned_data["title"],
                 creator=request.user,  # type: ignore[arg-type]
                 language=form.cleaned_data["language"],
+                layout=form.cleaned_data.get("layout"),
             )
         except DocumentError as exc:
             form.add_error("file", exc.message)
@@ -90,6 +110,8 @@ def _editor_context(document: Document, **extra: object) -> dict[str, object]:
         "fields": fields,
         "kinds": Field.Kind.choices,
         "roles": Field.Role.choices,
+        "previews_pending": document.previews
+        in (Document.Previews.QUEUED, Document.Previews.RENDERING),
         **extra,
     }
 
@@ -98,7 +120,12 @@ def _editor_context(document: Document, **extra: object) -> dict[str, object]:
 @require_GET
 def edit_fields(request: HttpRequest, document_id: int) -> HttpResponse:
     document = _document_for(request, document_id)
-    return render(request, "documents/edit_fields.html", _editor_context(document))
+    layouts = FieldLayout.objects.filter(created_by_id=request.user.pk).order_by("name")
+    return render(
+        request,
+        "documents/edit_fields.html",
+        _editor_context(document, layouts=layouts, layout_form=LayoutSaveForm()),
+    )
 
 
 def _field_error(request: HttpRequest, document: Document, message: str) -> HttpResponse:
@@ -167,3 +194,309 @@ def field_remove(request: HttpRequest, document_id: int, field_id: int) -> HttpR
     except DocumentError as exc:
         return _field_error(request, document, exc.message)
     return _saved(request, document, None)
+
+
+# Page previews of large files, rendered by a task -------------------------------------------
+
+
+@login_required
+@require_GET
+def previews_status(request: HttpRequest, document_id: int) -> HttpResponse:
+    """The progress fragment the editor polls; once the previews are ready, a page reload."""
+    document = _document_for(request, document_id)
+    response = render(
+        request, "documents/edit_fields.html#preview-progress", {"document": document}
+    )
+    if request.htmx and document.previews == Document.Previews.READY:  # type: ignore[attr-defined]
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_POST
+def previews_retry(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = _document_for(request, document_id)
+    services.previews_queue(document=document)
+    return redirect("documents:edit_fields", document_id=document.pk)
+
+
+# Field layouts --------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def layout_save(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = _document_for(request, document_id)
+    form = LayoutSaveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the layout a name."))
+        return redirect("documents:edit_fields", document_id=document.pk)
+    try:
+        layout = services.layout_save(
+            document=document,
+            name=form.cleaned_data["name"],
+            creator=request.user,  # type: ignore[arg-type]
+        )
+    except DocumentError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _('Layout "%(name)s" saved: choose it when you upload the next document.')
+            % {"name": layout.name},
+        )
+    return redirect("documents:edit_fields", document_id=document.pk)
+
+
+@login_required
+@require_POST
+def layout_apply(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = _document_for(request, document_id)
+    layout = get_object_or_404(FieldLayout, pk=request.POST.get("layout") or 0)
+    if not can_use_layout(request.user, layout):
+        raise Http404
+    if not can_edit_fields(request.user, document):
+        messages.error(request, _("This document can no longer be changed."))
+        return redirect("documents:edit_fields", document_id=document.pk)
+    try:
+        services.layout_apply(layout=layout, document=document)
+    except DocumentError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _('The fields of layout "%(name)s" are in place.') % {"name": layout.name}
+        )
+    return redirect("documents:edit_fields", document_id=document.pk)
+
+
+@login_required
+@require_GET
+def layout_list(request: HttpRequest) -> HttpResponse:
+    if not is_employee(request.user):
+        raise Http404
+    layouts = FieldLayout.objects.filter(created_by_id=request.user.pk).order_by("name")
+    return render(request, "documents/layouts.html", {"layouts": layouts})
+
+
+@login_required
+@require_POST
+def layout_remove(request: HttpRequest, layout_id: int) -> HttpResponse:
+    layout = get_object_or_404(FieldLayout, pk=layout_id)
+    if not can_use_layout(request.user, layout):
+        raise Http404
+    services.layout_delete(layout=layout)
+    messages.success(request, _('Layout "%(name)s" deleted.') % {"name": layout.name})
+    return redirect("documents:layout_list")
+
+
+# Template editor ----------------------------------------------------------------------------
+
+
+def _template_for(request: HttpRequest, template_id: int) -> DocumentTemplate:
+    template = get_object_or_404(DocumentTemplate, pk=template_id)
+    if not can_view_template(request.user, template):
+        raise Http404
+    return template
+
+
+FIELD_EXAMPLE = (
+    '{% field "signature" party="client" label="Signature" width="6cm" height="2.5cm" %}'
+)
+STARTER_BODY = """{% load i18n %}<h1>{{ company.legal_name }}</h1>
+<p>{{ client.legal_name }}<br>{{ client.address|linebreaksbr }}</p>
+
+<p>…</p>
+
+{% field "signature" party="company" key="company-signature" %}
+{% field "signature" party="client" key="client-signature" %}
+"""
+
+
+@login_required
+@require_GET
+def template_list(request: HttpRequest) -> HttpResponse:
+    if not is_employee(request.user):
+        raise Http404
+    own = DocumentTemplate.objects.filter(builtin=False, created_by_id=request.user.pk)
+    others = DocumentTemplate.objects.none()
+    if is_manager(request.user):
+        others = (
+            DocumentTemplate.objects.filter(builtin=False)
+            .exclude(created_by_id=request.user.pk)
+            .select_related("created_by")
+        )
+    if not DocumentTemplate.objects.filter(builtin=True).exists():
+        services.ensure_builtin_templates()
+    builtin = DocumentTemplate.objects.filter(builtin=True).order_by("kind", "language")
+    defaults = [(name, services.invoice_template_for(code)) for code, name in settings.LANGUAGES]
+    return render(
+        request,
+        "documents/template_list.html",
+        {"own": own, "others": others, "builtin": builtin, "defaults": defaults},
+    )
+
+
+def _editor_page(
+    request: HttpRequest,
+    *,
+    form: TemplateForm,
+    template: DocumentTemplate | None,
+    preview_page: int = 1,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    """The template editor with a preview of the form's current content (or its error)."""
+    context: dict[str, Any] = {
+        "form": form,
+        "template": template,
+        "editable": template is None or can_edit_template(request.user, template),
+        "kinds": Field.Kind.choices,
+        "roles": Field.Role.choices,
+        "variables": crm_variables(),
+        "field_example": FIELD_EXAMPLE,
+        **extra,
+    }
+    if "preview" not in context and "preview_error" not in context:
+        context.update(_preview(request, form, preview_page))
+    return render(request, "documents/template_form.html", context, status=status)
+
+
+def _preview(request: HttpRequest, form: TemplateForm, page: int) -> dict[str, Any]:
+    data = form.data if form.is_bound else form.initial
+    language = str(data.get("language") or "fr")
+    if language not in dict(TemplateForm.base_fields["language"].choices):  # type: ignore[attr-defined]
+        language = "fr"
+    try:
+        preview = template_preview(
+            body=str(data.get("body") or ""),
+            css=str(data.get("css") or ""),
+            language=language,
+            page=page,
+            company=company_of(request.user),  # type: ignore[arg-type]
+        )
+    except DocumentError as exc:
+        return {"preview": None, "preview_error": exc.message}
+    return {"preview": preview, "preview_error": None}
+
+
+def _initial(template: DocumentTemplate) -> dict[str, str]:
+    return {
+        "name": template.name,
+        "kind": template.kind,
+        "language": template.language,
+        "body": template.body,
+        "css": template.css,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_new(request: HttpRequest) -> HttpResponse:
+    if not is_employee(request.user):
+        raise Http404
+    language = (get_language() or "fr")[:2]
+    if request.method == "GET":
+        form = TemplateForm(initial={"language": language, "kind": "other", "body": STARTER_BODY})
+        return _editor_page(request, form=form, template=None)
+    form = TemplateForm(request.POST)
+    if form.is_valid():
+        try:
+            template = services.template_create(creator=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except DocumentError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Template saved."))
+            return redirect("documents:template_edit", template_id=template.pk)
+    return _editor_page(request, form=form, template=None, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = _template_for(request, template_id)
+    if request.method == "GET":
+        return _editor_page(
+            request, form=TemplateForm(initial=_initial(template)), template=template
+        )
+    if not can_edit_template(request.user, template):
+        messages.error(
+            request, _("Built-in templates cannot be changed: duplicate it and edit the copy.")
+        )
+        return redirect("documents:template_edit", template_id=template.pk)
+    form = TemplateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.template_update(template=template, actor=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except DocumentError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Template saved."))
+            return redirect("documents:template_edit", template_id=template.pk)
+    return _editor_page(request, form=form, template=template, status=400)
+
+
+@login_required
+@require_POST
+def template_preview_view(request: HttpRequest) -> HttpResponse:
+    """The preview of what the editor holds: the fragment for htmx, else the whole editor."""
+    if not is_employee(request.user):
+        raise Http404
+    template = None
+    if request.POST.get("template"):
+        template = _template_for(request, int(request.POST["template"] or 0))
+    try:
+        page = int(request.POST.get("page") or 1)
+    except ValueError:
+        page = 1
+    form = TemplateForm(request.POST)
+    if template is not None and not can_edit_template(request.user, template):
+        # A read-only template's fields are disabled and not posted: preview what is stored.
+        form = TemplateForm(initial=_initial(template))
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(
+            request, "documents/template_form.html#preview", _preview(request, form, page)
+        )
+    return _editor_page(request, form=form, template=template, preview_page=page)
+
+
+@login_required
+@require_POST
+def template_duplicate(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = _template_for(request, template_id)
+    copy = services.template_duplicate(template=template, creator=request.user)  # type: ignore[arg-type]
+    messages.success(request, _("This is your copy: change it and save it."))
+    return redirect("documents:template_edit", template_id=copy.pk)
+
+
+@login_required
+@require_POST
+def template_default(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = _template_for(request, template_id)
+    if not can_edit_template(request.user, template):
+        raise Http404
+    default = request.POST.get("default") == "1"
+    try:
+        services.template_set_default(template=template, default=default)
+    except DocumentError as exc:
+        messages.error(request, exc.message)
+    else:
+        if default:
+            messages.success(
+                request,
+                _('"%(name)s" is now the default template for invoices in %(language)s.')
+                % {"name": template.name, "language": template.get_language_display()},
+            )
+        else:
+            messages.success(request, _("The built-in template is the default for invoices again."))
+    return redirect("documents:template_list")
+
+
+@login_required
+@require_POST
+def template_remove(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = _template_for(request, template_id)
+    if not can_edit_template(request.user, template):
+        raise Http404
+    services.template_delete(template=template)
+    messages.success(request, _('Template "%(name)s" deleted.') % {"name": template.name})
+    return redirect("documents:template_list")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import template
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -42,8 +43,11 @@ class FieldSpec:
 class FieldCollector:
     """Collects the fields a template renders, in order, and hands out unique ids."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, reader_language: str | None = None) -> None:
         self.fields: list[FieldSpec] = []
+        # Errors go to the person editing the template, in their language; the document itself
+        # (labels) is rendered in its own language.
+        self.reader_language = reader_language
 
     def add(self, *, kind: str, role: str, label: str, required: bool, key: str = "") -> str:
         if not key:
@@ -73,6 +77,31 @@ def field(
     required: Any = True,
     key: str = "",
 ) -> str:
+    collector = context.get(COLLECTOR_KEY)
+    if not isinstance(collector, FieldCollector):
+        collector = FieldCollector()
+        context[COLLECTOR_KEY] = collector
+    with translation.override(collector.reader_language or translation.get_language()):
+        _check_arguments(kind=kind, party=party, width=width, height=height, key=key)
+    default_width, default_height = _DEFAULT_SIZES.get(Field.Kind(kind), ("5cm", "0.8cm"))
+    width = width or default_width
+    height = height or default_height
+    key = str(key or "")
+    label = str(label) if label is not None else default_label(kind, party)
+    with translation.override(collector.reader_language or translation.get_language()):
+        key = collector.add(
+            kind=kind,
+            role=party,
+            label=label,
+            required=required not in (False, "false", "0", 0),
+            key=key,
+        )
+    return _box(kind=kind, party=party, key=key, width=width, height=height, label=label)
+
+
+def _check_arguments(
+    *, kind: str, party: str, width: str | None, height: str | None, key: str
+) -> None:
     if kind not in Field.Kind.values:
         raise template.TemplateSyntaxError(
             _('Unknown field kind "%(kind)s". Use one of: %(kinds)s.')
@@ -82,11 +111,8 @@ def field(
         raise template.TemplateSyntaxError(
             _('Unknown party "%(party)s". Use "company" or "client".') % {"party": party}
         )
-    default_width, default_height = _DEFAULT_SIZES.get(Field.Kind(kind), ("5cm", "0.8cm"))
-    width = width or default_width
-    height = height or default_height
     for length in (width, height):
-        if not _LENGTH.match(str(length)):
+        if length and not _LENGTH.match(str(length)):
             raise template.TemplateSyntaxError(
                 _('Field size "%s" is not a length such as 6cm, 25mm or 120pt.') % length
             )
@@ -95,18 +121,9 @@ def field(
         raise template.TemplateSyntaxError(
             _('Field key "%s" may only use lowercase letters, digits, "-" and "_".') % key
         )
-    label = str(label) if label is not None else default_label(kind, party)
-    collector = context.get(COLLECTOR_KEY)
-    if not isinstance(collector, FieldCollector):
-        collector = FieldCollector()
-        context[COLLECTOR_KEY] = collector
-    key = collector.add(
-        kind=kind,
-        role=party,
-        label=label,
-        required=required not in (False, "false", "0", 0),
-        key=key,
-    )
+
+
+def _box(*, kind: str, party: str, key: str, width: str, height: str, label: str) -> str:
     # The caption sits above the box, outside it: the box itself stays empty for the value.
     return format_html(
         '<span class="sf-field-wrap sf-field-{kind}"><span class="sf-field-caption">{label}</span>'

@@ -7,11 +7,20 @@ import pypdfium2 as pdfium
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import translation
 from PIL import Image
 from pypdf import PdfWriter
 
 from crm.models import Invoice, OwnCompany
 from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def default_language_after_each_test():
+    # LocaleMiddleware leaves the language of a French request active in this thread: reset it
+    # so that tests reading English messages do not depend on the order they run in.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

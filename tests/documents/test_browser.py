@@ -133,3 +133,45 @@ def test_keyboard_arrows_move_the_focused_field_and_save_it(
     assert moved.x == pytest.approx(field.x - 10, abs=0.11)
     assert moved.y == pytest.approx(field.y + 1, abs=0.11)
     context.close()
+
+
+def test_the_template_editor_inserts_a_field_and_the_preview_follows(
+    browser, live_server, sender: User
+):
+    from documents.models import DocumentTemplate
+
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _log_in(page, live_server, sender)
+    page.goto(f"{live_server.url}/documents/templates/new/")
+    page.wait_for_selector("#template-preview img")
+    assert page.locator(".template-toolbar").is_visible()
+    page.fill("#id_name", "Bon de commande")
+    page.fill("#id_body", "<h1>{{ client.legal_name }}</h1>\n")
+    page.locator("#id_body").press("End")
+    page.select_option("#tag-kind", "stamp")
+    page.select_option("#tag-party", "company")
+    with page.expect_response(lambda r: r.url.endswith("/templates/preview/")) as preview:
+        page.click("[data-insert=field]")
+    assert preview.value.status == 200
+    page.wait_for_selector("#template-preview .preview-box.party-company")
+    assert '{% field "stamp" party="company" %}' in page.input_value("#id_body")
+
+    # A mistake: the preview says what and where, the page does not break.
+    page.locator("#id_body").press("Control+End")
+    with page.expect_response(lambda r: r.url.endswith("/templates/preview/")):
+        page.keyboard.type("\n{% if client.is_company %}")
+    page.wait_for_selector("#template-preview .template-error")
+    assert "line 3" in page.inner_text("#template-preview .template-error")
+
+    page.fill("#id_body", '<p>{{ company.legal_name }}</p>{% field "signature" %}')
+    page.click("#template-form button.primary")
+    page.wait_for_url("**/documents/templates/*/")
+    template = DocumentTemplate.objects.get(name="Bon de commande")
+    assert template.created_by == sender
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "template-editor.png"), full_page=True)
+    assert errors == []
+    context.close()
