@@ -88,6 +88,20 @@ class Envelope(models.Model):
         indexes = [
             models.Index(fields=["status", "-status_changed_at"]),
             models.Index(fields=["responsible", "status"]),
+            # The board: one index walk per status (and per employee) in keyset order.
+            models.Index(
+                fields=["status", "-status_changed_at", "-id"], name="envelope_board_keyset"
+            ),
+            models.Index(
+                fields=["responsible", "status", "-status_changed_at", "-id"],
+                name="envelope_board_mine_keyset",
+            ),
+            # The list view's default order, and the board's "changed since" probes.
+            models.Index(fields=["-status_changed_at", "-id"], name="envelope_changed_keyset"),
+            models.Index(
+                fields=["responsible", "-status_changed_at"], name="envelope_mine_changed"
+            ),
+            models.Index(fields=["last_reminded_at"], name="envelope_reminded"),
         ]
 
     def __str__(self) -> str:

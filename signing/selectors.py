@@ -1,12 +1,29 @@
-"""Reads that span relations, written to avoid N+1 queries."""
+"""Reads that span relations, written to avoid N+1 queries.
 
-from decimal import Decimal
+The board reads stay bounded whatever the number of envelopes: one GROUP BY for the column
+counts, one keyset query for the cards of every column (each status walks its own index,
+`status, -status_changed_at, -id`), one query for the cards' rows and one for their last
+messages.
+"""
+
+import datetime
+import hashlib
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
-from django.utils.translation import gettext_lazy
+from django.contrib.auth.models import User
+from django.db import connection
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext_lazy, ngettext
 
-from signing.models import Envelope, Party
+from signing.access import is_manager, visible_envelopes
+from signing.models import Envelope, Message, Party
 
 
 def _with_parties(qs: QuerySet[Envelope]) -> QuerySet[Envelope]:
@@ -21,12 +38,16 @@ def envelopes_for_invoice(*, invoice_id: int) -> QuerySet[Envelope]:
     return _with_parties(Envelope.objects.filter(document__invoice_id=invoice_id))
 
 
-BOARD_COLUMNS = [
-    ("draft", (Envelope.Status.DRAFT,)),
-    ("awaiting_company", (Envelope.Status.AWAITING_COMPANY,)),
-    ("awaiting_client", (Envelope.Status.AWAITING_CLIENT,)),
-    ("signed", (Envelope.Status.SEALING, Envelope.Status.COMPLETED)),
-    ("not_signed", (Envelope.Status.DECLINED, Envelope.Status.CANCELLED, Envelope.Status.EXPIRED)),
+# ---------------------------------------------------------------------------------------------
+# Columns
+
+S = Envelope.Status
+BOARD_COLUMNS: list[tuple[str, tuple[str, ...]]] = [
+    ("draft", (S.DRAFT,)),
+    ("awaiting_company", (S.AWAITING_COMPANY,)),
+    ("awaiting_client", (S.AWAITING_CLIENT,)),
+    ("signed", (S.SEALING, S.COMPLETED)),
+    ("not_signed", (S.DECLINED, S.CANCELLED, S.EXPIRED)),
 ]
 BOARD_TITLES = {
     "draft": gettext_lazy("Draft"),
@@ -35,33 +56,664 @@ BOARD_TITLES = {
     "signed": gettext_lazy("Signed"),
     "not_signed": gettext_lazy("Not signed"),
 }
+COLUMN_STATUSES = dict(BOARD_COLUMNS)
+COLUMN_OF_STATUS = {status: key for key, statuses in BOARD_COLUMNS for status in statuses}
 CARDS_PER_PAGE = 20
+NEAR_DEADLINE = datetime.timedelta(hours=48)
 
 
-def board_columns(*, user: Any, params: Any) -> list[dict[str, Any]]:
-    """Each column with its count, total amount and first cards: a fixed number of queries."""
-    from signing.access import visible_envelopes
+# ---------------------------------------------------------------------------------------------
+# Filters: every one lives in the query string, so a filtered board is a link to share.
 
-    base = visible_envelopes(user)
-    search = (params.get("q") or "").strip()
-    if search:
-        base = base.filter(
-            Q(title__icontains=search) | Q(counterparty__legal_name__icontains=search)
-        )
-    stats: dict[str, Any] = {
-        row["status"]: row
-        for row in base.order_by().values("status").annotate(n=Count("id"), total=Sum("amount"))
+SORTS = {
+    "changed": ("-status_changed_at", "-id"),
+    "-changed": ("status_changed_at", "id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+    "amount": ("amount", "id"),
+    "-amount": ("-amount", "-id"),
+    "title": ("title", "id"),
+    "-title": ("-title", "-id"),
+    "deadline": ("deadline", "id"),
+    "-deadline": ("-deadline", "-id"),
+    "status": ("status", "-status_changed_at", "-id"),
+}
+FILTER_KEYS = (
+    "q",
+    "responsible",
+    "company",
+    "counterparty",
+    "created_from",
+    "created_to",
+    "amount_min",
+    "amount_max",
+    "mine",
+    "overdue",
+)
+
+
+@dataclass
+class BoardFilters:
+    q: str = ""
+    responsible: int | None = None
+    company: int | None = None
+    counterparty: int | None = None
+    created_from: datetime.date | None = None
+    created_to: datetime.date | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    mine: bool = False  # "needs my action"
+    overdue: bool = False
+    raw: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.raw)
+
+    def querystring(self, **extra: str) -> str:
+        """The filters as a query string (for links, load more, polling, CSV)."""
+        from urllib.parse import urlencode
+
+        return urlencode({**self.raw, **{k: v for k, v in extra.items() if v}})
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    if not value:
+        return None
+    try:
+        number = Decimal(value.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def parse_filters(params: Mapping[str, Any], *, user: Any) -> BoardFilters:
+    """Read the filters from a query string; a value that does not parse is ignored."""
+    raw = {key: str(params.get(key, "")).strip() for key in FILTER_KEYS}
+    filters = BoardFilters(
+        q=raw["q"][:100],
+        # Only a manager chooses whose envelopes to see; an employee always sees their own.
+        responsible=_int(raw["responsible"]) if is_manager(user) else None,
+        company=_int(raw["company"]),
+        counterparty=_int(raw["counterparty"]),
+        created_from=parse_date(raw["created_from"]) if raw["created_from"] else None,
+        created_to=parse_date(raw["created_to"]) if raw["created_to"] else None,
+        amount_min=_decimal(raw["amount_min"]),
+        amount_max=_decimal(raw["amount_max"]),
+        mine=raw["mine"] == "1",
+        overdue=raw["overdue"] == "1",
+    )
+    kept = {
+        "q": filters.q,
+        "responsible": filters.responsible,
+        "company": filters.company,
+        "counterparty": filters.counterparty,
+        "created_from": filters.created_from,
+        "created_to": filters.created_to,
+        "amount_min": filters.amount_min,
+        "amount_max": filters.amount_max,
+        "mine": "1" if filters.mine else "",
+        "overdue": "1" if filters.overdue else "",
     }
-    columns = []
+    filters.raw = {key: str(value) for key, value in kept.items() if value not in (None, "")}
+    return filters
+
+
+def _last_contact_before(when: datetime.datetime) -> Q:
+    return Q(last_reminded_at__lte=when) | Q(
+        last_reminded_at__isnull=True, status_changed_at__lte=when
+    )
+
+
+def reminder_due_q(now: datetime.datetime) -> Q:
+    """Open, reminders on, not capped, and the last contact older than the interval.
+
+    One branch per interval (the send form offers a handful; 1 to 31 days covered) keeps the
+    condition plain SQL on SQLite and PostgreSQL alike, without interval arithmetic.
+    """
+    due = Q(pk__in=[])
+    for days in range(1, 32):
+        due |= Q(reminder_every_days=days) & _last_contact_before(
+            now - datetime.timedelta(days=days)
+        )
+    due |= Q(reminder_every_days__gt=31) & _last_contact_before(now - datetime.timedelta(days=31))
+    return (
+        Q(status__in=Envelope.OPEN_STATUSES)
+        & Q(reminder_every_days__gt=0)
+        & Q(reminders_sent__lt=F("reminder_max"))
+        & due
+    )
+
+
+def needs_action_q(*, user: Any, now: datetime.datetime) -> Q:
+    """Open envelopes of mine with a failed message, a reminder due or a deadline near."""
+    failed = Exists(
+        Message.objects.filter(envelope_id=OuterRef("pk"), status=Message.Status.FAILED)
+    )
+    near = Q(deadline__isnull=False, deadline__lte=now + NEAR_DEADLINE)
+    return (
+        Q(responsible_id=user.pk)
+        & Q(status__in=Envelope.OPEN_STATUSES)
+        & (Q(failed) | reminder_due_q(now) | near)
+    )
+
+
+def overdue_q(now: datetime.datetime) -> Q:
+    return Q(status__in=Envelope.OPEN_STATUSES, deadline__isnull=False, deadline__lt=now)
+
+
+def filtered_envelopes(*, user: Any, filters: BoardFilters) -> QuerySet[Envelope]:
+    """The envelopes the user may see, narrowed by the filters."""
+    qs = visible_envelopes(user)
+    now = timezone.now()
+    if filters.q:
+        qs = qs.filter(
+            Q(title__icontains=filters.q)
+            | Q(counterparty__legal_name__icontains=filters.q)
+            | Q(public_id=filters.q.upper())
+        )
+    if filters.responsible:
+        qs = qs.filter(responsible_id=filters.responsible)
+    if filters.company:
+        qs = qs.filter(company_id=filters.company)
+    if filters.counterparty:
+        qs = qs.filter(counterparty_id=filters.counterparty)
+    tz = timezone.get_current_timezone()
+    if filters.created_from:
+        start = datetime.datetime.combine(filters.created_from, datetime.time.min, tz)
+        qs = qs.filter(created_at__gte=start)
+    if filters.created_to:
+        end = datetime.datetime.combine(
+            filters.created_to + datetime.timedelta(days=1), datetime.time.min, tz
+        )
+        qs = qs.filter(created_at__lt=end)
+    if filters.amount_min is not None:
+        qs = qs.filter(amount__gte=filters.amount_min)
+    if filters.amount_max is not None:
+        qs = qs.filter(amount__lte=filters.amount_max)
+    if filters.mine:
+        qs = qs.filter(needs_action_q(user=user, now=now))
+    if filters.overdue:
+        qs = qs.filter(overdue_q(now))
+    return qs
+
+
+# ---------------------------------------------------------------------------------------------
+# Column statistics and the "changed since" version
+
+
+def status_stats(qs: QuerySet[Envelope]) -> dict[str, dict[str, Any]]:
+    """Per status: count, total amount, latest stage change and reminder. One GROUP BY."""
+    rows = (
+        qs.order_by()
+        .values("status")
+        .annotate(
+            n=Count("id"),
+            total=Sum("amount"),
+            latest=Max("status_changed_at"),
+            reminded=Max("last_reminded_at"),
+        )
+    )
+    return {row["status"]: dict(row) for row in rows}
+
+
+def data_version(qs: QuerySet[Envelope]) -> str:
+    """Latest stage change and latest reminder of the set: two index probes, not a scan.
+
+    Every status change, new envelope and reminder moves one of them (services._set_status
+    stamps status_changed_at), so an unchanged pair means unchanged columns.
+    """
+    row = qs.order_by().aggregate(latest=Max("status_changed_at"), reminded=Max("last_reminded_at"))
+    return hashlib.sha256(f"{row['latest']}|{row['reminded']}".encode()).hexdigest()[:12]
+
+
+STATS_TTL = 30  # seconds; heals what no timestamp reveals (an amount edited in the admin)
+
+
+def cached_stats(
+    qs: QuerySet[Envelope], *, scope: str, filters: "BoardFilters", version: str
+) -> dict[str, dict[str, Any]]:
+    """status_stats, computed once per data version: counting 100 000 rows is the one read of
+    the board that grows with the data, so it is paid when something changed, not per view."""
+    from django.core.cache import cache
+
+    key = (
+        "board-stats:"
+        + hashlib.sha256(f"{scope}|{filters.querystring()}|{version}".encode()).hexdigest()
+    )
+    stats = cache.get(key)
+    if stats is None:
+        stats = status_stats(qs)
+        cache.set(key, stats, STATS_TTL)
+    return stats
+
+
+def column_versions(stats: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """A short fingerprint per column: it changes when a card enters, leaves or is reminded."""
+    versions = {}
     for key, statuses in BOARD_COLUMNS:
-        count = sum(stats.get(s, {}).get("n", 0) for s in statuses)
-        total = sum((stats.get(s, {}).get("total") or Decimal(0) for s in statuses), Decimal(0))
-        cards = (
-            base.filter(status__in=statuses)
-            .select_related("counterparty", "responsible")
-            .order_by("-status_changed_at", "-id")[:CARDS_PER_PAGE]
+        parts = []
+        for status in statuses:
+            row = stats.get(status)
+            if row:
+                parts.append(
+                    f"{status}:{row['n']}:{row['total']}:{row['latest']}:{row['reminded']}"
+                )
+        versions[key] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+    return versions
+
+
+def encode_versions(data: str, versions: dict[str, str]) -> str:
+    """The poller's token: the data version, then each column's fingerprint."""
+    return ".".join([data, *(versions[key] for key, _ in BOARD_COLUMNS)])
+
+
+def decode_versions(value: str) -> tuple[str, dict[str, str]]:
+    parts = (value or "").split(".")
+    if len(parts) != len(BOARD_COLUMNS) + 1:
+        return "", {}
+    columns = {key: part for (key, _), part in zip(BOARD_COLUMNS, parts[1:], strict=True)}
+    return parts[0], columns
+
+
+# ---------------------------------------------------------------------------------------------
+# Cards
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position in a column: the last card shown (stage change time, id)."""
+
+    changed: datetime.datetime
+    pk: int
+
+    def encode(self) -> str:
+        return f"{int(self.changed.timestamp() * 1_000_000)}_{self.pk}"
+
+    @classmethod
+    def decode(cls, value: str | None) -> "Cursor | None":
+        try:
+            micros, pk = (value or "").split("_")
+            changed = datetime.datetime.fromtimestamp(int(micros) / 1_000_000, tz=datetime.UTC)
+            return cls(changed=changed, pk=int(pk))
+        except (ValueError, OverflowError, OSError):
+            return None
+
+
+def _status_page(
+    qs: QuerySet[Envelope], status: str, after: Cursor | None, limit: int
+) -> QuerySet[Envelope]:
+    page = qs.filter(status=status, status_changed_at__isnull=False)
+    if after is not None:
+        page = page.filter(
+            Q(status_changed_at__lt=after.changed)
+            | Q(status_changed_at=after.changed, pk__lt=after.pk)
         )
-        columns.append(
-            {"key": key, "title": BOARD_TITLES[key], "count": count, "total": total, "cards": cards}
+    return page.order_by("-status_changed_at", "-pk").values_list(
+        "pk", "status", "status_changed_at"
+    )[:limit]  # type: ignore[return-value]
+
+
+def _page_keys(
+    qs: QuerySet[Envelope], statuses: Iterable[str], after: Cursor | None, limit: int
+) -> list[tuple[int, str, datetime.datetime]]:
+    """Up to `limit` newest (id, status, changed) per status, in as few queries as the DB allows.
+
+    `status IN (...) ORDER BY changed` cannot walk an index and sorts the whole column; one
+    index walk per status, glued with UNION ALL, reads only `limit` rows of each.
+    """
+    pages = [_status_page(qs, status, after, limit) for status in statuses]
+    if not pages:
+        return []
+    if connection.features.supports_slicing_ordering_in_compound and len(pages) > 1:
+        return list(pages[0].union(*pages[1:], all=True))  # type: ignore[arg-type]
+    rows: list[tuple[int, str, datetime.datetime]] = []
+    for page in pages:
+        rows.extend(page)  # type: ignore[arg-type]
+    return rows
+
+
+def _initials(user: User) -> str:
+    first, last = (user.first_name or "").strip(), (user.last_name or "").strip()
+    if first or last:
+        return f"{first[:1]}{last[:1]}".upper()
+    return user.get_username()[:2].upper()
+
+
+def _decorate(cards: list[Envelope], now: datetime.datetime) -> None:
+    """Last message per card in one query, and the flags a card shows."""
+    ids = [card.pk for card in cards]
+    latest_ids = (
+        Message.objects.filter(envelope_id__in=ids, party__isnull=False)
+        .order_by()
+        .values("envelope_id")
+        .annotate(last=Max("id"))
+        .values("last")
+    )
+    last = {m.envelope_id: m for m in Message.objects.filter(pk__in=latest_ids)} if ids else {}
+    for card in cards:
+        card.last_message = last.get(card.pk)  # type: ignore[attr-defined]
+        card.initials = _initials(card.responsible)  # type: ignore[attr-defined]
+        card.column = COLUMN_OF_STATUS.get(card.status, "")  # type: ignore[attr-defined]
+        is_open = card.status in Envelope.OPEN_STATUSES
+        card.deadline_near = bool(  # type: ignore[attr-defined]
+            is_open and card.deadline and card.deadline <= now + NEAR_DEADLINE
         )
-    return columns
+        card.overdue = bool(is_open and card.deadline and card.deadline < now)  # type: ignore[attr-defined]
+        card.reminder_due = is_open and _reminder_due(card, now)  # type: ignore[attr-defined]
+        card.alert = card.deadline_near or card.reminder_due  # type: ignore[attr-defined]
+        card.download = (  # type: ignore[attr-defined]
+            card.status == Envelope.Status.COMPLETED and card.sealed_id is not None
+        )
+
+
+def _reminder_due(envelope: Envelope, now: datetime.datetime) -> bool:
+    if envelope.reminder_every_days <= 0 or envelope.reminders_sent >= envelope.reminder_max:
+        return False
+    last = envelope.last_reminded_at or envelope.status_changed_at
+    return last is not None and now - last >= datetime.timedelta(days=envelope.reminder_every_days)
+
+
+def _cards_by_id(ids: list[int]) -> dict[int, Envelope]:
+    cards = list(
+        Envelope.objects.filter(pk__in=ids).select_related("counterparty", "responsible", "company")
+    )
+    _decorate(cards, timezone.now())
+    return {card.pk: card for card in cards}
+
+
+def card(*, envelope_id: int) -> Envelope:
+    """One card, decorated like on the board (after an action on it)."""
+    return _cards_by_id([envelope_id])[envelope_id]
+
+
+def _column(
+    key: str, stats: dict[str, dict[str, Any]], cards: list[Envelope], has_more: bool
+) -> dict[str, Any]:
+    statuses = COLUMN_STATUSES[key]
+    count = sum(stats.get(s, {}).get("n", 0) for s in statuses)
+    total = sum(
+        (Decimal(str(stats.get(s, {}).get("total") or 0)) for s in statuses), Decimal(0)
+    ).quantize(Decimal("0.01"))  # SQLite sums decimals as floats
+    by_status = [
+        (Envelope.Status(s).label, stats[s]["n"]) for s in statuses if stats.get(s, {}).get("n")
+    ]
+    next_cursor = (
+        Cursor(changed=cards[-1].status_changed_at, pk=cards[-1].pk).encode()  # type: ignore[arg-type]
+        if has_more and cards
+        else ""
+    )
+    return {
+        "key": key,
+        "title": BOARD_TITLES[key],
+        "count": count,
+        "total": total,
+        "by_status": by_status,
+        "cards": cards,
+        "next": next_cursor,
+    }
+
+
+def _pages_for(
+    qs: QuerySet[Envelope], keys: list[str], after: Cursor | None, limit: int
+) -> dict[str, tuple[list[Envelope], bool]]:
+    statuses = [status for key in keys for status in COLUMN_STATUSES[key]]
+    rows = _page_keys(qs, statuses, after, limit + 1)
+    per_column: dict[str, list[tuple[int, str, datetime.datetime]]] = defaultdict(list)
+    for row in rows:
+        per_column[COLUMN_OF_STATUS[row[1]]].append(row)
+    chosen: dict[str, tuple[list[int], bool]] = {}
+    for key in keys:
+        ordered = sorted(per_column[key], key=lambda r: (r[2], r[0]), reverse=True)
+        chosen[key] = ([r[0] for r in ordered[:limit]], len(ordered) > limit)
+    by_id = _cards_by_id([pk for ids, _ in chosen.values() for pk in ids])
+    return {key: ([by_id[pk] for pk in ids], more) for key, (ids, more) in chosen.items()}
+
+
+@dataclass
+class Board:
+    filters: BoardFilters
+    columns: list[dict[str, Any]]
+    data: str
+    versions: dict[str, str]
+
+    @property
+    def version(self) -> str:
+        return encode_versions(self.data, self.versions)
+
+
+def _scope(user: Any, filters: BoardFilters) -> str:
+    """Whose envelopes the stats cover: everyone's (managers) or one employee's."""
+    if is_manager(user) and not filters.mine:
+        return "all"
+    return f"user:{user.pk}"
+
+
+def _stats_for(
+    user: Any, filters: BoardFilters, qs: QuerySet[Envelope]
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    data = data_version(qs)
+    return data, cached_stats(qs, scope=_scope(user, filters), filters=filters, version=data)
+
+
+def board(*, user: Any, params: Mapping[str, Any], only: Iterable[str] | None = None) -> Board:
+    """The board's columns (all, or `only` those keys) with counts, totals and first cards."""
+    filters = parse_filters(params, user=user)
+    qs = filtered_envelopes(user=user, filters=filters)
+    data, stats = _stats_for(user, filters, qs)
+    keys = [key for key, _ in BOARD_COLUMNS if only is None or key in set(only)]
+    pages = _pages_for(qs, keys, None, CARDS_PER_PAGE) if keys else {}
+    columns = [_column(key, stats, *pages[key]) for key in keys]
+    return Board(filters=filters, columns=columns, data=data, versions=column_versions(stats))
+
+
+def board_columns(*, user: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each column with its count, total amount and first cards: a fixed number of queries."""
+    return board(user=user, params=params).columns
+
+
+def board_changes(*, user: Any, params: Mapping[str, Any], seen: str) -> tuple[str, Board | None]:
+    """The "changed since" check. Unchanged data: one query (two index probes), no board.
+    Changed: the columns whose fingerprint differs from what the browser shows, and only them.
+    """
+    filters = parse_filters(params, user=user)
+    qs = filtered_envelopes(user=user, filters=filters)
+    seen_data, seen_columns = decode_versions(seen)
+    data = data_version(qs)
+    if data == seen_data:
+        return data, None
+    stats = cached_stats(qs, scope=_scope(user, filters), filters=filters, version=data)
+    versions = column_versions(stats)
+    changed = [key for key, value in versions.items() if seen_columns.get(key) != value]
+    return data, board(user=user, params=params, only=changed)
+
+
+def column_page(
+    *, user: Any, params: Mapping[str, Any], key: str, after: Cursor | None
+) -> tuple[BoardFilters, list[Envelope], str]:
+    """The next cards of one column after a keyset cursor (load more): no count, no offset."""
+    filters = parse_filters(params, user=user)
+    qs = filtered_envelopes(user=user, filters=filters)
+    cards, more = _pages_for(qs, [key], after, CARDS_PER_PAGE)[key]
+    next_cursor = (
+        Cursor(changed=cards[-1].status_changed_at, pk=cards[-1].pk).encode()  # type: ignore[arg-type]
+        if more and cards
+        else ""
+    )
+    return filters, cards, next_cursor
+
+
+# ---------------------------------------------------------------------------------------------
+# The list view and its CSV export
+
+
+LIST_PAGE = 50
+
+
+def envelope_list(
+    *, user: Any, params: Mapping[str, Any], sort: str, page: int
+) -> tuple[BoardFilters, list[Envelope], bool]:
+    """One page of the filtered envelopes, sorted; whether there is a next page."""
+    filters = parse_filters(params, user=user)
+    qs = filtered_envelopes(user=user, filters=filters).order_by(*SORTS[sort])
+    start = (page - 1) * LIST_PAGE
+    rows = list(
+        qs.select_related("counterparty", "responsible", "company")[start : start + LIST_PAGE + 1]
+    )
+    cards = rows[:LIST_PAGE]
+    _decorate(cards, timezone.now())
+    return filters, cards, len(rows) > LIST_PAGE
+
+
+def envelope_export_rows(*, user: Any, params: Mapping[str, Any], sort: str) -> Iterable[Envelope]:
+    """Every filtered envelope the user may see, streamed from the database in chunks."""
+    filters = parse_filters(params, user=user)
+    qs = (
+        filtered_envelopes(user=user, filters=filters)
+        .order_by(*SORTS[sort])
+        .select_related("counterparty", "responsible", "company")
+    )
+    return qs.iterator(chunk_size=2000)
+
+
+# ---------------------------------------------------------------------------------------------
+# Oversight
+
+
+def team_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """Per employee: envelopes per column, overdue, signed this month, median send-to-completion,
+    declined ones with reasons; and documents completed per week (last 12 weeks)."""
+    from crm.models import Employee
+
+    now = now or timezone.now()
+    local_now = timezone.localtime(now)
+    month_start = local_now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    employees = list(
+        Employee.objects.select_related("user").order_by("user__last_name", "user__username")
+    )
+    per_status = (
+        Envelope.objects.order_by().values("responsible_id", "status").annotate(n=Count("id"))
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    declined_counts: dict[int, int] = defaultdict(int)
+    for row in per_status:
+        counts[row["responsible_id"]][COLUMN_OF_STATUS[row["status"]]] += row["n"]
+        if row["status"] == Envelope.Status.DECLINED:
+            declined_counts[row["responsible_id"]] += row["n"]
+    overdue = dict(
+        Envelope.objects.filter(overdue_q(now))
+        .order_by()
+        .values("responsible_id")
+        .annotate(n=Count("id"))
+        .values_list("responsible_id", "n")
+    )
+    signed_month = dict(
+        Envelope.objects.filter(status=Envelope.Status.COMPLETED, completed_at__gte=month_start)
+        .order_by()
+        .values("responsible_id")
+        .annotate(n=Count("id"))
+        .values_list("responsible_id", "n")
+    )
+    # Durations for the median: the last 180 days of completions keep this bounded.
+    durations: dict[int, list[float]] = defaultdict(list)
+    for responsible_id, sent_at, completed_at in (
+        Envelope.objects.filter(
+            status=Envelope.Status.COMPLETED,
+            sent_at__isnull=False,
+            completed_at__gte=now - datetime.timedelta(days=180),
+        )
+        .values_list("responsible_id", "sent_at", "completed_at")
+        .iterator(chunk_size=5000)
+    ):
+        if completed_at is not None and sent_at is not None:
+            durations[responsible_id].append((completed_at - sent_at).total_seconds())
+    declined: dict[int, list[Envelope]] = defaultdict(list)
+    for envelope in (
+        Envelope.objects.filter(status=Envelope.Status.DECLINED)
+        .order_by("responsible_id", "-status_changed_at")
+        .only("id", "title", "closed_reason", "status_changed_at", "responsible_id")[:2000]
+    ):
+        if len(declined[envelope.responsible_id]) < 5:
+            declined[envelope.responsible_id].append(envelope)
+    rows = []
+    for employee in employees:
+        uid = employee.user_id
+        spent = durations.get(uid)
+        rows.append(
+            {
+                "employee": employee,
+                "initials": _initials(employee.user),
+                "columns": [counts[uid].get(key, 0) for key, _ in BOARD_COLUMNS],
+                "overdue": overdue.get(uid, 0),
+                "signed_month": signed_month.get(uid, 0),
+                "median": duration_text(statistics.median(spent)) if spent else "",
+                "declined": declined.get(uid, []),
+                "declined_count": declined_counts.get(uid, 0),
+            }
+        )
+    return {"rows": rows, "weeks": completed_per_week(now=now)}
+
+
+def duration_text(seconds: float) -> str:
+    """ "3 days 4 hours", "5 hours", "12 minutes": precise enough for a median."""
+    minutes = int(seconds // 60)
+    days, hours = divmod(minutes // 60, 24)
+    if days:
+        text = ngettext("%d day", "%d days", days) % days
+        if hours:
+            text += " " + ngettext("%d hour", "%d hours", hours) % hours
+        return text
+    if hours:
+        return ngettext("%d hour", "%d hours", hours) % hours
+    return ngettext("%d minute", "%d minutes", minutes) % minutes
+
+
+def completed_per_week(*, now: datetime.datetime, weeks: int = 12) -> list[dict[str, Any]]:
+    """Documents completed in each of the last `weeks` weeks (Monday to Sunday, local time)."""
+    local = timezone.localtime(now)
+    monday = (local - datetime.timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    starts = [monday - datetime.timedelta(weeks=w) for w in range(weeks - 1, -1, -1)]
+    times = Envelope.objects.filter(
+        status=Envelope.Status.COMPLETED, completed_at__gte=starts[0]
+    ).values_list("completed_at", flat=True)
+    buckets = [0] * weeks
+    for completed_at in times.iterator(chunk_size=5000):
+        if completed_at is None:
+            continue
+        index = int((completed_at - starts[0]).total_seconds() // (7 * 86400))
+        if 0 <= index < weeks:
+            buckets[index] += 1
+    return [{"start": start, "count": count} for start, count in zip(starts, buckets, strict=True)]
+
+
+def manager_chart(
+    weeks: list[dict[str, Any]], *, width: int = 600, height: int = 180
+) -> dict[str, Any]:
+    """Bar geometry for the server-rendered SVG chart."""
+    top = max((w["count"] for w in weeks), default=0) or 1
+    gap, left, bottom = 6, 30, 22
+    bar = (width - left - gap * len(weeks)) / max(len(weeks), 1)
+    bars = []
+    for index, week in enumerate(weeks):
+        h = (height - bottom - 10) * week["count"] / top
+        bars.append(
+            {
+                "x": round(left + index * (bar + gap), 1),
+                "y": round(height - bottom - h, 1),
+                "w": round(bar, 1),
+                "h": round(h, 1),
+                "count": week["count"],
+                "start": week["start"],
+                "label_x": round(left + index * (bar + gap) + bar / 2, 1),
+            }
+        )
+    return {"width": width, "height": height, "bars": bars, "top": top, "base": height - bottom}
