@@ -269,6 +269,7 @@ class Message(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took it.")
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -126,7 +126,7 @@ def deliver(*, message_id: int) -> str:
     """
     now = timezone.now()
     claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
-        status=Message.Status.SENDING, attempts=F("attempts") + 1
+        status=Message.Status.SENDING, attempts=F("attempts") + 1, claimed_at=now
     )
     if not claimed:
         return "skipped"
@@ -212,7 +212,7 @@ def sweep(*, limit: int = 200) -> int:
     now = timezone.now()
     stuck_before = now - timedelta(minutes=10)
     # A worker that died mid-send leaves a row in `sending`: give it back to the queue.
-    Message.objects.filter(status=Message.Status.SENDING, created_at__lt=stuck_before).update(
+    Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=stuck_before).update(
         status=Message.Status.QUEUED
     )
     due = (

@@ -411,3 +411,26 @@ def test_a_delivered_code_is_scrubbed_from_the_outbox_in_production(
     from django.core import mail
 
     assert re.search(r"\b\d{6}\b", mail.outbox[-1].body)
+
+
+def test_the_sweep_requeues_a_message_whose_worker_died_but_not_one_being_sent(
+    sent_envelope: Envelope,
+):
+    from signing import notifications
+
+    old = timezone.now() - datetime.timedelta(minutes=30)
+    invitation = Message.objects.get(template="invitation")
+    Message.objects.filter(pk=invitation.pk).update(status=Message.Status.SENDING, claimed_at=old)
+    fresh = Message.objects.create(
+        envelope=sent_envelope,
+        channel="email",
+        recipient="x@example.com",
+        template="reminder",
+        body="b",
+        status=Message.Status.SENDING,
+        claimed_at=timezone.now(),
+    )
+    Message.objects.filter(pk=fresh.pk).update(created_at=old)
+    notifications.sweep()
+    assert Message.objects.get(pk=invitation.pk).status == Message.Status.SENT
+    assert Message.objects.get(pk=fresh.pk).status == Message.Status.SENDING
