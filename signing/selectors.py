@@ -705,15 +705,17 @@ def manager_chart(
     bars = []
     for index, week in enumerate(weeks):
         h = (height - bottom - 10) * week["count"] / top
+        # Coordinates as strings: a float in a template is localised ("36,5" in French),
+        # which is not a number SVG understands.
         bars.append(
             {
-                "x": round(left + index * (bar + gap), 1),
-                "y": round(height - bottom - h, 1),
-                "w": round(bar, 1),
-                "h": round(h, 1),
+                "x": f"{left + index * (bar + gap):.1f}",
+                "y": f"{height - bottom - h:.1f}",
+                "w": f"{bar:.1f}",
+                "h": f"{h:.1f}",
                 "count": week["count"],
                 "start": week["start"],
-                "label_x": round(left + index * (bar + gap) + bar / 2, 1),
+                "label_x": f"{left + index * (bar + gap) + bar / 2:.1f}",
             }
         )
     return {"width": width, "height": height, "bars": bars, "top": top, "base": height - bottom}

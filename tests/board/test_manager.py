@@ -76,3 +76,17 @@ def test_a_manager_switches_roles_and_the_last_manager_stays(client: Client, sen
     assert "Keep at least one manager" in response.content.decode()
     html = client.get("/board/team/roles/").content.decode()
     assert f'data-employee="{sender.username}"' in html
+
+
+def test_the_weekly_chart_has_numeric_coordinates_in_french(
+    client: Client, manager, many_envelopes
+):
+    import re
+
+    client.force_login(manager)
+    client.cookies["django_language"] = "fr"
+    page = client.get("/board/team/").content.decode()
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    coordinates = re.findall(r'\b(?:x|y|width|height)="([^"]*)"', svg)
+    assert coordinates
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in coordinates), coordinates
