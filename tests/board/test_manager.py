@@ -89,4 +89,4 @@ def test_the_weekly_chart_has_numeric_coordinates_in_french(
     svg = page[page.index("<svg") : page.index("</svg>")]
     coordinates = re.findall(r'\b(?:x|y|width|height)="([^"]*)"', svg)
     assert coordinates
-    assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in coordinates), coordinates
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?%?", value) for value in coordinates), coordinates
