@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.utils import timezone
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", verbosity=0)
@@ -87,11 +89,12 @@ def main() -> None:
         )
         t1 = time.perf_counter()
         company, contact = deal.company, deal.contact
+        assert contact is not None
         services.envelope_send(
             envelope=envelope,
             actor=actor,
             language="fr",
-            deadline=django.utils.timezone.now() + django.utils.timezone.timedelta(days=30),
+            deadline=timezone.now() + timedelta(days=30),
             parties=[
                 services.PartyInput(
                     role="company",
