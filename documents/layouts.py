@@ -131,22 +131,7 @@ def layout_apply(*, layout: FieldLayout, document: Document) -> list[Field]:
                 _("This document has been sent for signature: its fields can no longer be changed.")
             )
         document.fields.all().delete()
-        rows = [
-            Field(
-                document=document,
-                key=spec.key,
-                kind=spec.kind,
-                role=spec.role,
-                page=spec.page,
-                x=spec.x,
-                y=spec.y,
-                width=spec.width,
-                height=spec.height,
-                label=spec.label[:200],
-                required=spec.required,
-            )
-            for spec in placed
-        ]
+        rows = [spec.to_field(document) for spec in placed]
         try:
             for row in rows:
                 row.full_clean(exclude=["document"], validate_unique=False)

@@ -69,6 +69,24 @@ class PlacedField:
     width: float
     height: float
 
+    def to_field(self, document: Any) -> Any:
+        """An unsaved documents.Field for `document` at this place."""
+        from documents.models import Field
+
+        return Field(
+            document=document,
+            key=self.key,
+            kind=self.kind,
+            role=self.role,
+            page=self.page,
+            x=self.x,
+            y=self.y,
+            width=self.width,
+            height=self.height,
+            label=self.label[:200],
+            required=self.required,
+        )
+
 
 @dataclass
 class RenderedPdf:

@@ -84,22 +84,7 @@ def _save_document(
             document.pdf.name = name
             document.full_clean()
             document.save()
-            rows = [
-                Field(
-                    document=document,
-                    key=spec.key,
-                    kind=spec.kind,
-                    role=spec.role,
-                    page=spec.page,
-                    x=spec.x,
-                    y=spec.y,
-                    width=spec.width,
-                    height=spec.height,
-                    label=spec.label[:200],
-                    required=spec.required,
-                )
-                for spec in fields
-            ]
+            rows = [spec.to_field(document) for spec in fields]
             for row in rows:
                 row.full_clean(exclude=["document"], validate_unique=False)
             Field.objects.bulk_create(rows)
