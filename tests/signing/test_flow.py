@@ -1,13 +1,16 @@
 """The whole path through the HTTP client: invoice -> send -> director signs -> client signs ->
 sealed PDF checked by poppler and qpdf -> the public verification page says authentic."""
 
+import datetime
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from crm.models import Invoice
 from signing.audit import chain_check
@@ -124,6 +127,15 @@ def test_it_signs_an_invoice_end_to_end_and_seals_it(
     download = Client().get(f"/s/{sms_token}/download/")
     assert download.status_code == 200
     assert download["Content-Type"] == "application/pdf"
+
+    # After the retention period the link says so; the verification page keeps working.
+    later = timezone.now() + datetime.timedelta(days=15)
+    with time_machine.travel(later):
+        gone = Client().get(f"/s/{sms_token}/download/")
+        assert gone.status_code == 410
+        assert "no longer available" in gone.content.decode()
+        with sealed_path.open("rb") as fh:
+            assert Client().post("/verify/", {"file": fh}).context["result"].verdict == "authentic"
 
 
 @pytest.mark.skipif(shutil.which("pdfsig") is None, reason="poppler-utils missing")
