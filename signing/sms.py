@@ -1,7 +1,7 @@
 """SMS providers behind one small interface, so another provider can be added."""
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -28,10 +28,15 @@ class OutboxSMSBackend:
 
 
 class TwilioSMSBackend:
+    # Twilio's HTTP layer; tests replace it with a fake at this boundary (no network in tests).
+    http_client: Any = None
+
     def __init__(self) -> None:
         from twilio.rest import Client
 
-        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=self.http_client
+        )
 
     def send(self, *, to: str, body: str) -> str:
         from twilio.base.exceptions import TwilioException
