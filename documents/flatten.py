@@ -1,9 +1,11 @@
 """Field values drawn onto the document's pages: what the seal step signs.
 
-Each page that has values gets an overlay page of exactly the same size, rendered by WeasyPrint
-(absolutely positioned boxes at the fields' rectangles), merged on top of the original page
-with pypdf. The original content stream is left as it was (pypdf wraps it in q/Q), so nothing
-else on the page changes.
+Each page that has values gets an overlay page the size of the page as displayed, rendered by
+WeasyPrint (absolutely positioned boxes at the fields' rectangles, which are in display space:
+see documents.models), merged on top of the original page with pypdf through the transformation
+from display space to the page's user space (PageGeometry.to_user: it undoes /Rotate and moves
+the origin to the visible box's corner). The original content stream is left as it was (pypdf
+wraps it in q/Q), so nothing else on the page changes.
 """
 
 import base64
@@ -15,14 +17,14 @@ from html import escape
 
 from django.utils.translation import gettext as _
 from PIL import Image, ImageFont
-from pypdf import PdfReader, PdfWriter, Transformation
+from pypdf import PdfReader, PdfWriter
 from weasyprint import HTML
 
 from documents.errors import DocumentError
 from documents.fetcher import SandboxedURLFetcher, static_root
 from documents.models import Document, Field
 from documents.previews import read_pdf
-from documents.uploads import max_pixels
+from documents.uploads import PageGeometry, max_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -125,13 +127,10 @@ def flatten_pdf(*, document: Document, values: list[FlattenValue]) -> bytes:
         by_page.setdefault(value.field.page, []).append(value)
     for number, page_values in sorted(by_page.items()):
         page = writer.pages[number - 1]
-        box = page.cropbox
-        overlay = _overlay_pdf(page_values, width=float(box.width), height=float(box.height))
+        geometry = PageGeometry.of(page)
+        overlay = _overlay_pdf(page_values, width=geometry.width, height=geometry.height)
         overlay_page = PdfReader(io.BytesIO(overlay)).pages[0]
-        # Field rectangles are relative to the visible box's lower-left corner.
-        page.merge_transformed_page(
-            overlay_page, Transformation().translate(float(box.left), float(box.bottom))
-        )
+        page.merge_transformed_page(overlay_page, geometry.to_user())
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -140,23 +139,20 @@ def flatten_pdf(*, document: Document, values: list[FlattenValue]) -> bytes:
 def cover_rectangles(
     data: bytes, covers: dict[int, list[tuple[float, float, float, float]]]
 ) -> bytes:
-    """The PDF with white rectangles (x, y, width, height in points, bottom-left) on pages."""
+    """The PDF with white rectangles on pages: (x, y, width, height) in display space."""
     reader = PdfReader(io.BytesIO(data))
     writer = PdfWriter(clone_from=reader)
     for number, rectangles in sorted(covers.items()):
         page = writer.pages[number - 1]
-        box = page.cropbox
-        height = float(box.height)
+        geometry = PageGeometry.of(page)
+        height = geometry.height
         parts = "".join(
             f'<div style="position:absolute;left:{x:.3f}pt;top:{height - y - h:.3f}pt;'
             f'width:{w:.3f}pt;height:{h:.3f}pt;background:#fff"></div>'
             for x, y, w, h in rectangles
         )
-        overlay = _overlay_from_html(parts, width=float(box.width), height=height)
-        page.merge_transformed_page(
-            PdfReader(io.BytesIO(overlay)).pages[0],
-            Transformation().translate(float(box.left), float(box.bottom)),
-        )
+        overlay = _overlay_from_html(parts, width=geometry.width, height=height)
+        page.merge_transformed_page(PdfReader(io.BytesIO(overlay)).pages[0], geometry.to_user())
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

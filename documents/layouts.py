@@ -4,6 +4,9 @@ A layout only fits pages of the size it was made on (to within a point): a field
 A4 page would land somewhere else, or off the page, on a Letter one. Fields of the source's
 last page go to the last page of the new document, so a contract that grew by a page still
 gets its signatures at the end.
+
+Sizes and rectangles are those of the pages as displayed (documents.models): a landscape scan
+stored as a portrait page with /Rotate 90 counts as landscape, as the person sees it.
 """
 
 from django.contrib.auth.models import User

@@ -1,8 +1,21 @@
 """Documents to sign and the fields placed on them.
 
-Coordinates convention: every `Field` rectangle is in PDF points (1/72 inch) on its page, with
-the origin at the page's bottom-left corner as in PDF itself: `x`, `y` is the lower-left corner,
-`width` and `height` extend right and up. Pages are numbered from 1.
+Coordinates convention: every `Field` rectangle is in PDF points (1/72 inch) in the *display
+space* of its page, i.e. the page as viewers, the previews and the field editor show it: after
+its /Rotate, and with the origin at the bottom-left corner of its visible box (the CropBox
+clipped to the MediaBox, which may not start at 0, 0). `x`, `y` is the lower-left corner as
+displayed, `width` and `height` extend right and up as displayed; the page measures what pdfium's
+`get_size()` says (documents.previews.page_size). Pages are numbered from 1.
+
+Uploaded files are stored unchanged (not normalised with transfer_rotation_to_content: that
+leaves annotations and form widgets behind, and documents stored earlier would still need the
+mapping). Only the code that reads or writes the PDF's own content converts, with
+documents.uploads.PageGeometry: text tags (pdfium's character boxes are in user space,
+`rect_to_display`) and the drawing (flattening and tag covers merge an overlay built in display
+space through `to_user`). Default fields, layouts, the editor and the signer's page boxes
+(signing.signer_views._page_sizes) use the displayed page size; the verification stripe runs
+along the displayed bottom edge with the same mapping (verification.stamping). For pages without /Rotate whose MediaBox starts at 0, 0 without a
+smaller CropBox (every PDF the app renders itself), display space and user space are the same.
 """
 
 import uuid
@@ -97,7 +110,8 @@ class Document(models.Model):
 
 
 class Field(models.Model):
-    """A place on a page that one party fills in. Rectangle in PDF points, bottom-left origin."""
+    """A place on a page that one party fills in. Rectangle in points, in the page's display
+    space (as shown, after /Rotate, from the visible box's bottom-left corner: see above)."""
 
     class Kind(models.TextChoices):
         SIGNATURE = "signature", _("Signature")

@@ -36,7 +36,8 @@ def preview_dir() -> Path:
 
 
 def page_size(*, document: Document, page: int) -> tuple[float, float]:
-    """Width and height of a page in PDF points, as pdfium shows it."""
+    """Width and height of a page in PDF points, as pdfium shows it: the display space of the
+    Field rectangles (after /Rotate, visible box; documents.models)."""
     pdf = pdfium.PdfDocument(read_pdf(document))
     try:
         width, height = pdf[page - 1].get_size()

@@ -182,9 +182,11 @@ def document_create_from_invoice(
 def default_upload_fields(checked: CheckedPdf, *, language: str) -> list[PlacedField]:
     """Signature fields near the bottom of the last page: ours on the left, the client's right.
 
-    Sizes are those of the invoice template on A4 and shrink on smaller pages.
+    Sizes are those of the invoice template on A4 and shrink on smaller pages. Like every field,
+    they are in display space (documents.models): the bottom and width are those of the page
+    as shown, whatever its /Rotate, MediaBox origin or CropBox.
     """
-    width, height, _left, _bottom = checked.page_boxes[-1]
+    width, height = checked.pages[-1].width, checked.pages[-1].height
     scale = min(1.0, width / 595.28, height / 841.89)
     margin, gap, bottom = 36 * scale, 8 * scale, 40 * scale
     sig_w, sig_h, stamp = 156 * scale, 68 * scale, 96 * scale

@@ -1,8 +1,11 @@
 """Text tags in uploaded PDFs: {{signature:client}}, {{date:company}}... become fields.
 
-pdfium gives each character's box, so a tag's rectangle is known to the point. The field is
-anchored at the tag's lower-left corner (grown to a usable size for signatures and stamps), and
-the tag itself is covered with white so it does not show under the value.
+pdfium gives each character's box, so a tag's rectangle is known to the point. Those boxes are
+in the page's user space; they are turned into display space (after /Rotate, from the visible
+box's corner: the Field convention, documents.models) before anything else. The field is
+anchored at the tag's lower-left corner as displayed (grown to a usable size for signatures and
+stamps, towards the right and the top of the displayed page), and the tag itself is covered
+with white so it does not show under the value.
 """
 
 import re
@@ -30,7 +33,7 @@ DEFAULT_MIN = (80.0, 16.0)
 
 
 def find_tags(data: bytes) -> list[tuple[int, str, str, tuple[float, float, float, float]]]:
-    """(page, kind, role, (left, bottom, right, top)) of every tag, in page coordinates."""
+    """(page, kind, role, (left, bottom, right, top)) of every tag, in the page's user space."""
     found = []
     pdf = pdfium.PdfDocument(data)
     try:
@@ -67,9 +70,11 @@ def apply_text_tags(checked: CheckedPdf, *, language: str) -> tuple[bytes, list[
     covers: dict[int, list[tuple[float, float, float, float]]] = {}
     counters: dict[str, int] = {}
     with translation.override(language):
-        for page, kind, role, (left, bottom, right, top) in tags:
-            page_width, page_height, origin_x, origin_y = checked.page_boxes[page - 1]
-            x, y = left - origin_x, bottom - origin_y
+        for page, kind, role, user_rect in tags:
+            geometry = checked.pages[page - 1]
+            page_width, page_height = geometry.width, geometry.height
+            left, bottom, right, top = geometry.rect_to_display(*user_rect)
+            x, y = left, bottom
             min_w, min_h = MIN_SIZES.get(Field.Kind(kind), DEFAULT_MIN)
             width = min(max(right - left, min_w), page_width)
             height = min(max(top - bottom, min_h), page_height)
@@ -91,7 +96,7 @@ def apply_text_tags(checked: CheckedPdf, *, language: str) -> tuple[bytes, list[
                 )
             )
             covers.setdefault(page, []).append(
-                (left - origin_x - 1, bottom - origin_y - 1, right - left + 2, top - bottom + 2)
+                (left - 1, bottom - 1, right - left + 2, top - bottom + 2)
             )
     from documents.flatten import cover_rectangles
 

@@ -15,6 +15,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
 from django.conf import settings
@@ -22,7 +23,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
-from pypdf import PdfReader
+from pypdf import PdfReader, Transformation
 
 from documents.errors import DocumentError
 
@@ -37,12 +38,104 @@ OFFICE_EXTENSIONS = (".doc", ".docx", ".odt", ".rtf")
 OFFICE_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"{\\rtf")
 
 
+@dataclass(frozen=True)
+class PageGeometry:
+    """Where a page's visible area is in its user space, and how it is turned for display.
+
+    Field rectangles (documents.models) are in *display space*: points, origin at the
+    lower-left corner of the page as viewers, pdfium and the previews show it, i.e. after
+    /Rotate and relative to the visible box (the CropBox clipped to the MediaBox, as pdfium
+    does). `to_user` maps display space to the page's user space, where drawing happens.
+    """
+
+    left: float
+    bottom: float
+    right: float
+    top: float
+    rotation: int  # clockwise, one of 0, 90, 180, 270
+
+    @classmethod
+    def of(cls, page: Any) -> "PageGeometry":
+        """The geometry of a pypdf page (inherited attributes are already on the page)."""
+        media = _rectangle(page.mediabox)
+        crop = _rectangle(page.cropbox)  # pypdf falls back to the MediaBox
+        left, bottom = max(media[0], crop[0]), max(media[1], crop[1])
+        right, top = min(media[2], crop[2]), min(media[3], crop[3])
+        if right <= left or top <= bottom:
+            # No overlap: pdfium shows an empty page, and check_pdf refuses the file because the
+            # sizes disagree; drawing code on an already stored file uses the MediaBox.
+            left, bottom, right, top = media
+        try:
+            value = page.get("/Rotate", 0)
+            rotate = int(float(value.get_object() if hasattr(value, "get_object") else value))
+        except (TypeError, ValueError):
+            rotate = 0
+        # As pdfium reads it: whole quarter turns (truncated), negative ones counted back.
+        return cls(left, bottom, right, top, 90 * (int(rotate / 90) % 4))
+
+    @property
+    def width(self) -> float:
+        """Width of the page as displayed."""
+        if self.rotation in (90, 270):
+            return self.top - self.bottom
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        """Height of the page as displayed."""
+        if self.rotation in (90, 270):
+            return self.right - self.left
+        return self.top - self.bottom
+
+    def to_user(self) -> Transformation:
+        """Display space -> user space, for merging an overlay drawn in display space."""
+        box_w, box_h = self.right - self.left, self.top - self.bottom
+        left, bottom = self.left, self.bottom
+        matrices = {
+            0: (1, 0, 0, 1, left, bottom),
+            90: (0, 1, -1, 0, left + box_w, bottom),
+            180: (-1, 0, 0, -1, left + box_w, bottom + box_h),
+            270: (0, -1, 1, 0, left, bottom + box_h),
+        }
+        return Transformation(ctm=matrices[self.rotation])
+
+    def to_display(self, x: float, y: float) -> tuple[float, float]:
+        """A point of the page's user space in display space."""
+        p, q = x - self.left, y - self.bottom
+        box_w, box_h = self.right - self.left, self.top - self.bottom
+        if self.rotation == 90:
+            return q, box_w - p
+        if self.rotation == 180:
+            return box_w - p, box_h - q
+        if self.rotation == 270:
+            return box_h - q, p
+        return p, q
+
+    def rect_to_display(
+        self, left: float, bottom: float, right: float, top: float
+    ) -> tuple[float, float, float, float]:
+        """A user-space rectangle as (left, bottom, right, top) in display space."""
+        x1, y1 = self.to_display(left, bottom)
+        x2, y2 = self.to_display(right, top)
+        return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+def _rectangle(box: Any) -> tuple[float, float, float, float]:
+    values = [float(value) for value in box]
+    return (
+        min(values[0], values[2]),
+        min(values[1], values[3]),
+        max(values[0], values[2]),
+        max(values[1], values[3]),
+    )
+
+
 @dataclass
 class CheckedPdf:
     data: bytes
     page_count: int
-    # (width, height) of each page's visible box in points, and its lower-left corner.
-    page_boxes: list[tuple[float, float, float, float]]
+    # The geometry of each page: display size, visible box and rotation (see PageGeometry).
+    pages: list[PageGeometry]
 
 
 def max_bytes() -> int:
@@ -101,10 +194,6 @@ def check_pdf(data: bytes) -> CheckedPdf:
         )
     try:
         page_count = len(reader.pages)
-        boxes = []
-        for page in reader.pages:
-            box = page.cropbox
-            boxes.append((float(box.width), float(box.height), float(box.left), float(box.bottom)))
     except Exception as exc:
         logger.info("pypdf could not read the pages of an upload: %s", exc)
         raise DocumentError(unreadable) from exc
@@ -115,21 +204,37 @@ def check_pdf(data: bytes) -> CheckedPdf:
             _("This PDF has %(count)d pages; the limit is %(limit)d.")
             % {"count": page_count, "limit": max_pages()}
         )
+    try:
+        pages = [PageGeometry.of(page) for page in reader.pages]
+    except Exception as exc:
+        logger.info("pypdf could not read the pages of an upload: %s", exc)
+        raise DocumentError(unreadable) from exc
     if any(
-        width < 1 or height < 1 or width > 14400 or height > 14400 for width, height, *_ in boxes
+        page.width < 1 or page.height < 1 or page.width > 14400 or page.height > 14400
+        for page in pages
     ):
         raise DocumentError(unreadable)
     # The previews and the flattening use pdfium: it must agree that the file is sound.
     try:
         pdf = pdfium.PdfDocument(data)
-        pdfium_pages = len(pdf)
-        pdf.close()
+        try:
+            pdfium_sizes = [pdf.get_page_size(index) for index in range(len(pdf))]
+        finally:
+            pdf.close()
     except pdfium.PdfiumError as exc:
         logger.info("pdfium refused an upload: %s", exc)
         raise DocumentError(unreadable) from exc
-    if pdfium_pages != page_count:
+    if len(pdfium_sizes) != page_count:
         raise DocumentError(unreadable)
-    return CheckedPdf(data=data, page_count=page_count, page_boxes=boxes)
+    # Field rectangles are in the page as displayed: pdfium (previews, editor) and PageGeometry
+    # (defaults, text tags, flattening) must see the same page, or the file is refused.
+    if any(
+        abs(width - page.width) > 0.5 or abs(height - page.height) > 0.5
+        for (width, height), page in zip(pdfium_sizes, pages, strict=True)
+    ):
+        logger.info("pdfium and pypdf disagree on the page sizes of an upload")
+        raise DocumentError(unreadable)
+    return CheckedPdf(data=data, page_count=page_count, pages=pages)
 
 
 def image_to_pdf(data: bytes) -> bytes:

@@ -42,11 +42,16 @@ def _confirmed(request: HttpRequest, party: Party) -> bool:
 
 @lru_cache(maxsize=256)
 def _page_sizes(sha256: str, path: str) -> list[tuple[float, float]]:
+    """(width, height) of each page as displayed (after /Rotate, visible box): the space of
+    the Field rectangles and of the page images the boxes are laid over."""
     from pypdf import PdfReader
+
+    from documents.uploads import PageGeometry
 
     with open(path, "rb") as fh:
         reader = PdfReader(io.BytesIO(fh.read()))
-        return [(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages]
+        geometries = [PageGeometry.of(p) for p in reader.pages]
+        return [(geometry.width, geometry.height) for geometry in geometries]
 
 
 def _pages(envelope: Envelope, party: Party) -> list[dict[str, Any]]:

@@ -12,6 +12,9 @@
   function pt(page) { return { w: parseFloat(page.dataset.widthPt), h: parseFloat(page.dataset.heightPt) }; }
 
   // Box position (percent of the page, top-left) <-> field rectangle (points, bottom-left).
+  // Both are in the page as displayed (after /Rotate, from the visible box's corner): the
+  // previews are rendered that way and data-width-pt/height-pt are the displayed size, so no
+  // rotation or offset is ever applied here (documents/models.py, "Coordinates convention").
   function placeBox(box, rect) {
     const size = pt(pageOf(box));
     box.style.left = (rect.x / size.w * 100) + "%";
