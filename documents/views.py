@@ -51,6 +51,8 @@ def after_upload_url(document: Document) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
+    if not is_employee(request.user):
+        raise Http404
     language = (get_language() or "fr")[:2]
     form = UploadForm(
         request.POST or None,

@@ -12,6 +12,10 @@ def _employee(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untype
     return getattr(user, "employee", None)
 
 
+def is_employee(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return _employee(user) is not None
+
+
 def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
     employee = _employee(user)
     return employee is not None and employee.is_manager

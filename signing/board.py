@@ -50,6 +50,14 @@ def _htmx_target(request: HttpRequest) -> str | None:
 
 def _filter_choices(request: HttpRequest, filters: selectors.BoardFilters) -> dict[str, Any]:
     """The options of the filter form (small tables: companies, employees, clients in use)."""
+    if not access.is_employee(request.user):
+        # A user without an Employee profile sees no envelope, and no client or company names.
+        return {
+            "companies": [],
+            "employees": [],
+            "selected_counterparty": None,
+            "counterparties": [],
+        }
     manager = access.is_manager(request.user)
     choices: dict[str, Any] = {
         "companies": list(

@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # Crockford-style alphabet without look-alikes: codes are read aloud and typed from paper.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -22,7 +23,7 @@ class Envelope(models.Model):
         SEALING = "sealing", _("Sealing")
         COMPLETED = "completed", _("Completed")
         DECLINED = "declined", _("Declined")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("signing", "Cancelled")
         EXPIRED = "expired", _("Expired")
 
     OPEN_STATUSES = (Status.AWAITING_COMPANY, Status.AWAITING_CLIENT)
@@ -36,7 +37,7 @@ class Envelope(models.Model):
     document = models.OneToOneField(
         "documents.Document", on_delete=models.PROTECT, related_name="envelope"
     )
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(pgettext_lazy("signing", "title"), max_length=200)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     language = models.CharField(
         _("document language"), max_length=2, choices=Language.choices, default=Language.FR
@@ -118,7 +119,7 @@ class Party(models.Model):
         CLIENT = "client", _("Client")
 
     class Channel(models.TextChoices):
-        EMAIL = "email", _("Email")
+        EMAIL = "email", pgettext_lazy("signing", "Email")
         SMS = "sms", _("SMS")
 
     class Status(models.TextChoices):
@@ -135,7 +136,7 @@ class Party(models.Model):
     phone = models.CharField(_("mobile phone"), max_length=20, blank=True)
     channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
     is_company = models.BooleanField(
-        default=False, help_text="The party signs for a legal entity (may be asked for a stamp)."
+        default=False, help_text=_("The party signs for a legal entity (may be asked for a stamp).")
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
     # The link token is HMAC(SECRET_KEY, party + nonce): the database keeps only the nonce and
@@ -195,7 +196,7 @@ class Event(models.Model):
 
     class Type(models.TextChoices):
         CREATED = "created", _("Created")
-        SENT = "sent", _("Sent for signature")
+        SENT = "sent", pgettext_lazy("signing", "Sent for signature")
         MESSAGE_QUEUED = "message_queued", _("Message queued")
         MESSAGE_SENT = "message_sent", _("Message sent")
         MESSAGE_FAILED = "message_failed", _("Message failed")
@@ -207,7 +208,7 @@ class Event(models.Model):
         SIGNED = "signed", _("Signed")
         DECLINED = "declined", _("Declined")
         REMINDED = "reminded", _("Reminder sent")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("signing", "Cancelled")
         EXPIRED = "expired", _("Expired")
         LINK_REISSUED = "link_reissued", _("Link reissued")
         SEALING_STARTED = "sealing_started", _("Sealing started")
@@ -250,7 +251,7 @@ class Message(models.Model):
         REMINDER = "reminder", _("Reminder")
         PARTY_SIGNED = "party_signed", _("A party signed")
         DECLINED = "declined", _("Declined")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("signing", "Cancelled")
         EXPIRED = "expired", _("Expired")
         COMPLETED = "completed", _("Completed")
 
@@ -269,7 +270,7 @@ class Message(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took it.")
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text=_("When a worker took it."))
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

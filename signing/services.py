@@ -430,6 +430,16 @@ def otp_send(*, party: Party, ip: str | None, user_agent: str) -> None:
                 "code_cooldown",
                 _("A code was just sent. You can ask for a new one in %d seconds.") % wait,
             )
+        # Five attempts per code and a cooldown still allow thousands of guesses over a link's
+        # life; a daily cap on codes keeps guessing the 6 digits out of reach.
+        sent_today = Event.objects.filter(
+            party=party, type=Event.Type.CODE_SENT, created_at__gte=now - timedelta(days=1)
+        ).count()
+        if sent_today >= settings.SIGNFLOW_OTP_MAX_CODES_PER_DAY:
+            raise SigningError(
+                "code_limit",
+                _("Too many codes were sent for this link today. Try again tomorrow."),
+            )
         code = tokens.new_otp()
         party.otp_hash = tokens.hash_otp(party_id=party.pk, code=code)
         party.otp_sent_at = now

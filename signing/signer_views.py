@@ -13,16 +13,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from documents.models import Field
+from signflow import net
 from signing import images, services
 from signing.models import Envelope, FieldValue, Party
 
 SESSION_KEY = "signflow-otp-confirmed"
+# A link of a cancelled, declined or expired envelope is dead: it says why, and shows nothing
+# of the document any more.
+DEAD_LINK_PROBLEMS = {"cancelled", "declined", "expired"}
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    ip = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
-    return ip or None
+    return net.client_ip(request)
 
 
 def user_agent(request: HttpRequest) -> str:
@@ -97,7 +99,7 @@ def sign_page(request: HttpRequest, token: str) -> HttpResponse:
         "problem": problem,
         "problem_message": services.LINK_MESSAGES.get(problem or "", ""),
         "confirmed": _confirmed(request, party),
-        "pages": _pages(envelope, party),
+        "pages": [] if problem in DEAD_LINK_PROBLEMS else _pages(envelope, party),
         "has_signature": any(
             f.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS} for f in my_fields
         ),
@@ -187,6 +189,10 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
     party = _party(token)
     envelope = party.envelope
     translation.activate(envelope.language)
+    if not _confirmed(request, party):
+        # Before any image is decoded: without the code, an upload costs us nothing.
+        messages.error(request, _("Confirm the code we sent you before signing."))
+        return _back(token)
     fields = list(Field.objects.filter(document=envelope.document, role=party.role))
     values: dict[int, services.SubmittedValue] = {}
     try:
@@ -254,6 +260,8 @@ def page_image(request: HttpRequest, token: str, page: int) -> HttpResponse:
     party = _party(token)
     from documents.previews import page_image as render_page
 
+    if services.link_problem(party) in DEAD_LINK_PROBLEMS:
+        raise Http404
     document = party.envelope.document
     if page < 1 or page > document.page_count:
         raise Http404
@@ -264,6 +272,7 @@ def page_image(request: HttpRequest, token: str, page: int) -> HttpResponse:
     return response
 
 
+@never_cache
 def download(request: HttpRequest, token: str) -> HttpResponse:
     party = _party(token)
     envelope = party.envelope

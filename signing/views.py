@@ -11,8 +11,10 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from crm.models import Deal, Invoice
@@ -61,6 +63,7 @@ def envelope_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
     )
 
 
+@never_cache
 @login_required
 def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponse:
     envelope = _envelope_for(request, envelope_id)
@@ -104,6 +107,7 @@ def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
 @login_required
 def send_deal(request: HttpRequest, deal_id: int) -> HttpResponse:
     """From a deal: a document rendered from a chosen template, then the send screen."""
+    from documents.access import can_view_template
     from documents.models import DocumentTemplate
     from documents.services import DocumentError, document_create_from_template
 
@@ -113,7 +117,8 @@ def send_deal(request: HttpRequest, deal_id: int) -> HttpResponse:
     if employee is None or not (employee.is_manager or deal.responsible_id == user.pk):
         raise Http404
     template = DocumentTemplate.objects.filter(pk=request.POST.get("template") or 0).first()
-    if template is None:
+    # Someone else's private template looks like a missing one.
+    if template is None or not can_view_template(user, template):
         messages.error(request, _("Choose a template."))
         return redirect("crm:deal_detail", deal_id=deal.pk)
     try:
@@ -263,9 +268,13 @@ def envelope_remind(request: HttpRequest, envelope_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Reminder queued."))
-    return redirect(
-        request.POST.get("next") or reverse("signing:envelope_detail", args=[envelope.pk])
-    )
+    target = request.POST.get("next", "")
+    # Only a page of this site: an absolute URL here would make SignFlow an open redirect.
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("signing:envelope_detail", args=[envelope.pk])
+    return redirect(target)
 
 
 @require_POST
