@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from crm.models import DealEvent, Invoice
 from documents.models import Document, Field
@@ -494,7 +494,7 @@ def otp_confirm(*, party: Party, code: str, ip: str | None, user_agent: str) -> 
                 data={"attempt": party.otp_attempts},
             )
             if left > 0:
-                failure = SigningError("code_wrong", _("Wrong code. %d attempts left.") % left)
+                failure = SigningError("code_wrong", ngettext("Wrong code. %d attempt left.", "Wrong code. %d attempts left.", left) % left)
             else:
                 failure = SigningError(
                     "code_attempts", _("Too many wrong codes. Ask for a new one.")

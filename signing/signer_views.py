@@ -1,6 +1,7 @@
 """The signer's pages: opened from a link, no account. Mobile first."""
 
 import io
+import mimetypes
 from functools import lru_cache
 from typing import Any
 
@@ -302,4 +303,25 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         data = fh.read()
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{envelope.public_id}.pdf"'
+    return response
+
+
+def default_stamp(request: HttpRequest, token: str) -> HttpResponse:
+    """The own company's default stamp, shown to its signer only (MEDIA_ROOT is not public)."""
+    party = _party(token)
+    envelope = party.envelope
+    company = envelope.company
+    if (
+        services.link_problem(party) is not None
+        or party.role != Party.Role.COMPANY
+        or company is None
+        or not company.default_stamp
+    ):
+        raise Http404
+    with company.default_stamp.open("rb") as fh:
+        data = fh.read()
+    content_type = mimetypes.guess_type(company.default_stamp.name)[0] or "application/octet-stream"
+    response = HttpResponse(data, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -36,4 +36,5 @@ urlpatterns = [
     path("s/<str:token>/decline/", signer_views.decline, name="decline"),
     path("s/<str:token>/pages/<int:page>.png", signer_views.page_image, name="page_image"),
     path("s/<str:token>/download/", signer_views.download, name="download"),
+    path("s/<str:token>/stamp.png", signer_views.default_stamp, name="default_stamp"),
 ]

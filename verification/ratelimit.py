@@ -8,11 +8,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from signflow.net import client_ip as signflow_client_ip
+
 
 def client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites
-    # REMOTE_ADDR for us (gunicorn behind the proxy does, with --forwarded-allow-ips).
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    # The same rule as the audit trail: REMOTE_ADDR, or what our own proxies saw when
+    # SIGNFLOW_TRUSTED_PROXIES says how many stand in front of us.
+    return signflow_client_ip(request) or "unknown"
 
 
 def allow(request: HttpRequest, *, scope: str = "verify") -> bool:

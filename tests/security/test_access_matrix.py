@@ -274,6 +274,7 @@ ROUTES = [
     Route("signing:decline", "post", kwargs=token, expect=EVERYONE),
     Route("signing:page_image", kwargs=lambda w: {**token(w), "page": 1}, expect=EVERYONE),
     Route("signing:download", kwargs=token, expect=EVERYONE),
+    Route("signing:default_stamp", kwargs=token, expect=EVERYONE),
 ]
 
 

@@ -434,3 +434,22 @@ def test_the_sweep_requeues_a_message_whose_worker_died_but_not_one_being_sent(
     notifications.sweep()
     assert Message.objects.get(pk=invitation.pk).status == Message.Status.SENT
     assert Message.objects.get(pk=fresh.pk).status == Message.Status.SENDING
+
+
+def test_the_director_sees_the_company_stamp_through_the_link_and_the_client_does_not(
+    sent_envelope: Envelope, django_capture_on_commit_callbacks
+):
+    from django.core.files.base import ContentFile
+
+    company = sent_envelope.company
+    company.default_stamp.save("cachet.png", ContentFile(stamp_png()))
+    token = _director_token(sent_envelope)
+    director = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_with_code(director, token, DIRECTOR)
+    page = director.get(f"/s/{token}/").content.decode()
+    assert f"/s/{token}/stamp.png" in page
+    response = Client().get(f"/s/{token}/stamp.png")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert Client().get("/s/not-a-token/stamp.png").status_code == 404
