@@ -494,7 +494,11 @@ def otp_confirm(*, party: Party, code: str, ip: str | None, user_agent: str) -> 
                 data={"attempt": party.otp_attempts},
             )
             if left > 0:
-                failure = SigningError("code_wrong", ngettext("Wrong code. %d attempt left.", "Wrong code. %d attempts left.", left) % left)
+                failure = SigningError(
+                    "code_wrong",
+                    ngettext("Wrong code. %d attempt left.", "Wrong code. %d attempts left.", left)
+                    % left,
+                )
             else:
                 failure = SigningError(
                     "code_attempts", _("Too many wrong codes. Ask for a new one.")

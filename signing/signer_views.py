@@ -320,7 +320,7 @@ def default_stamp(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404
     with company.default_stamp.open("rb") as fh:
         data = fh.read()
-    content_type = mimetypes.guess_type(company.default_stamp.name)[0] or "application/octet-stream"
+    content_type = mimetypes.guess_type(company.default_stamp.name or "")[0] or "image/png"
     response = HttpResponse(data, content_type=content_type)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
