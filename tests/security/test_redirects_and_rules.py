@@ -93,3 +93,10 @@ def test_a_malformed_forwarded_address_is_not_recorded(world, client, settings) 
     settings.SIGNFLOW_TRUSTED_PROXIES = 1
     client.get(f"/s/{world.token}/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="not-an-ip")
     assert _opened_ip(world) == "10.0.0.2"
+
+
+def test_media_files_are_never_served_directly(client, settings):
+    # MEDIA_ROOT holds the sealing keys and every document; only access-checked views serve files.
+    settings.DEBUG = True
+    assert client.get("/media/keys/root.pem").status_code == 404
+    assert client.get("/media/documents/x.pdf").status_code == 404
