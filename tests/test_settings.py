@@ -40,3 +40,28 @@ def test_a_malformed_boolean_is_refused_loudly():
 def test_development_starts_without_a_secret_key():
     result = _start(DEBUG="1", SIGNFLOW_VAR_DIR=str(ROOT / "var"))
     assert result.returncode == 0, result.stderr
+
+
+def test_the_deploy_check_refuses_the_dev_outbox_in_production():
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    clean.update(
+        DJANGO_SETTINGS_MODULE="signflow.settings",
+        DEBUG="0",
+        SECRET_KEY="s" * 60,
+        SIGNFLOW_DEV_OUTBOX="1",
+        SIGNFLOW_VAR_DIR=str(ROOT / "var"),
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "signflow.E001" in result.stderr
