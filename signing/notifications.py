@@ -17,7 +17,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.html import linebreaks, urlize
+from django.utils.html import escape, linebreaks
+from django.utils.safestring import mark_safe
 
 from signing import audit
 from signing.models import Envelope, Event, Message, Party
@@ -41,6 +42,18 @@ def _button_label(template: str) -> str:
     return gettext("Open and sign")
 
 
+def _link_our_urls(text: str) -> str:
+    """Escape the text and make only SignFlow's own URLs clickable.
+
+    A sender's note or a signer's decline reason may contain any URL: in an email that carries
+    our name it stays plain text, so it cannot pass for one of our links.
+    """
+    ours = re.escape(escape(settings.SIGNFLOW_BASE_URL))
+    return re.sub(
+        rf"{ours}/[^\s<>\"']*", lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escape(text)
+    )
+
+
 def render_message(
     *, template: str, channel: str, language: str, context: dict[str, Any]
 ) -> dict[str, str]:
@@ -59,7 +72,8 @@ def render_message(
             "signing/messages/email.html",
             {
                 "language": language,
-                "body_html": linebreaks(urlize(body, autoescape=True), autoescape=False),
+                # Escaped by _link_our_urls; only our own <a> and linebreaks' <p>/<br> are markup.
+                "body_html": mark_safe(linebreaks(_link_our_urls(body), autoescape=False)),  # noqa: S308
                 "button_link": context.get(button_key) if button_key else None,
                 "button_label": _button_label(template),
             },

@@ -144,3 +144,25 @@ def test_two_workers_racing_for_one_message_send_it_once(
     assert results.count(Message.Status.SENT) == 1
     assert results.count("skipped") == 7
     assert len(twilio.requests) == 1
+
+
+def test_only_our_own_links_are_clickable_in_an_email(settings):
+    rendered = notifications.render_message(
+        template="invitation",
+        channel="email",
+        language="en",
+        context={
+            "title": "Contrat",
+            "party_name": "Paul",
+            "sender_name": "Sophie",
+            "sender_company": "Atelier",
+            "company_name": "Atelier",
+            "deadline": "",
+            "note": "Please also log in at https://evil.example/login <b>now</b>",
+            "link": f"{settings.SIGNFLOW_BASE_URL}/s/abc/",
+        },
+    )
+    html = rendered["html"]
+    assert f'<a href="{settings.SIGNFLOW_BASE_URL}/s/abc/">' in html
+    assert 'href="https://evil.example' not in html
+    assert "&lt;b&gt;now&lt;/b&gt;" in html
