@@ -167,13 +167,27 @@ def field_add(request: HttpRequest, document_id: int) -> HttpResponse:
     return _saved(request, document, field)
 
 
-@login_required
-@require_POST
-def field_change(request: HttpRequest, document_id: int, field_id: int) -> HttpResponse:
+def _editable_field(
+    request: HttpRequest, document_id: int, field_id: int
+) -> tuple[Document, Field, HttpResponse | None]:
+    """The field to change, and the refusal to return when the document is locked."""
     document = _document_for(request, document_id)
     field = get_object_or_404(Field, pk=field_id, document=document)
     if not can_edit_fields(request.user, document):
-        return _field_error(request, document, _("This document can no longer be changed."))
+        return (
+            document,
+            field,
+            _field_error(request, document, _("This document can no longer be changed.")),
+        )
+    return document, field, None
+
+
+@login_required
+@require_POST
+def field_change(request: HttpRequest, document_id: int, field_id: int) -> HttpResponse:
+    document, field, refusal = _editable_field(request, document_id, field_id)
+    if refusal is not None:
+        return refusal
     form = FieldForm(request.POST)
     if not form.is_valid():
         return _field_error(request, document, _("The field could not be saved: check its values."))
@@ -187,10 +201,9 @@ def field_change(request: HttpRequest, document_id: int, field_id: int) -> HttpR
 @login_required
 @require_POST
 def field_remove(request: HttpRequest, document_id: int, field_id: int) -> HttpResponse:
-    document = _document_for(request, document_id)
-    field = get_object_or_404(Field, pk=field_id, document=document)
-    if not can_edit_fields(request.user, document):
-        return _field_error(request, document, _("This document can no longer be changed."))
+    document, field, refusal = _editable_field(request, document_id, field_id)
+    if refusal is not None:
+        return refusal
     try:
         services.field_delete(field=field)
     except DocumentError as exc:

@@ -291,17 +291,14 @@ def test_the_audit_chain_detects_a_deleted_row(sent_envelope: Envelope):
     assert not report.ok
 
 
-def test_a_crm_field_filled_by_the_client_is_written_back_to_the_counterparty(
-    sent_envelope: Envelope, django_capture_on_commit_callbacks
-):
+def _siret_field(envelope: Envelope, *, role: str):  # type: ignore[no-untyped-def]
     from documents.models import Field
 
-    document = sent_envelope.document
-    field = Field.objects.create(
-        document=document,
-        key="client-siret",
+    return Field.objects.create(
+        document=envelope.document,
+        key=f"{role}-siret",
         kind="crm",
-        role="client",
+        role=role,
         page=1,
         x=50,
         y=50,
@@ -311,36 +308,42 @@ def test_a_crm_field_filled_by_the_client_is_written_back_to_the_counterparty(
         crm_attribute="siret",
         required=True,
     )
-    director = party(sent_envelope, "company")
-    client_party = party(sent_envelope, "client")
+
+
+def _sign_through_services(signer: Party, recipient: str, extra: dict | None = None) -> None:
+    """Code, then signature and stamp fields filled with a typed signature, plus `extra`."""
+    signer.refresh_from_db()
+    services.otp_send(party=signer, ip=None, user_agent="")
+    code = code_in(last_message(template="code", recipient=recipient))
+    services.otp_confirm(party=signer, code=code, ip=None, user_agent="")
+    signature = services.SubmittedValue(image=images.typed_signature(signer.name), method="typed")
+    values = dict(extra or {})
+    for field in signer.envelope.document.fields.filter(
+        role=signer.role, kind__in=["signature", "stamp"]
+    ):
+        values[field.pk] = signature
+    signer.refresh_from_db()
+    services.party_sign(
+        party=signer,
+        values=values,
+        consent=True,
+        code_confirmed_in_session=True,
+        ip=None,
+        user_agent="",
+    )
+
+
+def test_a_crm_field_filled_by_the_client_is_written_back_to_the_counterparty(
+    sent_envelope: Envelope, django_capture_on_commit_callbacks
+):
+    field = _siret_field(sent_envelope, role="client")
     with django_capture_on_commit_callbacks(execute=True):
-        for signer, recipient, values in [
-            (director, DIRECTOR, None),
-            (
-                client_party,
-                CLIENT_PHONE,
-                {field.pk: services.SubmittedValue(text="552 100 554 00005")},
-            ),
-        ]:
-            signer.refresh_from_db()
-            services.otp_send(party=signer, ip=None, user_agent="")
-            code = code_in(last_message(template="code", recipient=recipient))
-            services.otp_confirm(party=signer, code=code, ip=None, user_agent="")
-            signature = services.SubmittedValue(
-                image=images.typed_signature(signer.name), method="typed"
-            )
-            chosen = values or {}
-            for f in document.fields.filter(role=signer.role, kind__in=["signature", "stamp"]):
-                chosen[f.pk] = signature
-            signer.refresh_from_db()
-            services.party_sign(
-                party=signer,
-                values=chosen,
-                consent=True,
-                code_confirmed_in_session=True,
-                ip=None,
-                user_agent="",
-            )
+        _sign_through_services(party(sent_envelope, "company"), DIRECTOR)
+        _sign_through_services(
+            party(sent_envelope, "client"),
+            CLIENT_PHONE,
+            {field.pk: services.SubmittedValue(text="552 100 554 00005")},
+        )
     counterparty = sent_envelope.counterparty
     counterparty.refresh_from_db()
     assert counterparty.siret == "55210055400005"
@@ -350,49 +353,13 @@ def test_a_crm_field_filled_by_the_client_is_written_back_to_the_counterparty(
 def test_an_invalid_crm_value_refuses_the_signature_and_saves_nothing(
     sent_envelope: Envelope, django_capture_on_commit_callbacks
 ):
-    from documents.models import Field
-
     director = party(sent_envelope, "company")
-    field = Field.objects.create(
-        document=sent_envelope.document,
-        key="x-siret",
-        kind="crm",
-        role="company",
-        page=1,
-        x=50,
-        y=50,
-        width=150,
-        height=20,
-        label="SIRET",
-        crm_attribute="siret",
-        required=True,
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        services.otp_send(party=director, ip=None, user_agent="")
-    services.otp_confirm(
-        party=director,
-        code=code_in(last_message(template="code", recipient=DIRECTOR)),
-        ip=None,
-        user_agent="",
-    )
-    signature = services.SubmittedValue(image=images.typed_signature("Claire"), method="typed")
-    values = {
-        f.pk: signature
-        for f in sent_envelope.document.fields.filter(
-            role="company", kind__in=["signature", "stamp"]
-        )
-    }
-    values[field.pk] = services.SubmittedValue(text="123")
-    director.refresh_from_db()
-    with pytest.raises(services.SigningError) as exc:
-        services.party_sign(
-            party=director,
-            values=values,
-            consent=True,
-            code_confirmed_in_session=True,
-            ip=None,
-            user_agent="",
-        )
+    field = _siret_field(sent_envelope, role="company")
+    with (
+        pytest.raises(services.SigningError) as exc,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        _sign_through_services(director, DIRECTOR, {field.pk: services.SubmittedValue(text="123")})
     assert exc.value.code == "field_invalid"
     director.refresh_from_db()
     assert director.status == Party.Status.ACTIVE
