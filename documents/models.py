@@ -85,6 +85,10 @@ class Document(models.Model):
         "crm.Invoice", on_delete=models.SET_NULL, null=True, blank=True, related_name="documents"
     )
     locked = models.BooleanField(default=False, help_text="Set once sent: fields are frozen.")
+    # What documents.sanitize removed from an upload: {"javascript": 2, "form_fields": 3,
+    # "embedded_files": 1, "embedded_file_names": ["payload.exe"], ...}; the certificate of
+    # completion lists it. Empty for rendered documents and clean uploads.
+    sanitized = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Previews(models.TextChoices):
