@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.models import Contact, Counterparty, Deal, DealEvent, DealStage, OwnCompany
 from crm.services import VAT_RATES, LineData
 from crm.validators import CLEANERS, check_siret_matches_siren
+from signflow.text import CleanTextMixin
 
 CURRENCIES = [("EUR", "EUR (€)"), ("USD", "USD ($)"), ("GBP", "GBP (£)"), ("CHF", "CHF")]
 
@@ -28,7 +29,7 @@ REQUISITE_FIELDS = [
 ]
 
 
-class NormalisingForm(forms.ModelForm):
+class NormalisingForm(CleanTextMixin, forms.ModelForm):
     """Runs crm.validators on every identifier or phone field the form has.
 
     A wrong value is refused with the failed check next to its field; a right one is stored
@@ -95,7 +96,7 @@ class ContactForm(NormalisingForm):
         fields = ["name", "position", "email", "phone"]
 
 
-class DealForm(forms.ModelForm):
+class DealForm(CleanTextMixin, forms.ModelForm):
     currency = forms.ChoiceField(label=_("currency"), choices=CURRENCIES, initial="EUR")
     amount = forms.DecimalField(
         label=_("amount"),
@@ -152,13 +153,13 @@ class DealForm(forms.ModelForm):
         return cleaned
 
 
-class NoteForm(forms.Form):
+class NoteForm(CleanTextMixin, forms.Form):
     text = forms.CharField(label=_("Add a note"), max_length=500)
 
     kind = DealEvent.Kind.NOTE
 
 
-class InvoiceForm(forms.Form):
+class InvoiceForm(CleanTextMixin, forms.Form):
     issue_date = forms.DateField(
         label=_("issue date"), widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -179,7 +180,7 @@ def _rate_label(rate: Decimal) -> str:
     return f"{rate.normalize():f} %"
 
 
-class InvoiceLineForm(forms.Form):
+class InvoiceLineForm(CleanTextMixin, forms.Form):
     description = forms.CharField(label=_("description"), max_length=300)
     quantity = forms.DecimalField(
         label=_("quantity"),
@@ -243,8 +244,15 @@ InvoiceLineFormSet = forms.formset_factory(
 )
 
 
+class DealStageForm(CleanTextMixin, forms.ModelForm):
+    class Meta:
+        model = DealStage
+        fields = ["position", "code", "name_fr", "name_en", "is_closed"]
+
+
 DealStageFormSet = forms.modelformset_factory(
     DealStage,
+    form=DealStageForm,
     fields=["position", "code", "name_fr", "name_en", "is_closed"],
     extra=1,
     can_delete=False,

@@ -2,7 +2,9 @@
 
 A template is authored in the browser; handing it model objects would let it walk relations
 (deal.responsible.password...). Values are formatted here for the document's language, and
-Django's autoescaping escapes them when the template prints them.
+Django's autoescaping escapes them when the template prints them. Every string goes through
+`clean_text` on the way out, so a record saved before that cleaning existed (or written by a
+path without a form) brings no bidi override or zero-width character into a PDF.
 """
 
 from decimal import Decimal
@@ -12,6 +14,7 @@ from django.utils import formats, timezone, translation
 
 from crm.models import Counterparty, Deal, Invoice, OwnCompany, money
 from signflow.money import format_money
+from signflow.text import clean_value
 
 
 def _number(value: Decimal, language: str) -> str:
@@ -56,6 +59,10 @@ def client_context(counterparty: Counterparty) -> dict[str, Any]:
 
 
 def deal_context(deal: Deal, *, language: str) -> dict[str, Any]:
+    return clean_value(_deal_context(deal, language=language))
+
+
+def _deal_context(deal: Deal, *, language: str) -> dict[str, Any]:
     contact = deal.contact
     return {
         "company": company_context(deal.company),
@@ -89,7 +96,7 @@ def invoice_context(invoice: Invoice, *, language: str) -> dict[str, Any]:
         }
         for rate, base in sorted(bases.items())
     ]
-    context = deal_context(invoice.deal, language=language)
+    context = _deal_context(invoice.deal, language=language)
     context["company"] = company_context(invoice.company)
     context.update(
         invoice={
@@ -116,7 +123,7 @@ def invoice_context(invoice: Invoice, *, language: str) -> dict[str, Any]:
             "vat_rows": vat_rows,
         },
     )
-    return context
+    return clean_value(context)
 
 
 def sample_context(*, language: str, company: OwnCompany | None = None) -> dict[str, Any]:

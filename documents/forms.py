@@ -8,9 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 from documents.authoring import MAX_BODY_CHARS, MAX_CSS_CHARS
 from documents.models import DocumentTemplate, Field, FieldLayout
+from signflow.text import CleanTextMixin
 
 
-class UploadForm(forms.Form):
+class UploadForm(CleanTextMixin, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     file = forms.FileField(
         label=_("File"),
@@ -40,7 +41,7 @@ class UploadForm(forms.Form):
             upload.widget.attrs["accept"] = ".pdf,.png,.jpg,.jpeg,.doc,.docx,.odt,.rtf"
 
 
-class FieldForm(forms.Form):
+class FieldForm(CleanTextMixin, forms.Form):
     """A field's placement from the editor, in PDF points (bottom-left origin)."""
 
     kind = forms.ChoiceField(choices=Field.Kind.choices)
@@ -54,7 +55,7 @@ class FieldForm(forms.Form):
     required = forms.BooleanField(required=False)
 
 
-class TemplateForm(forms.Form):
+class TemplateForm(CleanTextMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     kind = forms.ChoiceField(label=_("Kind"), choices=DocumentTemplate.Kind.choices)
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
@@ -73,5 +74,5 @@ class TemplateForm(forms.Form):
     )
 
 
-class LayoutSaveForm(forms.Form):
+class LayoutSaveForm(CleanTextMixin, forms.Form):
     name = forms.CharField(label=_("Name of the layout"), max_length=200)

@@ -6,7 +6,8 @@ with a redirect back to the board otherwise, so every action also works without 
 """
 
 import csv
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -24,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.models import Counterparty, Employee, OwnCompany
+from signflow.text import clean_text
 from signing import access, selectors, services, views
 from signing.models import Envelope, Party
 
@@ -220,7 +222,9 @@ def card_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
     envelope = _envelope_to_act_on(request, envelope_id)
     try:
         services.envelope_cancel(
-            envelope=envelope, actor=_user(request), reason=request.POST.get("reason", "")
+            envelope=envelope,
+            actor=_user(request),
+            reason=clean_text(request.POST.get("reason", ""), multiline=True),
         )
     except services.SigningError as exc:
         if _htmx(request):
@@ -340,16 +344,39 @@ CSV_COLUMNS = {
 }
 
 
+# OWASP "CSV injection": a spreadsheet runs a cell starting with one of these as a formula
+# (=HYPERLINK(...) in a client's name, a title or a decline reason written by outsiders).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def csv_cell(value: Any) -> str:
+    """One cell of an export, safe to open in a spreadsheet: invisible characters removed and a
+    leading quote before anything a spreadsheet would read as a formula. A plain number such as
+    "-12.50" stays a number (it cannot be a formula), so amounts still add up."""
+    text = clean_text("" if value is None else str(value), multiline=True)
+    if PLAIN_NUMBER.fullmatch(text):
+        return text
+    if text.startswith(FORMULA_STARTS) or text.lstrip().startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def _csv_row(writer: Any, cells: Iterable[Any]) -> str:
+    return str(writer.writerow([csv_cell(cell) for cell in cells]))
+
+
 def _csv_lines(rows: Any, header: list[str]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # spreadsheet programs read UTF-8 only with the BOM
-    yield writer.writerow(header)
+    yield _csv_row(writer, header)
 
     def when(value: Any) -> str:
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
     for env in rows:
-        yield writer.writerow(
+        yield _csv_row(
+            writer,
             [
                 env.public_id,
                 env.title,
@@ -367,7 +394,7 @@ def _csv_lines(rows: Any, header: list[str]) -> Iterator[str]:
                 when(env.deadline),
                 when(env.completed_at),
                 env.closed_reason,
-            ]
+            ],
         )
 
 

@@ -4,10 +4,11 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from signflow.text import CleanTextMixin
 from signing.models import Envelope, Party
 
 
-class PartyForm(forms.Form):
+class PartyForm(CleanTextMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
     email = forms.CharField(label=_("Email"), max_length=254, required=False)
     phone = forms.CharField(label=_("Mobile phone"), max_length=30, required=False)
@@ -19,7 +20,7 @@ class PartyForm(forms.Form):
     )
 
 
-class SendOptionsForm(forms.Form):
+class SendOptionsForm(CleanTextMixin, forms.Form):
     language = forms.ChoiceField(label=_("Document language"), choices=Envelope.Language.choices)
     deadline_days = forms.IntegerField(
         label=_("Deadline (days)"),
@@ -58,7 +59,7 @@ class SendOptionsForm(forms.Form):
         return timezone.now() + timedelta(days=self.cleaned_data["deadline_days"])
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(CleanTextMixin, forms.Form):
     reason = forms.CharField(
         label=_("Reason"),
         max_length=2000,
@@ -67,7 +68,7 @@ class ReasonForm(forms.Form):
     )
 
 
-class ReissueForm(forms.Form):
+class ReissueForm(CleanTextMixin, forms.Form):
     email = forms.CharField(label=_("Email"), max_length=254, required=False)
     phone = forms.CharField(label=_("Mobile phone"), max_length=30, required=False)
     channel = forms.ChoiceField(label=_("Channel"), choices=Party.Channel.choices)

@@ -3,16 +3,30 @@
 import base64
 import binascii
 import io
+import struct
 from pathlib import Path
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from signflow.text import clean_text
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 24_000_000  # a 24 MP phone photo; a decode then costs ~100 MB at most
 MAX_SIDE = 1200
 FONT_PATH = Path(settings.BASE_DIR) / "static" / "fonts" / "DancingScript-Regular.otf"
+# What Pillow raises on a file it cannot (or will not) decode. DecompressionBombError is not an
+# OSError: a PNG header announcing 50 000 x 50 000 pixels raises it from Image.open itself.
+UNREADABLE = (
+    UnidentifiedImageError,
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    Image.DecompressionBombError,
+)
 
 
 class ImageError(Exception):
@@ -48,7 +62,7 @@ def _shrink(image: Image.Image) -> Image.Image:
 
 
 def typed_signature(name: str) -> bytes:
-    name = " ".join(name.split())
+    name = " ".join(clean_text(name).split())
     if not name:
         raise ImageError(_("Type your name to sign."))
     if len(name) > 80:
@@ -73,7 +87,7 @@ def drawn_signature(data_url: str) -> bytes:
             if img.format != "PNG" or img.width * img.height > MAX_PIXELS:
                 raise ImageError(_("The drawing could not be read. Draw it again."))
             image = img.convert("RGBA")
-    except (binascii.Error, UnidentifiedImageError, OSError) as exc:
+    except (binascii.Error, *UNREADABLE) as exc:
         raise ImageError(_("The drawing could not be read. Draw it again.")) from exc
     return _png(_shrink(_crop_to_ink(image)))
 
@@ -94,7 +108,9 @@ def uploaded_image(data: bytes, *, keep_colour: bool) -> bytes:
             img.draft("RGB", (MAX_SIDE * 2, MAX_SIDE * 2))
             img.load()
             image = ImageOps.exif_transpose(img).convert("RGBA")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageError(_("The image has too many pixels. Upload a smaller photo.")) from exc
+    except UNREADABLE as exc:
         raise ImageError(_("This file is not an image we can read. Upload a PNG or JPEG.")) from exc
     image = _shrink(image)
     # Paper becomes transparent: alpha follows how far a pixel is from white, so anti-aliased

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from crm.models import DealEvent, Invoice
 from documents.models import Document, Field
+from signflow.text import clean_text
 from signing import audit, tokens
 from signing.models import Envelope, Event, FieldValue, Message, Party
 from signing.notifications import message_queue
@@ -694,12 +695,23 @@ def _queue_seal(envelope_id: int) -> None:
         logger.warning("Broker unavailable, envelope %s left for the sealing sweep", envelope_id)
 
 
-def party_decline(*, party: Party, reason: str, ip: str | None, user_agent: str) -> None:
-    reason = reason.strip()
-    if not reason:
-        raise SigningError("reason_required", _("Tell the sender why you decline."))
+def party_decline(
+    *,
+    party: Party,
+    reason: str,
+    code_confirmed_in_session: bool,
+    ip: str | None,
+    user_agent: str,
+) -> None:
+    """Close the envelope at the signer's request. Like signing, it needs the confirmed code:
+    a link alone (forwarded, seen over a shoulder) must not let anyone decline for the signer."""
+    reason = clean_text(reason, multiline=True).strip()
     with transaction.atomic():
         envelope, party = _locked_party(party)
+        if not (party.otp_confirmed_at and code_confirmed_in_session):
+            raise SigningError("code_required", _("Confirm the code we sent you before declining."))
+        if not reason:
+            raise SigningError("reason_required", _("Tell the sender why you decline."))
         now = timezone.now()
         party.status = Party.Status.DECLINED
         party.declined_at = now
@@ -835,9 +847,25 @@ def party_reissue(
         if errors:
             raise SigningError("invalid", " ".join(errors.values()))
         party.email, party.phone, party.channel = data.email, data.phone, data.channel
+        # The code state starts afresh: the corrected address must get a code at once, not
+        # wait out the cooldown of a code sent to the old one.
         party.otp_hash = ""
         party.otp_confirmed_at = None
-        party.save(update_fields=["email", "phone", "channel", "otp_hash", "otp_confirmed_at"])
+        party.otp_sent_at = None
+        party.otp_expires_at = None
+        party.otp_attempts = 0
+        party.save(
+            update_fields=[
+                "email",
+                "phone",
+                "channel",
+                "otp_hash",
+                "otp_confirmed_at",
+                "otp_sent_at",
+                "otp_expires_at",
+                "otp_attempts",
+            ]
+        )
         audit.event_append(
             envelope=envelope,
             party=party,

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from documents.models import Field
 from signflow import net
+from signflow.text import clean_text
 from signing import images, services
 from signing.models import Envelope, FieldValue, Party
 
@@ -220,9 +221,9 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
         elif field.kind == Field.Kind.STAMP and stamp is not None:
             values[field.pk] = stamp
         elif not field.is_image and field.kind != Field.Kind.DATE:
-            values[field.pk] = services.SubmittedValue(
-                text=request.POST.get(f"field-{field.pk}", ""), method=FieldValue.Method.TYPED
-            )
+            # One-line inputs: bidi overrides and zero-width characters never reach the PDF.
+            text = clean_text(request.POST.get(f"field-{field.pk}", ""))
+            values[field.pk] = services.SubmittedValue(text=text, method=FieldValue.Method.TYPED)
     try:
         services.party_sign(
             party=party,
@@ -247,6 +248,7 @@ def decline(request: HttpRequest, token: str) -> HttpResponse:
         services.party_decline(
             party=party,
             reason=request.POST.get("reason", ""),
+            code_confirmed_in_session=_confirmed(request, party),
             ip=client_ip(request),
             user_agent=user_agent(request),
         )

@@ -19,7 +19,7 @@ from crm.models import Invoice, OwnCompany
 from signing.models import Envelope, Message
 from signing.notifications import render_message
 from tests import factories
-from tests.signing.conftest import last_message, link_token, send_form
+from tests.signing.conftest import code_in, last_message, link_token, send_form
 
 BASE_DIR = Path(settings.BASE_DIR)
 SKIP_DIRS = {".venv", "node_modules", "var", "static", "tests", "bench"}
@@ -254,12 +254,15 @@ def test_french_envelope_signing_page_and_messages_are_french(french_envelope: E
     assert '<html lang="fr">' in page
     assert "Confirmez votre identité" in page
     assert "M’envoyer le code" in page
-    assert "Refuser de signer" in page
+    assert "Ce code vous sera demandé pour signer comme pour refuser." in page
     assert "Confirm your identity" not in page
 
     signer.post(f"/s/{token}/code/send/")
     code = last_message(template="code", recipient="claire.dubois@atelier-lumiere.fr")
     assert code.subject.startswith("Votre code de confirmation : ")
+    # Declining, like signing, is offered once the code is confirmed.
+    signer.post(f"/s/{token}/code/", {"code": code_in(code)})
+    assert "Refuser de signer" in signer.get(f"/s/{token}/").content.decode()
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 """Stage changes show on the related CRM deal's timeline."""
 
 import pytest
+from django.utils import timezone
 
 from crm.models import DealEvent
 from signing import services
@@ -18,7 +19,15 @@ def test_sending_signing_and_declining_reach_the_deal_timeline(sent_envelope):
     director_signs(sent_envelope)
     assert "party_signed" in _kinds(sent_envelope)
     client_party = sent_envelope.parties.get(role="client")
-    services.party_decline(party=client_party, reason="Prix trop élevé", ip=None, user_agent="")
+    client_party.otp_confirmed_at = timezone.now()  # declining needs the confirmed code
+    client_party.save(update_fields=["otp_confirmed_at"])
+    services.party_decline(
+        party=client_party,
+        reason="Prix trop élevé",
+        code_confirmed_in_session=True,
+        ip=None,
+        user_agent="",
+    )
     assert "declined" in _kinds(sent_envelope)
     text = DealEvent.objects.filter(deal=sent_envelope.deal, kind="declined").get().text
     assert "Prix trop élevé" in text

@@ -188,6 +188,7 @@ def test_decline_closes_the_envelope_and_tells_the_sender(
 ):
     signer = Client()
     token = _director_token(sent_envelope)
+    sign_with_code(signer, token, DIRECTOR)  # declining, like signing, needs the code
     response = signer.post(f"/s/{token}/decline/", {"reason": ""}, follow=True)
     assert "why you decline" in response.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
