@@ -4,6 +4,7 @@ enters (signer fields, typed signatures, decline reasons, the send form, CRM for
 CRM values on their way into a template."""
 
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from pypdf import PdfReader
 from crm.models import Counterparty
 from documents.contexts import invoice_context
 from documents.models import Field
-from signflow.text import clean_text
+from signflow.text import INVISIBLE_ASTRAL, INVISIBLE_BMP, clean_text
 from signing.models import Envelope, FieldValue, Party
 from tests import factories
 from tests.signing.conftest import (  # noqa: F401  (fixtures of the signing flow)
@@ -49,10 +50,27 @@ BOX = {"page": 1, "x": 380.0, "y": 812.0, "width": 180.0, "height": 20.0}
         ("Ce\u0301line", "Céline"),  # NFC
         ("e\u200b\u0301", "é"),  # NFC after the removal
         ("ligne 1\r\nligne 2\tfin", "ligne 1 ligne 2 fin"),  # one line
+        ("Cl\U000e0041aire \U0001f642\u200d", "Claire \U0001f642"),  # tags, outside the BMP
     ],
 )
 def test_clean_text_removes_what_a_reader_cannot_see(raw: str, clean: str) -> None:
     assert clean_text(raw) == clean
+
+
+def test_the_invisible_class_is_every_control_format_and_surrogate_character() -> None:
+    # Checked against this Python's Unicode database: a newer one that adds a format character
+    # fails here until INVISIBLE lists it.
+    expected = {
+        chr(c)
+        for c in range(0x110000)
+        if unicodedata.category(chr(c)) in {"Cc", "Cf", "Cs"} and chr(c) not in "\t\n"
+    }
+    matched = {
+        chr(c)
+        for c in range(0x110000)
+        if (INVISIBLE_BMP if c <= 0xFFFF else INVISIBLE_ASTRAL).fullmatch(chr(c))
+    }
+    assert matched == expected
 
 
 def test_multi_line_text_keeps_its_line_breaks_and_tabs() -> None:
