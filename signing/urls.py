@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from signing import signer_views, views, webhooks
+from signing import compare_views, signer_views, views, webhooks
 
 app_name = "signing"
 
@@ -10,6 +10,11 @@ urlpatterns = [
     path("envelopes/<int:envelope_id>/", views.envelope_detail, name="envelope_detail"),
     path(
         "envelopes/<int:envelope_id>/download/", views.envelope_download, name="envelope_download"
+    ),
+    path(
+        "envelopes/<int:envelope_id>/compare/",
+        compare_views.envelope_compare,
+        name="envelope_compare",
     ),
     path("envelopes/<int:envelope_id>/remind/", views.envelope_remind, name="envelope_remind"),
     path("envelopes/<int:envelope_id>/cancel/", views.envelope_cancel, name="envelope_cancel"),
@@ -36,5 +41,6 @@ urlpatterns = [
     path("s/<str:token>/decline/", signer_views.decline, name="decline"),
     path("s/<str:token>/pages/<int:page>.png", signer_views.page_image, name="page_image"),
     path("s/<str:token>/download/", signer_views.download, name="download"),
+    path("s/<str:token>/compare/", compare_views.signer_compare, name="signer_compare"),
     path("s/<str:token>/stamp.png", signer_views.default_stamp, name="default_stamp"),
 ]

@@ -1,7 +1,27 @@
-"""Compare an uploaded copy with the sealed original: pages rendered and diffed, words diffed.
+"""Compare an uploaded copy with the sealed original, and decide what an answer may show of it.
 
 Pages are rendered at 72 dpi, so one pixel is one PDF point and the changed regions come out
 directly in points from the page's top-left corner.
+
+Disclosure rule (an answer never shows text or pictures of the sealed original beyond what the
+upload already shows, except where they differ):
+
+- A page of the upload *matches* a page of the original when both hold:
+  words: at least 80% of the words are in place, i.e. the words the two pages share in the
+  same order (difflib.SequenceMatcher over word tokens) are at least 80% of the longer page's
+  words; the SignFlow stripe ("SignFlow <code> · ...") is left out on both sides, since every
+  page carries it and copying it proves nothing;
+  ink: at least 80% of the ink (pixels dark on either page) is the same on both pages, so a
+  page whose text was copied over a blank or blacked-out background does not match.
+- Matching page: its changed words (old -> new) and, side by side, the original and the
+  upload cut to each changed region, never the whole page.
+- Uploaded page that matches no page: its number only. Original pages that no uploaded page
+  matches: their numbers only, and only when at least one page matched.
+- No page matches: "this is not the sealed document <code>" and nothing else
+  (reason `not_the_sealed_document`), whatever the file carries (a code, a stripe, a QR).
+
+The full comparison (every page in order, pictured whole, every text change) is for those
+entitled to the original, decided by the caller: the sender's employees and the signers.
 """
 
 from __future__ import annotations
@@ -13,20 +33,31 @@ import re
 from collections import deque
 from typing import IO, TYPE_CHECKING, Any
 
+
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
     from verification.models import SealedDocument
-    from verification.services import VerificationResult
+    from verification.services import Comparison, RegionCrop, VerificationResult
+
+Region = tuple[float, float, float, float]
 
 RENDER_SCALE = 1.0  # 72 dpi: pixels == points
 IMAGE_SCALE = 1.5  # the side-by-side pictures are sharper than the comparison
+CROP_SCALE = 2.0  # crops of changed regions are small: sharper still
+CROP_PAD = 6  # points of context around a changed region in its crop
 PIXEL_THRESHOLD = 48  # grey-level difference that counts as a change (anti-aliasing is below)
 CELL = 6  # changed pixels are grouped in cells of CELL x CELL points
 MERGE_CELLS = 2  # regions closer than this many cells are one region
 MAX_PAGES_COMPARED = 200
 MAX_PAGES_PICTURED = 10
 MAX_TEXT_CHANGES = 50
+MATCH_SHARE = 0.8  # words and ink in place for an uploaded page to be a page of the original
+MAX_CANDIDATES = 3  # original pages tested against each uploaded page
+MAX_CROPS_PER_PAGE = 20
+MAX_CROP_SHARE = 0.25  # a changed region larger than this share of the page is not pictured
+# The stripe line, in any language: removed before words are compared.
+STRIPE_LINE_RE = re.compile(r"SignFlow\s+[A-Z0-9]{6,32}\b[^\r\n]*")
 
 # A word, or an amount written with thousands separators and a currency: "10 000,00 €".
 TOKEN_RE = re.compile(
@@ -115,38 +146,6 @@ def changed_regions(
     return regions
 
 
-def _highlighted_png(page: Any, regions: list[tuple[float, float, float, float]]) -> str:
-    from PIL import ImageDraw
-
-    image = page.render(scale=IMAGE_SCALE).to_pil().convert("RGB")
-    overlay = image.copy()
-    draw = ImageDraw.Draw(overlay)
-    pad = 3
-    for x0, y0, x1, y1 in regions:
-        box = (
-            x0 * IMAGE_SCALE - pad,
-            y0 * IMAGE_SCALE - pad,
-            x1 * IMAGE_SCALE + pad,
-            y1 * IMAGE_SCALE + pad,
-        )
-        draw.rectangle(box, fill=(255, 214, 0))
-    from PIL import Image
-
-    blended = Image.blend(image, overlay, 0.35)
-    draw = ImageDraw.Draw(blended)
-    for x0, y0, x1, y1 in regions:
-        box = (
-            x0 * IMAGE_SCALE - pad,
-            y0 * IMAGE_SCALE - pad,
-            x1 * IMAGE_SCALE + pad,
-            y1 * IMAGE_SCALE + pad,
-        )
-        draw.rectangle(box, outline=(192, 38, 45), width=3)
-    out = io.BytesIO()
-    blended.save(out, format="PNG", optimize=False)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
-
 def _page_text(page: Any) -> str:
     textpage = page.get_textpage()
     try:
@@ -155,51 +154,265 @@ def _page_text(page: Any) -> str:
         textpage.close()
 
 
-def compare_with_original(
-    *, result: VerificationResult, stream: IO[bytes], original: SealedDocument
-) -> None:
-    """Fill result.page_diffs / text_changes / reasons by comparing with the sealed file."""
+def own_text(text: str) -> str:
+    """The page's text without the SignFlow stripe, which every sealed page carries."""
+    return STRIPE_LINE_RE.sub(" ", text)
+
+
+def word_score(original: list[str], upload: list[str]) -> float:
+    """Share of words in place: the in-order common words over the longer page's word count."""
+    longest = max(len(original), len(upload))
+    if longest == 0:
+        return 1.0
+    matcher = difflib.SequenceMatcher(None, original, upload, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / longest
+
+
+def ink_score(before: PILImage.Image, after: PILImage.Image) -> float:
+    """Share of the ink (pixels dark on either page) that is the same on both pages."""
+    from PIL import ImageChops
+
+    if before.size != after.size:
+        return 0.0
+    old, new = before.convert("L"), after.convert("L")
+    ink = ImageChops.darker(old, new).point(lambda v: 255 if v < 255 - PIXEL_THRESHOLD else 0)
+    total = ink.histogram()[255]
+    if total == 0:
+        return 1.0
+    changed = ImageChops.difference(old, new).point(lambda v: 255 if v > PIXEL_THRESHOLD else 0)
+    return ImageChops.subtract(ink, changed).histogram()[255] / total
+
+
+class _Page:
+    """One page of either file: its text read once, its picture rendered when first needed."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.text = _page_text(page)
+        self.own = tokens(own_text(self.text))
+        self.words = set(self.own)
+        self._image: PILImage.Image | None = None
+
+    @property
+    def image(self) -> PILImage.Image:
+        if self._image is None:
+            self._image = self.page.render(scale=RENDER_SCALE).to_pil().convert("L")
+        return self._image
+
+    def picture(self, regions: list[Region], scale: float) -> PILImage.Image:
+        return _highlighted(self.page, regions, scale)
+
+
+def _candidates(index: int, page: _Page, originals: list[_Page], taken: set[int]) -> list[int]:
+    """Original pages worth the full test for this uploaded page: the same position first,
+    then the pages sharing the most words (a page moved, or pages removed before it)."""
+    first = [index] if index < len(originals) and index not in taken else []
+
+    def overlap(j: int) -> float:
+        union = page.words | originals[j].words
+        return len(page.words & originals[j].words) / len(union) if union else 1.0
+
+    others = [j for j in range(len(originals)) if j not in taken and j != index]
+    others = [j for j in others if overlap(j) > 0]
+    others.sort(key=overlap, reverse=True)
+    return first + others[: MAX_CANDIDATES - len(first)]
+
+
+def page_matches(original: _Page, upload: _Page) -> bool:
+    """The disclosure rule: the upload clearly is this page (see the module docstring)."""
+    if word_score(original.own, upload.own) < MATCH_SHARE:
+        return False
+    return ink_score(original.image, upload.image) >= MATCH_SHARE
+
+
+def match_pages(originals: list[_Page], uploads: list[_Page]) -> dict[int, int]:
+    """Upload page index -> original page index, for the uploaded pages that match one."""
+    matches: dict[int, int] = {}
+    taken: set[int] = set()
+    for index, page in enumerate(uploads):
+        for candidate in _candidates(index, page, originals, taken):
+            if page_matches(originals[candidate], page):
+                matches[index] = candidate
+                taken.add(candidate)
+                break
+    return matches
+
+
+def _highlighted(page: Any, regions: list[Region], scale: float) -> PILImage.Image:
+    from PIL import Image, ImageDraw
+
+    image = page.render(scale=scale).to_pil().convert("RGB")
+    overlay = image.copy()
+    draw = ImageDraw.Draw(overlay)
+    pad = 3
+    boxes = [
+        (x0 * scale - pad, y0 * scale - pad, x1 * scale + pad, y1 * scale + pad)
+        for x0, y0, x1, y1 in regions
+    ]
+    for box in boxes:
+        draw.rectangle(box, fill=(255, 214, 0))
+    blended = Image.blend(image, overlay, 0.35)
+    draw = ImageDraw.Draw(blended)
+    for box in boxes:
+        draw.rectangle(box, outline=(192, 38, 45), width=3)
+    return blended
+
+
+def _png(image: PILImage.Image) -> str:
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def _crop_box(
+    region: Region, page_size: tuple[int, int], scale: float
+) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = region
+    width, height = page_size
+    return (
+        max(0, int((x0 - CROP_PAD) * scale)),
+        max(0, int((y0 - CROP_PAD) * scale)),
+        min(width, int((x1 + CROP_PAD) * scale + 1)),
+        min(height, int((y1 + CROP_PAD) * scale + 1)),
+    )
+
+
+def region_crops(before: _Page, after: _Page, regions: list[Region]) -> list[RegionCrop]:
+    """The original and the upload cut to each changed region, never more of the page.
+
+    A region larger than MAX_CROP_SHARE of the page is named but not pictured: its picture
+    would show the original's surroundings rather than the change.
+    """
+    from verification.services import RegionCrop
+
+    pictured = [
+        region
+        for region in regions
+        if (region[2] - region[0]) * (region[3] - region[1])
+        <= MAX_CROP_SHARE * before.image.size[0] * before.image.size[1]
+    ][:MAX_CROPS_PER_PAGE]
+    if not pictured:
+        return []
+    old = before.picture(pictured, CROP_SCALE)
+    new = after.picture(pictured, CROP_SCALE)
+    crops = []
+    for region in pictured:
+        crops.append(
+            RegionCrop(
+                region=region,
+                original_png=_png(old.crop(_crop_box(region, old.size, CROP_SCALE))),
+                submitted_png=_png(new.crop(_crop_box(region, new.size, CROP_SCALE))),
+            )
+        )
+    return crops
+
+
+def compare_pdfs(*, original: bytes, submitted: IO[bytes], full: bool) -> Comparison | None:
+    """What differs between the sealed original and an upload, and what may be shown of it.
+
+    Plain data in, plain data out (no database), so that it can run in a bounded worker.
+    None when the upload cannot be opened.
+    """
     import pypdfium2 as pdfium
 
+    from verification.services import Comparison
+
+    submitted.seek(0)
+    try:
+        upload_doc = pdfium.PdfDocument(submitted)
+    except Exception:
+        return None
+    sealed_doc = pdfium.PdfDocument(original)
+    try:
+        comparison = Comparison(
+            full=full, original_page_count=len(sealed_doc), page_count=len(upload_doc)
+        )
+        originals = [_Page(sealed_doc[i]) for i in range(min(len(sealed_doc), MAX_PAGES_COMPARED))]
+        uploads = [_Page(upload_doc[i]) for i in range(min(len(upload_doc), MAX_PAGES_COMPARED))]
+        if full:
+            _compare_full(comparison, originals, uploads)
+        else:
+            _compare_restricted(comparison, originals, uploads)
+        return comparison
+    finally:
+        upload_doc.close()
+        sealed_doc.close()
+        submitted.seek(0)
+
+
+def _compare_full(comparison: Comparison, originals: list[_Page], uploads: list[_Page]) -> None:
+    """Page by page in order, whole pages pictured: for those entitled to the original."""
     from verification.services import PageDiff, TextChange
 
+    for index in range(min(len(originals), len(uploads))):
+        before, after = originals[index], uploads[index]
+        comparison.matched[index + 1] = index + 1
+        regions = changed_regions(before.image, after.image)
+        for removed, added in word_changes(before.text, after.text):
+            if len(comparison.text_changes) < MAX_TEXT_CHANGES:
+                comparison.text_changes.append(
+                    TextChange(page=index + 1, removed=removed, added=added)
+                )
+        if regions:
+            diff = PageDiff(page=index + 1, regions=regions, original_page=index + 1)
+            if len(comparison.page_diffs) < MAX_PAGES_PICTURED:
+                diff.original_png = _png(before.picture(regions, IMAGE_SCALE))
+                diff.submitted_png = _png(after.picture(regions, IMAGE_SCALE))
+            comparison.page_diffs.append(diff)
+    comparison.missing_pages = list(range(len(uploads) + 1, comparison.original_page_count + 1))
+    comparison.unmatched_pages = list(range(len(originals) + 1, comparison.page_count + 1))
+
+
+def _compare_restricted(
+    comparison: Comparison, originals: list[_Page], uploads: list[_Page]
+) -> None:
+    """Only pages that clearly are pages of the original, and only where they differ."""
+    from verification.services import PageDiff, TextChange
+
+    matches = match_pages(originals, uploads)
+    if not matches:
+        return  # not this document: nothing of it is shown, not even its page count
+    for index, original_index in sorted(matches.items()):
+        before, after = originals[original_index], uploads[index]
+        comparison.matched[index + 1] = original_index + 1
+        old, new = before.own, after.own
+        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op != "equal" and len(comparison.text_changes) < MAX_TEXT_CHANGES:
+                comparison.text_changes.append(
+                    TextChange(
+                        page=index + 1,
+                        removed=" ".join(old[i1:i2]),
+                        added=" ".join(new[j1:j2]),
+                        original_page=original_index + 1,
+                    )
+                )
+        regions = changed_regions(before.image, after.image)
+        if regions:
+            diff = PageDiff(page=index + 1, regions=regions, original_page=original_index + 1)
+            diff.crops = region_crops(before, after, regions)
+            comparison.page_diffs.append(diff)
+    comparison.unmatched_pages = [
+        number for number in range(1, comparison.page_count + 1) if number - 1 not in matches
+    ]
+    found = set(matches.values())
+    comparison.missing_pages = [
+        number for number in range(1, comparison.original_page_count + 1) if number - 1 not in found
+    ]
+
+
+def compare_with_original(
+    *, result: VerificationResult, stream: IO[bytes], original: SealedDocument, full: bool
+) -> None:
+    """Fill result's changes and reasons from the comparison with the sealed file.
+
+    `full` is for those entitled to the original (its sender's employees, its signers);
+    anyone else gets the restricted answer described in the module docstring.
+    """
     with original.file.open("rb") as fh:
         original_bytes = fh.read()
-    stream.seek(0)
-    try:
-        submitted = pdfium.PdfDocument(stream)
-    except Exception:
+    comparison = compare_pdfs(original=original_bytes, submitted=stream, full=full)
+    if comparison is None:
         result.reasons.append("no_visible_change")
         return
-    sealed_doc = pdfium.PdfDocument(original_bytes)
-    try:
-        result.original_page_count = len(sealed_doc)
-        result.page_count = len(submitted)
-        if len(sealed_doc) != len(submitted):
-            result.reasons.append("page_count_differs")
-        common = min(len(sealed_doc), len(submitted), MAX_PAGES_COMPARED)
-        for index in range(common):
-            before, after = sealed_doc[index], submitted[index]
-            regions = changed_regions(
-                before.render(scale=RENDER_SCALE).to_pil(),
-                after.render(scale=RENDER_SCALE).to_pil(),
-            )
-            for removed, added in word_changes(_page_text(before), _page_text(after)):
-                if len(result.text_changes) < MAX_TEXT_CHANGES:
-                    result.text_changes.append(
-                        TextChange(page=index + 1, removed=removed, added=added)
-                    )
-            if regions:
-                diff = PageDiff(page=index + 1, regions=regions)
-                if len(result.page_diffs) < MAX_PAGES_PICTURED:
-                    diff.original_png = _highlighted_png(before, regions)
-                    diff.submitted_png = _highlighted_png(after, regions)
-                result.page_diffs.append(diff)
-        if result.page_diffs or result.text_changes or "page_count_differs" in result.reasons:
-            result.reasons.append("pages_differ")
-        else:
-            result.reasons.append("no_visible_change")
-    finally:
-        submitted.close()
-        sealed_doc.close()
-        stream.seek(0)
+    result.apply_comparison(comparison)

@@ -7,7 +7,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from verification.models import SealedDocument
-from verification.services import VerificationResult, reason_messages
+from verification.services import VERDICT_MODIFIED, VerificationResult, reason_messages
 
 SCHEMA_VERSION = 1
 
@@ -56,7 +56,7 @@ def error_json(code: str, message: str) -> dict[str, Any]:
         **sealed_as_json(None),
         "file": None,
         "reasons": [],
-        "changes": {"pages": [], "text": []},
+        "changes": _no_changes(),
         "message": message,
         "error": {"code": code, "message": message},
     }
@@ -70,16 +70,8 @@ def result_as_json(result: VerificationResult) -> dict[str, Any]:
         **sealed_as_json(result.sealed),
         "file": {"sha256": result.sha256, "size": result.size, "pages": result.page_count},
         "reasons": [{"code": r, "message": messages.get(r, r)} for r in result.reasons],
-        "changes": {
-            "pages": [
-                {"page": d.page, "regions": [list(r) for r in d.regions]} for d in result.page_diffs
-            ],
-            "text": [
-                {"page": c.page, "removed": c.removed, "added": c.added}
-                for c in result.text_changes
-            ],
-        },
-        "message": verdict_message(result.verdict),
+        "changes": changes_as_json(result),
+        "message": result_message(result),
         "error": None,
     }
     if result.code and not data["code"]:
@@ -87,6 +79,52 @@ def result_as_json(result: VerificationResult) -> dict[str, Any]:
     if result.error:
         data["error"] = {"code": result.error, "message": messages.get(result.error, "")}
     return data
+
+
+def _no_changes() -> dict[str, Any]:
+    return {
+        "disclosure": None,
+        "pages": [],
+        "text": [],
+        "matched_pages": [],
+        "unmatched_pages": [],
+        "missing_pages": [],
+    }
+
+
+def changes_as_json(result: VerificationResult) -> dict[str, Any]:
+    """What differs, cut to what this caller may see (the rule is in verification.diffing).
+
+    `pages` and `text` keep their entries' shape; `disclosure` says which rule applied
+    ("restricted" for anyone holding a file, "full" for those entitled to the original).
+    """
+    if result.sealed is None or result.verdict != VERDICT_MODIFIED:
+        return _no_changes()
+    return {
+        "disclosure": result.disclosure,
+        "pages": [
+            {"page": d.page, "regions": [list(r) for r in d.regions]} for d in result.page_diffs
+        ],
+        "text": [
+            {"page": c.page, "removed": c.removed, "added": c.added} for c in result.text_changes
+        ],
+        "matched_pages": [
+            {"page": page, "original_page": original}
+            for page, original in sorted(result.matched_pages.items())
+        ],
+        "unmatched_pages": result.unmatched_pages,
+        "missing_pages": result.missing_pages,
+    }
+
+
+def result_message(result: VerificationResult) -> str:
+    if result.not_the_sealed_document:
+        return not_the_sealed_document_message(result.code)
+    return verdict_message(result.verdict)
+
+
+def not_the_sealed_document_message(code: str) -> str:
+    return _("This is not the sealed document %(code)s.") % {"code": code}
 
 
 def verdict_message(verdict: str | None) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -186,20 +187,50 @@ def _register(
 # --- verification --------------------------------------------------------------------------------
 
 
+DISCLOSURE_RESTRICTED = "restricted"  # anyone holding a file: see verification.diffing
+DISCLOSURE_FULL = "full"  # those entitled to the original: its sender's employees, its signers
+
+
 @dataclass
 class TextChange:
-    page: int  # 1-based
+    page: int  # 1-based, in the uploaded file
     removed: str
     added: str
+    original_page: int | None = None  # the page of the sealed original it was compared with
+
+
+@dataclass
+class RegionCrop:
+    """One changed region, cut out of the original and of the upload (data: URIs)."""
+
+    region: tuple[float, float, float, float]
+    original_png: str
+    submitted_png: str
 
 
 @dataclass
 class PageDiff:
-    page: int  # 1-based
+    page: int  # 1-based, in the uploaded file
     # Changed regions in PDF points from the page's top-left corner: (x0, y0, x1, y1).
     regions: list[tuple[float, float, float, float]]
-    original_png: str = ""  # data: URIs, highlighted
+    original_png: str = ""  # whole pages, highlighted: full comparison only
     submitted_png: str = ""
+    original_page: int | None = None
+    crops: list[RegionCrop] = field(default_factory=list)  # restricted answers: regions only
+
+
+@dataclass
+class Comparison:
+    """What verification.diffing found, already cut to what may be disclosed."""
+
+    full: bool
+    original_page_count: int
+    page_count: int
+    page_diffs: list[PageDiff] = field(default_factory=list)
+    text_changes: list[TextChange] = field(default_factory=list)
+    matched: dict[int, int] = field(default_factory=dict)  # uploaded page -> original page
+    unmatched_pages: list[int] = field(default_factory=list)  # uploaded pages matching none
+    missing_pages: list[int] = field(default_factory=list)  # original pages matched by none
 
 
 @dataclass
@@ -214,8 +245,12 @@ class VerificationResult:
     page_diffs: list[PageDiff] = field(default_factory=list)
     text_changes: list[TextChange] = field(default_factory=list)
     page_count: int | None = None
-    original_page_count: int | None = None
+    original_page_count: int | None = None  # set only when it may be disclosed
     error: str = ""  # "not_pdf" when the file cannot be read as a PDF
+    disclosure: str = DISCLOSURE_RESTRICTED
+    matched_pages: dict[int, int] = field(default_factory=dict)  # uploaded -> original page
+    unmatched_pages: list[int] = field(default_factory=list)
+    missing_pages: list[int] = field(default_factory=list)
 
     @property
     def seal(self) -> pades.SignatureReport | None:
@@ -224,6 +259,35 @@ class VerificationResult:
     @property
     def appended(self) -> bool:
         return "appended" in self.reasons
+
+    @property
+    def not_the_sealed_document(self) -> bool:
+        return "not_the_sealed_document" in self.reasons
+
+    def apply_comparison(self, comparison: Comparison) -> None:
+        """Take the comparison's findings and say what they mean in `reasons`."""
+        self.page_count = comparison.page_count
+        self.page_diffs = comparison.page_diffs
+        self.text_changes = comparison.text_changes
+        self.matched_pages = comparison.matched
+        self.unmatched_pages = comparison.unmatched_pages
+        self.missing_pages = comparison.missing_pages
+        if not comparison.full and not comparison.matched:
+            # Not even the page count of the original is told to a file that only carries
+            # its code.
+            self.reasons.append("not_the_sealed_document")
+            return
+        self.original_page_count = comparison.original_page_count
+        if comparison.original_page_count != comparison.page_count:
+            self.reasons.append("page_count_differs")
+        if comparison.missing_pages:
+            self.reasons.append("pages_missing")
+        if comparison.unmatched_pages:
+            self.reasons.append("pages_unmatched")
+        if self.page_diffs or self.text_changes or self.missing_pages or self.unmatched_pages:
+            self.reasons.append("pages_differ")
+        else:
+            self.reasons.append("no_visible_change")
 
 
 def reason_messages() -> dict[str, str]:
@@ -238,6 +302,11 @@ def reason_messages() -> dict[str, str]:
         "pages_differ": _("Some pages look different from the sealed original."),
         "page_count_differs": _("The number of pages differs from the sealed original."),
         "no_visible_change": _("No visible difference was found with the sealed original."),
+        "pages_missing": _("Some pages of the sealed original are not in this file."),
+        "pages_unmatched": _("Some pages of this file are not pages of the sealed original."),
+        "not_the_sealed_document": _(
+            "None of its pages is a page of the sealed document: it only carries its code."
+        ),
         "not_pdf": _("This file is not a readable PDF."),
     }
 
@@ -295,12 +364,19 @@ def _stripe_code(stream: IO[bytes]) -> tuple[str, int | None]:
 
 
 def verify_pdf(
-    *, data: bytes | IO[bytes], sha256: str | None = None, with_diff: bool = True
+    *,
+    data: bytes | IO[bytes],
+    sha256: str | None = None,
+    with_diff: bool = True,
+    full_comparison: Callable[[SealedDocument], bool] | None = None,
 ) -> VerificationResult:
     """authentic / modified / unknown for a file, hashed while streaming.
 
     `sha256` may be given when the caller already hashed the bytes while receiving them (the
     upload handler does); `with_diff=False` skips the page comparison (command line, API).
+    The comparison with the sealed original is restricted to what the upload already shows
+    (verification.diffing) unless `full_comparison(original)` says the caller is entitled to
+    the original itself.
     """
     stream = _as_stream(data)
     if sha256 is None:
@@ -376,5 +452,7 @@ def verify_pdf(
     elif with_diff:
         from verification.diffing import compare_with_original
 
-        compare_with_original(result=result, stream=stream, original=original)
+        full = full_comparison is not None and full_comparison(original)
+        result.disclosure = DISCLOSURE_FULL if full else DISCLOSURE_RESTRICTED
+        compare_with_original(result=result, stream=stream, original=original, full=full)
     return result

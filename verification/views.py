@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from verification import keys, ratelimit, reporting, uploads
+from verification.models import SealedDocument
 from verification.selectors import sealed_by_code
 from verification.services import reason_messages, verify_pdf
 
@@ -83,6 +84,56 @@ def _verify_upload(
     if result.error == "not_pdf":
         return _form_page(request, status=400, error=_error_messages()["not_pdf"])
     return _form_page(request, result=result, filename=upload.name)
+
+
+def comparison_page(
+    request: HttpRequest, *, original: SealedDocument, template: str, context: dict[str, Any]
+) -> HttpResponse:
+    """Compare an upload with `original` in full: whole pages side by side, every change.
+
+    For callers that already decided the user is entitled to the original (signing's envelope
+    page and signer link); the public page never gets here. The calling view must be
+    `csrf_exempt`: CSRF is checked here, once the upload handler is in place.
+    """
+    context = {**context, "original": original, "max_bytes": uploads.max_upload_bytes()}
+    if request.method != "POST":
+        return render(request, template, context)
+    if uploads.declared_too_large(request):
+        return render(request, template, {**context, "error": _too_large_message()}, status=400)
+    if not ratelimit.allow(request):
+        context["error"] = _error_messages()["rate_limited"]
+        return render(request, template, context, status=429)
+    handler = uploads.install_handler(request)
+    return _compare_upload(request, handler, original, template, context)
+
+
+@csrf_protect
+def _compare_upload(
+    request: HttpRequest,
+    handler: uploads.HashingLimitUploadHandler,
+    original: SealedDocument,
+    template: str,
+    context: dict[str, Any],
+) -> HttpResponse:
+    upload, sha256, error = _receive_upload(request, handler)
+    if error:
+        return render(request, template, {**context, "error": _error_messages()[error]}, status=400)
+    with upload.open("rb") as stream:
+        result = verify_pdf(
+            data=stream,
+            sha256=sha256,
+            full_comparison=lambda sealed: sealed.pk == original.pk,
+        )
+    if result.error == "not_pdf":
+        context["error"] = _error_messages()["not_pdf"]
+        return render(request, template, context, status=400)
+    messages = reason_messages()
+    context.update(
+        result=result,
+        filename=upload.name,
+        reason_texts=[messages.get(r, r) for r in result.reasons if r != "not_registered"],
+    )
+    return render(request, template, context)
 
 
 @require_GET

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -26,6 +27,7 @@ from tests.security.conftest import (
     LAYOUT_NAME,
     TEMPLATE_NAME,
     World,
+    blank_pdf,
 )
 
 LOGIN, DENY, HIDDEN, OK, PUBLIC = "login", "deny", "hidden", "ok", "public"
@@ -99,6 +101,10 @@ def field_form(w: World) -> dict[str, Any]:
         "height": "30",
         "label": "x",
     }
+
+
+def pdf_file(w: World) -> dict[str, Any]:
+    return {"file": SimpleUploadedFile("copy.pdf", blank_pdf(), content_type="application/pdf")}
 
 
 def template_form(w: World) -> dict[str, Any]:
@@ -231,6 +237,9 @@ ROUTES = [
     ),
     Route("signing:envelope_detail", kwargs=envelope, expect=OWNED),
     Route("signing:envelope_download", kwargs=envelope, expect=OWNED),
+    # The full comparison with the sealed file: whoever may view the envelope.
+    Route("signing:envelope_compare", kwargs=envelope, expect=OWNED),
+    Route("signing:envelope_compare", "post", kwargs=envelope, data=pdf_file, expect=OWNED),
     Route("signing:envelope_remind", "post", kwargs=envelope, expect=OWNED),
     Route(
         "signing:envelope_cancel",
@@ -274,6 +283,8 @@ ROUTES = [
     Route("signing:decline", "post", kwargs=token, expect=EVERYONE),
     Route("signing:page_image", kwargs=lambda w: {**token(w), "page": 1}, expect=EVERYONE),
     Route("signing:download", kwargs=token, expect=EVERYONE),
+    Route("signing:signer_compare", kwargs=token, expect=EVERYONE),
+    Route("signing:signer_compare", "post", kwargs=token, data=pdf_file, expect=EVERYONE),
     Route("signing:default_stamp", kwargs=token, expect=EVERYONE),
 ]
 

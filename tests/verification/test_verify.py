@@ -72,7 +72,10 @@ def test_it_says_modified_and_names_the_changed_amount(
     x0, y0, x1, y1 = regions[0]
     assert 60 <= x0 <= 200 and x1 <= 300
     assert 215 <= y0 <= 245 and 235 <= y1 <= 265
-    assert result.page_diffs[0].original_png.startswith("data:image/png;base64,")
+    # Anyone holding a file sees the changed region cut out, never the whole page.
+    assert result.page_diffs[0].original_png == ""
+    [crop] = result.page_diffs[0].crops
+    assert crop.original_png.startswith("data:image/png;base64,")
 
 
 def test_it_says_modified_when_content_is_appended_after_the_seal(
