@@ -12,6 +12,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from signflow.cache import caches_for
 from signflow.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,7 +34,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SIGNFLOW_BASE_URL = env_str("SIGNFLOW_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with SignFlow's site: our login form (throttled, two-step) and staff must
+    # have confirmed a second factor (signflow.accounts.SignFlowAdminSite).
+    "signflow.apps.SignFlowAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,6 +46,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "anymail",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "signflow",
     "crm",
     "documents",
@@ -59,9 +65,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused by the throttle into the "too many attempts" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "signflow.urls"
@@ -92,13 +101,27 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # SQLite: wait for the write lock instead of failing at once under concurrent requests.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite under concurrent requests: WAL lets readers go on while one request writes, and
+    # IMMEDIATE takes the write lock when a transaction begins, waiting up to `timeout` seconds
+    # for it. A deferred transaction that reads and then writes cannot wait: SQLite answers
+    # "database is locked" at once rather than deadlock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: a locked-out client IP + username is refused before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "signing:board"
@@ -146,12 +169,9 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-sealing": {"task": "signing.tasks.sweep_sealing", "schedule": 120.0},
 }
 
-if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The cache only speeds things up and rate-limits: with Redis unreachable it answers "miss"
+# after a short timeout and logs a warning, so pages keep working (signflow/cache.py).
+CACHES = {"default": caches_for(REDIS_URL)}
 
 # Email: Django's mail API; any django-anymail backend works (see README).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
@@ -176,6 +196,12 @@ SMS_BACKEND = env_str(
 
 # The development outbox page lists every message with its links (never on in production).
 SIGNFLOW_DEV_OUTBOX = env_bool("SIGNFLOW_DEV_OUTBOX", DEBUG)
+if SIGNFLOW_DEV_OUTBOX and not DEBUG:
+    raise ImproperlyConfigured(
+        "SIGNFLOW_DEV_OUTBOX is on while DEBUG is off: /dev/outbox/ would show every signing "
+        "link and code to anyone. Unset SIGNFLOW_DEV_OUTBOX (it follows DEBUG by default), or "
+        "set DEBUG=1 for local development."
+    )
 
 # Sealing: built-in TSA and self-generated certificates unless configured.
 TSA_URL = env_str("TSA_URL")
@@ -199,6 +225,22 @@ SIGNFLOW_VERIFY_RATE_PER_MINUTE = env_int("SIGNFLOW_VERIFY_RATE_PER_MINUTE", 30)
 SIGNFLOW_TRUST_ROOTS_PATH = env_str("SIGNFLOW_TRUST_ROOTS_PATH")
 SIGNFLOW_LOGIN_MAX_FAILURES = env_int("SIGNFLOW_LOGIN_MAX_FAILURES", 5)
 SIGNFLOW_LOGIN_LOCK_SECONDS = env_int("SIGNFLOW_LOGIN_LOCK_SECONDS", 900)
+# One login throttle (django-axes, kept in the database so it needs no Redis) for every form
+# that checks a password or a two-step code: /login/, its code step and /admin/login/. Counted
+# per client IP and username; the callables read the SIGNFLOW_LOGIN_* settings above.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = "signflow.accounts.login_failure_limit"
+AXES_COOLOFF_TIME = "signflow.accounts.login_lock_time"
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_USERNAME_CALLABLE = "signflow.accounts.login_username"
+AXES_CLIENT_IP_CALLABLE = "signflow.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "signflow.accounts.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt during the lock does not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
+# Two-step login (django-otp, TOTP apps): optional for employees, required for staff.
+OTP_TOTP_ISSUER = "SignFlow"
 # How many proxies of ours append to X-Forwarded-For (0: use REMOTE_ADDR, the client IP).
 SIGNFLOW_TRUSTED_PROXIES = env_int("SIGNFLOW_TRUSTED_PROXIES", 0)
 TSA_TIMEOUT = env_int("TSA_TIMEOUT", 10)

@@ -1,17 +1,29 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
-from signflow import views
+from signflow import accounts, views
+
+
+def provider_webhook_urls() -> list[URLPattern | URLResolver]:
+    """django-anymail's delivery webhooks, routed only when a shared secret lets them tell the
+    provider from a stranger posting a forged bounce (development included: set one to try)."""
+    if not settings.ANYMAIL["WEBHOOK_SECRET"]:
+        return []
+    return [path("webhooks/anymail/", include("anymail.urls"))]
+
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("login/", views.LoginView.as_view(), name="login"),
+    path("login/", accounts.LoginView.as_view(), name="login"),
+    path("login/code/", accounts.login_code, name="login_code"),
+    path("account/two-step/", accounts.two_factor, name="two_factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("webhooks/anymail/", include("anymail.urls")),
+    *provider_webhook_urls(),
     path("crm/", include("crm.urls")),
     path("documents/", include("documents.urls")),
     path("", include("verification.urls")),

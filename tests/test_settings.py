@@ -42,7 +42,7 @@ def test_development_starts_without_a_secret_key():
     assert result.returncode == 0, result.stderr
 
 
-def test_the_deploy_check_refuses_the_dev_outbox_in_production():
+def test_the_dev_outbox_in_production_stops_even_the_deploy_check():
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -64,4 +64,5 @@ def test_the_deploy_check_refuses_the_dev_outbox_in_production():
         timeout=60,
     )
     assert result.returncode != 0
-    assert "signflow.E001" in result.stderr
+    # Refused when the settings load (see tests/security/test_startup_refusals.py).
+    assert "SIGNFLOW_DEV_OUTBOX is on while DEBUG is off" in result.stderr

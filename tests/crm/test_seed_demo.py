@@ -1,5 +1,7 @@
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from crm.models import (
     Contact,
@@ -46,7 +48,8 @@ def test_seed_demo_prints_logins_that_work(db: None, capsys: object) -> None:
     assert "demo-signflow" in out
     for username in ("manager", "employe1", "employe2"):
         assert username in out
-        assert authenticate(username=username, password="demo-signflow") is not None
+        request = RequestFactory().post("/login/")  # the login throttle needs the request
+        assert authenticate(request, username=username, password="demo-signflow") is not None
 
 
 def test_seed_demo_run_twice_creates_nothing_new(db: None) -> None:
@@ -54,3 +57,29 @@ def test_seed_demo_run_twice_creates_nothing_new(db: None) -> None:
     first = _counts()
     call_command("seed_demo")
     assert _counts() == first
+
+
+def test_seed_demo_makes_no_administrator_without_debug(db: None, settings) -> None:
+    settings.DEBUG = False
+    call_command("seed_demo")
+    assert not User.objects.filter(is_superuser=True).exists()
+    assert not User.objects.filter(is_staff=True).exists()
+
+
+def test_under_debug_the_demo_manager_administers_the_crm(db: None, settings) -> None:
+    settings.DEBUG = True
+    call_command("seed_demo")
+    assert set(User.objects.filter(is_superuser=True).values_list("username", flat=True)) == {
+        "manager"
+    }
+
+
+def test_a_demo_administrator_loses_the_rights_when_seeded_again_without_debug(
+    db: None, settings
+) -> None:
+    settings.DEBUG = True
+    call_command("seed_demo")
+    settings.DEBUG = False
+    call_command("seed_demo")
+    manager = User.objects.get(username="manager")
+    assert not manager.is_staff and not manager.is_superuser

@@ -118,6 +118,22 @@ ROUTES = [
     Route("set_language", "post", data=lambda w: {"language": "en"}, expect=EVERYONE),
     Route("login", expect=EVERYONE),
     Route("logout", "post", expect=dict.fromkeys(PERSONAS, LOGIN)),  # logged out, back to login
+    # The code step of a login: without a password just given, back to the login page.
+    Route("login_code", expect=dict.fromkeys(PERSONAS, LOGIN)),
+    Route(
+        "login_code",
+        "post",
+        data=lambda w: {"code": "123456"},
+        expect=dict.fromkeys(PERSONAS, LOGIN),
+    ),
+    # Two-step login settings: every logged-in user, for their own account only.
+    Route("two_factor", expect={**EVERYONE, "anonymous": LOGIN}),
+    Route(
+        "two_factor",
+        "post",
+        data=lambda w: {"code": "123456"},
+        expect={**EVERYONE, "anonymous": LOGIN},
+    ),
     # crm: deals and invoices belong to their responsible employee
     Route("crm:deal_list", expect=LISTED),
     Route("crm:deal_create", expect=EMPLOYEES),

@@ -7,6 +7,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -74,17 +75,28 @@ class Command(BaseCommand):
 
         users: dict[str, User] = {}
         for username, first, last, role in PEOPLE:
+            admin = settings.DEBUG and role == Employee.Role.MANAGER
             user, created = User.objects.get_or_create(
                 username=username,
                 defaults={
                     "first_name": first,
                     "last_name": last,
                     "email": f"{username}@atelier-lumiere.fr",
-                    # The manager also administers the CRM in Django's admin.
-                    "is_staff": role == Employee.Role.MANAGER,
-                    "is_superuser": role == Employee.Role.MANAGER,
+                    # The manager also administers the CRM in Django's admin, in development
+                    # only: the demo password is public, a superuser with it must not exist
+                    # on a server (and staff need two-step login there).
+                    "is_staff": admin,
+                    "is_superuser": admin,
                 },
             )
+            if (
+                not settings.DEBUG
+                and (user.is_staff or user.is_superuser)
+                and user.check_password(DEMO_PASSWORD)
+            ):
+                # Seeded earlier under DEBUG: the public password must not keep admin rights.
+                user.is_staff = user.is_superuser = False
+                user.save(update_fields=["is_staff", "is_superuser"])
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
