@@ -7,9 +7,9 @@ clipped to the MediaBox, which may not start at 0, 0). `x`, `y` is the lower-lef
 displayed, `width` and `height` extend right and up as displayed; the page measures what pdfium's
 `get_size()` says (documents.previews.page_size). Pages are numbered from 1.
 
-Uploaded files are stored unchanged (not normalised with transfer_rotation_to_content: that
-leaves annotations and form widgets behind, and documents stored earlier would still need the
-mapping). Only the code that reads or writes the PDF's own content converts, with
+Uploaded files are rewritten without active content (documents.sanitize) but never normalised:
+pages keep their boxes and /Rotate (transfer_rotation_to_content leaves annotations behind, and
+documents stored earlier would still need the mapping). Only the code that reads or writes the PDF's own content converts, with
 documents.uploads.PageGeometry: text tags (pdfium's character boxes are in user space,
 `rect_to_display`) and the drawing (flattening and tag covers merge an overlay built in display
 space through `to_user`). Default fields, layouts, the editor and the signer's page boxes

@@ -265,6 +265,7 @@ def document_create_from_upload(
         source=Document.Source.UPLOAD,
         language=language,
         created_by=creator,
+        sanitized=checked.removed,
     )
 
 

@@ -62,12 +62,18 @@ def find_tags(data: bytes) -> list[tuple[int, str, str, tuple[float, float, floa
 
 
 def apply_text_tags(checked: CheckedPdf, *, language: str) -> tuple[bytes, list[PlacedField]]:
-    """Return the PDF with its tags covered, and a field at each tag (none: unchanged PDF)."""
+    """Return the PDF without its tags, and a field at each tag (none: unchanged PDF).
+
+    The tags' text is taken out of the content streams (documents.redact), so that neither the
+    pages nor the sealed file's text (pdftotext, search, copy) show it; a tag that could not
+    be taken out (a font without a Unicode map) is covered with white instead.
+    """
+    from documents.redact import remove_text
+
     tags = find_tags(checked.data)
     if not tags:
         return checked.data, []
     fields: list[PlacedField] = []
-    covers: dict[int, list[tuple[float, float, float, float]]] = {}
     counters: dict[str, int] = {}
     with translation.override(language):
         for page, kind, role, user_rect in tags:
@@ -95,9 +101,15 @@ def apply_text_tags(checked: CheckedPdf, *, language: str) -> tuple[bytes, list[
                     height=round(height, 2),
                 )
             )
-            covers.setdefault(page, []).append(
-                (left - 1, bottom - 1, right - left + 2, top - bottom + 2)
-            )
+    data, _removed = remove_text(checked.data, TAG, {page for page, *_rest in tags})
+    covers: dict[int, list[tuple[float, float, float, float]]] = {}
+    for page, _kind, _role, user_rect in find_tags(data) if data != checked.data else tags:
+        left, bottom, right, top = checked.pages[page - 1].rect_to_display(*user_rect)
+        covers.setdefault(page, []).append(
+            (left - 1, bottom - 1, right - left + 2, top - bottom + 2)
+        )
+    if not covers:
+        return data, fields
     from documents.flatten import cover_rectangles
 
-    return cover_rectangles(checked.data, covers), fields
+    return cover_rectangles(data, covers), fields

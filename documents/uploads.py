@@ -13,7 +13,7 @@ import signal
 import subprocess
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
-from pypdf import PdfReader, Transformation
+from pypdf import PasswordType, PdfReader, Transformation
 
 from documents.errors import DocumentError
+from documents.sanitize import sanitize_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 A4_WIDTH_PT = 595.28
 A4_HEIGHT_PT = 841.89
 OFFICE_EXTENSIONS = (".doc", ".docx", ".odt", ".rtf")
+# The smallest page side accepted: below it, a signature field (150 × 60 pt) does not fit.
+MIN_PAGE_SIDE_PT = 200
 # What office files start with: ZIP (docx, odt), OLE compound file (doc), RTF.
 OFFICE_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"{\\rtf")
 
@@ -136,6 +139,8 @@ class CheckedPdf:
     page_count: int
     # The geometry of each page: display size, visible box and rotation (see PageGeometry).
     pages: list[PageGeometry]
+    # What documents.sanitize took out of the upload (stable keys -> counts, file names).
+    removed: dict[str, Any] = field(default_factory=dict)
 
 
 def max_bytes() -> int:
@@ -169,19 +174,26 @@ def read_upload(uploaded_file: UploadedFile) -> bytes:
 
 
 def check_pdf(data: bytes) -> CheckedPdf:
-    """A real, complete, unencrypted PDF within the page limit, or DocumentError."""
+    """A real, complete PDF within the limits, rewritten without active content (see
+    documents.sanitize), or DocumentError. Encryption with an empty user password (an owner
+    password only: any viewer opens the file) is removed; a user password is refused."""
     unreadable = _(
         "This PDF file is damaged or incomplete and cannot be read. "
         "Export it again from the original application and upload the new file."
     )
     if b"%PDF-" not in data[:1024]:
         raise DocumentError(_("This file is not a PDF document, whatever its name says."))
-    # A file cut short (interrupted download) loses its end-of-file marker.
-    if b"%%EOF" not in data[-4096:]:
+    # A file cut short (interrupted download) loses its end-of-file marker. One followed by
+    # more than 4 KB (padding, a mail gateway's trailer) is fine when pypdf and pdfium both
+    # open the file below: it is rewritten cleanly.
+    if b"%%EOF" not in data[-4096:] and b"%%EOF" not in data:
         raise DocumentError(unreadable)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         encrypted = reader.is_encrypted
+        if encrypted:
+            # An empty user password opens it: only an owner password (permissions) is set.
+            encrypted = reader.decrypt("") == PasswordType.NOT_DECRYPTED
     except Exception as exc:
         logger.info("pypdf refused an upload: %s", exc)
         raise DocumentError(unreadable) from exc
@@ -234,7 +246,25 @@ def check_pdf(data: bytes) -> CheckedPdf:
     ):
         logger.info("pdfium and pypdf disagree on the page sizes of an upload")
         raise DocumentError(unreadable)
-    return CheckedPdf(data=data, page_count=page_count, pages=pages)
+    for number, page in enumerate(pages, start=1):
+        if page.width < MIN_PAGE_SIDE_PT or page.height < MIN_PAGE_SIDE_PT:
+            raise DocumentError(
+                _(
+                    "Page %(page)d is too small (%(width)d × %(height)d points): fields cannot "
+                    "be placed on it. Each page must measure at least %(min)d points (about "
+                    "7 cm) on each side."
+                )
+                % {
+                    "page": number,
+                    "width": round(page.width),
+                    "height": round(page.height),
+                    "min": MIN_PAGE_SIDE_PT,
+                }
+            )
+    sanitized = sanitize_pdf(data, max_pages=max_pages())
+    return CheckedPdf(
+        data=sanitized.data, page_count=page_count, pages=pages, removed=sanitized.removed
+    )
 
 
 def image_to_pdf(data: bytes) -> bytes:

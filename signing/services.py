@@ -975,6 +975,8 @@ def seal_metadata(envelope: Envelope) -> dict[str, Any]:
         "title": envelope.title,
         "language": envelope.language,
         "original_sha256": envelope.document.sha256,
+        # What was taken out of an uploaded file (documents.sanitize): the certificate lists it.
+        "removed": envelope.document.sanitized,
         "sender": {
             "name": sender.get_full_name() or sender.get_username(),
             "company": envelope.company.legal_name if envelope.company else "",

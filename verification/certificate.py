@@ -12,6 +12,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 LOCAL_TZ = ZoneInfo("Europe/Paris")
 FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
@@ -92,6 +93,50 @@ def _labels() -> dict[str, dict[str, str]]:
     }
 
 
+def removed_items(removed: Any) -> list[str]:
+    """What was taken out of the uploaded file (documents.sanitize's keys), in words."""
+    if not isinstance(removed, dict):
+        return []
+
+    def count(key: str) -> int:
+        try:
+            return max(0, int(removed.get(key) or 0))
+        except (TypeError, ValueError):
+            return 0
+
+    items = []
+    for key, label in (
+        ("javascript", _("JavaScript (%(count)d)")),
+        ("actions", _("automatic actions (%(count)d)")),
+        ("launch", _("commands that launch a program (%(count)d)")),
+        ("uri", _("links to web addresses (%(count)d)")),
+        ("remote", _("form submissions and links to other files (%(count)d)")),
+        ("multimedia", _("multimedia content (%(count)d)")),
+    ):
+        if count(key):
+            items.append(label % {"count": count(key)})
+    files = count("embedded_files")
+    if files:
+        names = [str(name) for name in removed.get("embedded_file_names") or []][:20]
+        quoted = ", ".join(pgettext("quoted file name", "'%(name)s'") % {"name": n} for n in names)
+        if files == 1 and quoted:
+            items.append(_("an embedded file %(name)s") % {"name": quoted})
+        else:
+            items.append(
+                ngettext(
+                    "%(count)d embedded file %(names)s",
+                    "%(count)d embedded files %(names)s",
+                    files,
+                )
+                % {"count": files, "names": quoted}
+            )
+    if count("xfa"):
+        items.append(_("an XFA form"))
+    if count("form_fields"):
+        items.append(_("form fields flattened (%(count)d)") % {"count": count("form_fields")})
+    return items
+
+
 def render_certificate(
     *, metadata: dict[str, Any], verify_url: str, sealed_at: dt.datetime, tsa_name: str
 ) -> RenderedCertificate:
@@ -133,6 +178,7 @@ def render_certificate(
                 "sealed": both_times(sealed_at),
                 "tsa_name": tsa_name,
                 "language": language,
+                "removed": removed_items(metadata.get("removed")),
             },
         )
     font_css = "".join(

@@ -183,10 +183,27 @@ def test_editor_and_signer_page_sizes_are_the_displayed_sizes(sender, case: Case
     assert _page_sizes(document.sha256, document.pdf.path) == [pytest.approx(case.display)] * 2
 
 
-def test_the_uploaded_file_is_stored_unchanged(sender) -> None:
-    data = make_pdf(CASES[0])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_the_uploaded_pages_keep_their_boxes_and_rotation(sender, case: Case) -> None:
+    # Uploads are rewritten without active content (documents.sanitize), never normalised:
+    # each page keeps its MediaBox, CropBox and /Rotate as they were.
+    import io
+
+    from pypdf import PdfReader
+
+    def boxes(data: bytes) -> list[tuple[list[float], list[float], int]]:
+        return [
+            (
+                [float(v) for v in page.mediabox],
+                [float(v) for v in page.cropbox],
+                int(page.get("/Rotate", 0)),
+            )
+            for page in PdfReader(io.BytesIO(data)).pages
+        ]
+
+    data = make_pdf(case, pages=2)
     document = create(sender, data)
-    assert document.pdf.open("rb").read() == data
+    assert boxes(document.pdf.open("rb").read()) == boxes(data)
 
 
 def test_geometry_of_odd_rotations_follows_pdfium() -> None:
