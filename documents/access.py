@@ -2,18 +2,16 @@
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from crm import access as crm_access
 from crm.models import Employee
 from documents.models import Document, DocumentTemplate, FieldLayout
 
 
 def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
-    if not user.is_authenticated:
+    """crm.access holds the one definition of a manager."""
+    if not user.is_active:
         return False
-    try:
-        employee = Employee.objects.get(user_id=user.pk)
-    except Employee.DoesNotExist:
-        return False
-    return employee.is_manager
+    return crm_access.is_manager(user)
 
 
 def can_view_document(user: AbstractBaseUser | AnonymousUser, document: Document) -> bool:
@@ -54,8 +52,18 @@ def can_view_template(user: AbstractBaseUser | AnonymousUser, template: Document
 
 
 def can_edit_template(user: AbstractBaseUser | AnonymousUser, template: DocumentTemplate) -> bool:
-    """Built-in templates are read-only (duplicate them); others: creator or manager."""
+    """Built-in templates are read-only (duplicate them); the company's default: managers;
+    others: creator or manager."""
     if template.builtin:
+        return False
+    if template.is_default_for_invoices and not is_manager(user):
+        return False
+    return can_view_template(user, template)
+
+
+def can_set_default(user: AbstractBaseUser | AnonymousUser, template: DocumentTemplate) -> bool:
+    """Choosing (or changing) what every invoice of the company prints is a manager's call."""
+    if not is_manager(user):
         return False
     return can_view_template(user, template)
 

@@ -4,22 +4,31 @@ A template is checked by rendering it, in the same sandbox as real documents
 (documents.rendering: autoescaped Django template without file loaders, WeasyPrint fetching
 only data: URIs and the project's static files), with sample CRM values. A template that does
 not render is not saved: the editor shows the message with its line instead.
+
+Every change (create, update, duplicate, default set or unset, delete) appends a
+TemplateVersion in the same transaction: who, when, the texts after the change and a summary of
+what changed. Only managers choose the company's defaults, and only they change a template
+while it is a default (documents.access.can_set_default).
 """
 
 import base64
+import difflib
+import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from crm.models import Employee, OwnCompany
+from documents.access import can_set_default
 from documents.contexts import sample_context
 from documents.errors import DocumentError
-from documents.models import DocumentTemplate
+from documents.models import DocumentTemplate, TemplateVersion
 from documents.previews import pdf_page_sizes, render_page_png
-from documents.rendering import PlacedField, RenderedPdf, render_pdf
+from documents.rendering import PREVIEW_CPU_SECONDS, PlacedField, RenderedPdf, render_pdf
 
 MAX_BODY_CHARS = 200_000
 MAX_CSS_CHARS = 50_000
@@ -71,6 +80,7 @@ def template_render_sample(
         css=css,
         context=sample_context(language=language, company=company),
         language=language,
+        cpu_seconds=PREVIEW_CPU_SECONDS,
     )
     if rendered.page_count > MAX_PREVIEW_PAGES:
         raise DocumentError(
@@ -117,6 +127,98 @@ def _full_clean(template: DocumentTemplate) -> None:
         raise DocumentError("; ".join(exc.messages)) from exc
 
 
+# History ------------------------------------------------------------------------------------
+
+
+def content_sha256(body: str, css: str) -> str:
+    return hashlib.sha256(f"{body}\0{css}".encode()).hexdigest()
+
+
+def _line_changes(before: str, after: str) -> tuple[int, int]:
+    added = removed = 0
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        if line.startswith("+ "):
+            added += 1
+        elif line.startswith("- "):
+            removed += 1
+    return added, removed
+
+
+def _summary(previous: TemplateVersion | None, template: DocumentTemplate) -> dict[str, Any]:
+    """What changed since `previous`, small enough to list: the versions keep the full texts."""
+    if previous is None:
+        return {"lines": len(template.body.splitlines())}
+    added, removed = _line_changes(previous.body, template.body)
+    return {
+        "fields": [
+            name
+            for name in ("name", "kind", "language")
+            if getattr(previous, name) != getattr(template, name)
+        ],
+        "body_added": added,
+        "body_removed": removed,
+        "css_changed": previous.css != template.css,
+        "previous_sha256": previous.sha256,
+    }
+
+
+def _record(
+    *,
+    template: DocumentTemplate,
+    change: str,
+    author: AbstractBaseUser | None,
+    extra: dict[str, Any] | None = None,
+) -> TemplateVersion:
+    """Append a version of `template` as it is now. Call inside the change's transaction."""
+    # The template row's lock makes two changes at the same moment take numbers one after the
+    # other instead of both reading the same last number.
+    DocumentTemplate.objects.select_for_update().filter(pk=template.pk).exists()
+    previous = TemplateVersion.objects.filter(template=template).order_by("-number").first()
+    summary = _summary(previous, template)
+    summary.update(extra or {})
+    version = TemplateVersion(
+        template=template,
+        number=previous.number + 1 if previous else 1,
+        change=change,
+        name=template.name,
+        kind=template.kind,
+        language=template.language,
+        body=template.body,
+        css=template.css,
+        sha256=content_sha256(template.body, template.css),
+        is_default=template.is_default_for_invoices,
+        summary=summary,
+        author=author if author is not None and author.pk else None,
+    )
+    version.save()
+    return version
+
+
+def template_current_version(*, template: DocumentTemplate) -> TemplateVersion:
+    """The version holding the template's content as it is now, recorded first (without an
+    author) when the content changed outside the editor: built-in templates refreshed on
+    deployment, templates older than the history."""
+    with transaction.atomic():
+        latest = TemplateVersion.objects.filter(template=template).order_by("-number").first()
+        if latest is not None and latest.sha256 == content_sha256(template.body, template.css):
+            return latest
+        return _record(template=template, change=TemplateVersion.Change.RECORDED, author=None)
+
+
+# Changes ------------------------------------------------------------------------------------
+
+
+def _ensure_may_change(template: DocumentTemplate, actor: AbstractBaseUser) -> None:
+    if template.builtin:
+        raise DocumentError(
+            _("Built-in templates cannot be changed: duplicate it and edit the copy.")
+        )
+    if template.is_default_for_invoices and not can_set_default(actor, template):
+        raise PermissionDenied(
+            _("This template is the company's default: only a manager can change it.")
+        )
+
+
 def template_create(
     *,
     creator: User,
@@ -136,7 +238,9 @@ def template_create(
         created_by=creator,
     )
     _full_clean(template)
-    template.save()
+    with transaction.atomic():
+        template.save()
+        _record(template=template, change=TemplateVersion.Change.CREATED, author=creator)
     return template
 
 
@@ -150,22 +254,26 @@ def template_update(
     body: str,
     css: str = "",
 ) -> DocumentTemplate:
-    if template.builtin:
-        raise DocumentError(
-            _("Built-in templates cannot be changed: duplicate it and edit the copy.")
-        )
+    _ensure_may_change(template, actor)
     template_render_sample(body=body, css=css, language=language, company=company_of(actor))
-    # The default is per language and for invoices only: a template that stops being either
-    # gives the place back to the built-in one rather than clashing with another default.
-    keeps_default = kind == DocumentTemplate.Kind.INVOICE and language == template.language
-    template.name = name.strip()[:200]
-    template.kind = kind
-    template.language = language
-    template.body = body
-    template.css = css
-    template.is_default_for_invoices = template.is_default_for_invoices and keeps_default
-    _full_clean(template)
-    template.save()
+    with transaction.atomic():
+        template = DocumentTemplate.objects.select_for_update().get(pk=template.pk)
+        # Checked again under the lock: a manager may have made it the default meanwhile.
+        _ensure_may_change(template, actor)
+        # The default is per language and for invoices only: a template that stops being
+        # either gives the place back to the built-in one rather than clashing with another.
+        was_default = template.is_default_for_invoices
+        keeps_default = kind == DocumentTemplate.Kind.INVOICE and language == template.language
+        template.name = name.strip()[:200]
+        template.kind = kind
+        template.language = language
+        template.body = body
+        template.css = css
+        template.is_default_for_invoices = was_default and keeps_default
+        _full_clean(template)
+        template.save()
+        extra = {"default_dropped": True} if was_default and not keeps_default else None
+        _record(template=template, change=TemplateVersion.Change.UPDATED, author=actor, extra=extra)
     return template
 
 
@@ -179,12 +287,29 @@ def template_duplicate(*, template: DocumentTemplate, creator: User) -> Document
         created_by=creator,
     )
     _full_clean(copy)
-    copy.save()
+    with transaction.atomic():
+        source = template_current_version(template=template)
+        copy.save()
+        _record(
+            template=copy,
+            change=TemplateVersion.Change.DUPLICATED,
+            author=creator,
+            extra={
+                "source": template.pk,
+                "source_name": template.name,
+                "source_version": source.number,
+            },
+        )
     return copy
 
 
-def template_set_default(*, template: DocumentTemplate, default: bool) -> DocumentTemplate:
-    """Make the template the default for invoices in its language (or stop being it)."""
+def template_set_default(
+    *, template: DocumentTemplate, default: bool, actor: AbstractBaseUser
+) -> DocumentTemplate:
+    """Make the template the company's default for invoices in its language (or stop being
+    it). A manager's decision: the default prints on every invoice, IBAN included."""
+    if not can_set_default(actor, template):
+        raise PermissionDenied(_("Only a manager can choose the company's default templates."))
     if template.builtin:
         raise DocumentError(
             _("Built-in templates cannot be changed: duplicate it and edit the copy.")
@@ -193,14 +318,37 @@ def template_set_default(*, template: DocumentTemplate, default: bool) -> Docume
         raise DocumentError(_("Only an invoice template can be the default for invoices."))
     try:
         with transaction.atomic():
+            template = DocumentTemplate.objects.select_for_update().get(pk=template.pk)
+            if template.is_default_for_invoices == default:
+                return template
             if default:
-                DocumentTemplate.objects.filter(
-                    language=template.language, is_default_for_invoices=True
-                ).exclude(pk=template.pk).update(is_default_for_invoices=False)
+                replaced = list(
+                    DocumentTemplate.objects.select_for_update()
+                    .filter(language=template.language, is_default_for_invoices=True)
+                    .exclude(pk=template.pk)
+                )
+                for previous in replaced:
+                    previous.is_default_for_invoices = False
+                    previous.save(update_fields=["is_default_for_invoices"])
+                    _record(
+                        template=previous,
+                        change=TemplateVersion.Change.DEFAULT_UNSET,
+                        author=actor,
+                        extra={"replaced_by": template.pk},
+                    )
             template.is_default_for_invoices = default
             template.save(update_fields=["is_default_for_invoices"])
+            _record(
+                template=template,
+                change=(
+                    TemplateVersion.Change.DEFAULT_SET
+                    if default
+                    else TemplateVersion.Change.DEFAULT_UNSET
+                ),
+                author=actor,
+            )
     except IntegrityError as exc:
-        # Two employees marked two templates at the same moment: the unique constraint kept
+        # Two managers marked two templates at the same moment: the unique constraint kept
         # one default, this one lost.
         template.is_default_for_invoices = False
         raise DocumentError(
@@ -209,9 +357,9 @@ def template_set_default(*, template: DocumentTemplate, default: bool) -> Docume
     return template
 
 
-def template_delete(*, template: DocumentTemplate) -> None:
-    if template.builtin:
-        raise DocumentError(
-            _("Built-in templates cannot be changed: duplicate it and edit the copy.")
-        )
-    template.delete()
+def template_delete(*, template: DocumentTemplate, actor: AbstractBaseUser) -> None:
+    """Delete the template; its history stays (the versions keep its name and texts)."""
+    _ensure_may_change(template, actor)
+    with transaction.atomic():
+        _record(template=template, change=TemplateVersion.Change.DELETED, author=actor)
+        template.delete()

@@ -62,6 +62,66 @@ class DocumentTemplate(models.Model):
         return self.name
 
 
+class TemplateVersion(models.Model):
+    """The audit of a template: one row per change (who, when, what), written in the same
+    transaction as the change, with the body and CSS as they were after it.
+
+    A Document records the version that built it. Rows outlive their template (the foreign key
+    is set to null on delete, the name is copied) so that the history of a deleted template,
+    and what built an old document, stay readable.
+    """
+
+    class Change(models.TextChoices):
+        CREATED = "created", _("Created")
+        UPDATED = "updated", _("Changed")
+        DUPLICATED = "duplicated", _("Duplicated")
+        DEFAULT_SET = "default_set", _("Made the default")
+        DEFAULT_UNSET = "default_unset", _("No longer the default")
+        DELETED = "deleted", _("Deleted")
+        # The content changed outside the editor (built-in templates refreshed on deployment,
+        # rows older than this history): recorded when a document is next built from it.
+        RECORDED = "recorded", _("Recorded")
+
+    template = models.ForeignKey(
+        DocumentTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="versions",
+    )
+    number = models.PositiveIntegerField(_("version"))
+    change = models.CharField(_("change"), max_length=20, choices=Change.choices)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=DocumentTemplate.Kind.choices)
+    language = models.CharField(_("language"), max_length=2, choices=settings.LANGUAGES)
+    body = models.TextField(_("HTML body"))
+    css = models.TextField(_("page CSS"), blank=True)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the body and CSS.")
+    is_default = models.BooleanField(_("default for invoices"), default=False)
+    summary = models.JSONField(default=dict, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="template_versions",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("template version")
+        verbose_name_plural = _("template versions")
+        ordering = ["-created_at", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "number"], name="template_version_number_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.number}"
+
+
 class Document(models.Model):
     class Source(models.TextChoices):
         TEMPLATE = "template", _("Template")
@@ -71,6 +131,14 @@ class Document(models.Model):
     title = models.CharField(_("title"), max_length=200)
     source = models.CharField(max_length=10, choices=Source.choices)
     template = models.ForeignKey(DocumentTemplate, on_delete=models.SET_NULL, null=True, blank=True)
+    # The exact body and CSS that built it (documents.authoring.template_current_version).
+    template_version = models.ForeignKey(
+        TemplateVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="documents",
+    )
     language = models.CharField(max_length=2, choices=settings.LANGUAGES, default="fr")
     pdf = models.FileField(upload_to="documents/")
     sha256 = models.CharField(max_length=64, db_index=True)

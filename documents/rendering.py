@@ -4,19 +4,28 @@ One rendered WeasyPrint document gives both the PDF bytes and the boxes' positio
 stored Field rectangles always match what is printed. WeasyPrint's anchors are border boxes in
 CSS px from the page's top-left corner; Field rectangles are PDF points from the bottom-left
 (documents.models): x_pt = x_px * 0.75, y_pt = page_height_pt - y2_px * 0.75.
+
+Templates are written by employees: they render with the allow-list engine of
+documents.sandbox (a budget of loop turns, output and CPU time, plain-data contexts only), and
+the whole render, WeasyPrint included, runs in a child process with kernel limits on CPU time
+and memory (documents.isolation).
 """
 
+import datetime
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, TemplateSyntaxError
 from django.utils import translation
 from django.utils.translation import gettext as _
 from weasyprint import HTML
 
 from documents.errors import DocumentError
 from documents.fetcher import SandboxedURLFetcher, static_root
+from documents.isolation import LimitExceeded, run_limited
+from documents.sandbox import ENGINE, RenderBudget, TemplateLimitError, refusal_message
 from documents.templatetags.signflow_fields import COLLECTOR_KEY, FieldCollector, anchor_id
 
 logger = logging.getLogger(__name__)
@@ -38,22 +47,31 @@ html { font-family: "DejaVu Sans"; font-size: 9.5pt; line-height: 1.35; color: #
   background: none; }
 """
 
-_ENGINE = Engine(
-    debug=True,  # exceptions carry the template line (template_debug)
-    loaders=[],  # no {% include %}/{% extends %} of files: a template is self-contained
-    libraries={
-        "i18n": "django.templatetags.i18n",
-        "l10n": "django.templatetags.l10n",
-        "signflow": "signflow.templatetags.signflow",
-        "signflow_fields": "documents.templatetags.signflow_fields",
-    },
-    builtins=[
-        "django.templatetags.i18n",
-        "documents.templatetags.signflow_fields",
-        "signflow.templatetags.signflow",
-    ],
-    autoescape=True,
-)
+# Previews and saves of the editor: 30 pages at most (documents.authoring), a few seconds.
+PREVIEW_CPU_SECONDS = 5
+# A real document may be long (an invoice of hundreds of lines): more time, still bounded.
+DOCUMENT_CPU_SECONDS = 30
+MEMORY_HEADROOM_BYTES = 768 * 1024 * 1024
+
+_PLAIN_SCALARS = (str, int, float, Decimal, bool, type(None), datetime.date, datetime.time)
+
+
+def _check_plain(value: Any, path: str = "context") -> None:
+    """Templates get plain data only (documents.contexts): a model instance would let the
+    author walk relations or call methods. A programming error, hence TypeError."""
+    if isinstance(value, _PLAIN_SCALARS):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{path}: keys must be strings")
+            _check_plain(item, f"{path}.{key}")
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{path}[{index}]")
+        return
+    raise TypeError(f"{path} is a {type(value).__name__}, not plain data")
 
 
 @dataclass
@@ -103,7 +121,10 @@ def _line_of(exc: Exception) -> int | None:
 
 def _template_error(exc: Exception) -> DocumentError:
     line = _line_of(exc)
-    detail = str(exc)[:300]
+    if isinstance(exc, TemplateLimitError):
+        detail = exc.message
+    else:
+        detail = refusal_message(exc) or str(exc)[:300]
     if line:
         return DocumentError(
             _("The template could not be rendered (line %(line)s): %(detail)s")
@@ -120,11 +141,19 @@ def render_html(
     The document is worded in `language`; an error is worded in the reader's language (the
     one active on entry), since it is shown to the employee editing the template.
     """
+    _check_plain(context)
     collector = FieldCollector(reader_language=translation.get_language())
+    budget = RenderBudget()
     try:
-        template = _ENGINE.from_string(body)
+        template = ENGINE.from_string(body)
+        template_context = Context({**context, COLLECTOR_KEY: collector}, autoescape=True)
+        template_context.signflow_budget = budget  # type: ignore[attr-defined]
         with translation.override(language or translation.get_language()):
-            html = template.render(Context({**context, COLLECTOR_KEY: collector}, autoescape=True))
+            html = template.render(template_context)
+        budget.check_output(len(html))
+    except TemplateLimitError as exc:
+        # Worded for the author, in the language of the person editing (active on entry).
+        raise _template_error(exc) from exc
     except TemplateSyntaxError as exc:
         raise _template_error(exc) from exc
     except Exception as exc:  # any failure inside an author's template is theirs to fix
@@ -139,8 +168,60 @@ def wrap_html(*, body_html: str, css: str, language: str) -> str:
     )
 
 
-def render_pdf(*, body: str, css: str, context: dict[str, Any], language: str) -> RenderedPdf:
-    """Render a document template to PDF bytes and its fields' rectangles in PDF points."""
+def render_pdf(
+    *,
+    body: str,
+    css: str,
+    context: dict[str, Any],
+    language: str,
+    cpu_seconds: int = DOCUMENT_CPU_SECONDS,
+) -> RenderedPdf:
+    """Render a document template to PDF bytes and its fields' rectangles in PDF points, in a
+    child process limited to `cpu_seconds` of CPU and MEMORY_HEADROOM_BYTES more memory."""
+    _check_plain(context)
+    _warm_up()
+    try:
+        return run_limited(
+            lambda: _render_pdf_here(body=body, css=css, context=context, language=language),
+            cpu_seconds=cpu_seconds,
+            memory_bytes=MEMORY_HEADROOM_BYTES,
+            # CPU time is what the limit is about; the wall clock only guards against a child
+            # that waits on something (two cores shared by many processes: be generous).
+            wall_seconds=cpu_seconds * 3 + 5,
+        )
+    except LimitExceeded as exc:
+        if exc.reason in ("cpu", "timeout"):
+            message = _(
+                "The template took too long to render (more than %(seconds)s seconds): "
+                "check its loops and the size of what it prints."
+            ) % {"seconds": cpu_seconds}
+        elif exc.reason == "memory":
+            message = _(
+                "The template needs too much memory to render: check its loops and the size "
+                "of what it prints."
+            )
+        else:
+            message = _("The template could not be rendered: the renderer stopped unexpectedly.")
+        raise DocumentError(message) from exc
+
+
+_warm = False
+
+
+def _warm_up() -> None:
+    """Lay out a page of our own once per process, before the first fork: children inherit
+    WeasyPrint's font caches warm, instead of each loading the fonts again (~250 ms)."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    try:
+        _render_pdf_here(body="<p><b>SignFlow</b> <i>1</i></p>", css="", context={}, language="en")
+    except DocumentError:  # pragma: no cover - the same render then fails in the child, clearly
+        logger.exception("Warming up the PDF renderer failed")
+
+
+def _render_pdf_here(*, body: str, css: str, context: dict[str, Any], language: str) -> RenderedPdf:
     body_html, collector = render_html(body=body, context=context, language=language)
     html = wrap_html(body_html=body_html, css=css, language=language)
     fetcher = SandboxedURLFetcher()

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from crm.models import Deal, Invoice
 from documents.authoring import (
     template_create,
+    template_current_version,
     template_delete,
     template_duplicate,
     template_set_default,
@@ -55,6 +56,7 @@ __all__ = [
     "layout_save",
     "previews_queue",
     "template_create",
+    "template_current_version",
     "template_delete",
     "template_duplicate",
     "template_set_default",
@@ -142,7 +144,9 @@ def document_create_from_template(
     """Render `template` with `context` to a PDF and store it with the fields it places."""
     if deal is not None and not context:
         context = deal_context(deal, language=language)
-    rendered = render_pdf(body=template.body, css=template.css, context=context, language=language)
+    # The document records the exact texts that built it; they are what is rendered.
+    version = template_current_version(template=template)
+    rendered = render_pdf(body=version.body, css=version.css, context=context, language=language)
     return _save_document(
         data=rendered.pdf,
         page_count=rendered.page_count,
@@ -150,6 +154,7 @@ def document_create_from_template(
         title=title,
         source=Document.Source.TEMPLATE,
         template=template,
+        template_version=version,
         language=language,
         created_by=creator,
         deal=deal,

@@ -2,11 +2,13 @@
 editor. Rules live in access.py and services.py; every error a person can cause is shown on the
 page in their language."""
 
+import difflib
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -18,6 +20,7 @@ from documents import services
 from documents.access import (
     can_edit_fields,
     can_edit_template,
+    can_set_default,
     can_use_layout,
     can_view_document,
     can_view_template,
@@ -28,8 +31,9 @@ from documents.authoring import company_of, template_preview
 from documents.contexts import crm_variables
 from documents.errors import DocumentError
 from documents.forms import FieldForm, LayoutSaveForm, TemplateForm, UploadForm
-from documents.models import Document, DocumentTemplate, Field, FieldLayout
+from documents.models import Document, DocumentTemplate, Field, FieldLayout, TemplateVersion
 from documents.previews import SIZES, page_image
+from documents.sandbox import allowed_filters, allowed_tags
 from documents.selectors import page_sizes
 
 
@@ -347,7 +351,13 @@ def template_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "documents/template_list.html",
-        {"own": own, "others": others, "builtin": builtin, "defaults": defaults},
+        {
+            "own": own,
+            "others": others,
+            "builtin": builtin,
+            "defaults": defaults,
+            "may_choose_defaults": is_manager(request.user),
+        },
     )
 
 
@@ -369,11 +379,46 @@ def _editor_page(
         "roles": Field.Role.choices,
         "variables": crm_variables(),
         "field_example": FIELD_EXAMPLE,
+        "allowed_tags": allowed_tags(),
+        "allowed_filters": allowed_filters(),
+        "history": _history(template),
         **extra,
     }
     if "preview" not in context and "preview_error" not in context:
         context.update(_preview(request, form, preview_page))
     return render(request, "documents/template_form.html", context, status=status)
+
+
+HISTORY_ROWS = 30
+DIFF_LINES = 200
+
+
+def _history(template: DocumentTemplate | None) -> list[dict[str, Any]]:
+    """The template's versions, newest first, each with its diff against the one before."""
+    if template is None:
+        return []
+    versions = list(
+        TemplateVersion.objects.filter(template=template)
+        .select_related("author")
+        .order_by("-number")[: HISTORY_ROWS + 1]
+    )
+    rows = []
+    for index, version in enumerate(versions[:HISTORY_ROWS]):
+        previous = versions[index + 1] if index + 1 < len(versions) else None
+        diff: list[str] = []
+        if previous is not None and previous.sha256 != version.sha256:
+            diff = list(
+                difflib.unified_diff(
+                    (previous.body + "\n/* CSS */\n" + previous.css).splitlines(),
+                    (version.body + "\n/* CSS */\n" + version.css).splitlines(),
+                    f"v{previous.number}",
+                    f"v{version.number}",
+                    lineterm="",
+                    n=1,
+                )
+            )[:DIFF_LINES]
+        rows.append({"version": version, "summary": version.summary, "diff": "\n".join(diff)})
+    return rows
 
 
 def _preview(request: HttpRequest, form: TemplateForm, page: int) -> dict[str, Any]:
@@ -425,6 +470,17 @@ def template_new(request: HttpRequest) -> HttpResponse:
     return _editor_page(request, form=form, template=None, status=400)
 
 
+def _read_only_reason(template: DocumentTemplate) -> str:
+    if template.builtin:
+        return _("Built-in templates cannot be changed: duplicate it and edit the copy.")
+    if template.is_default_for_invoices:
+        return _(
+            "This template is the company's default: only a manager can change it. "
+            "Duplicate it to propose a new version."
+        )
+    return _("Only its author or a manager can change this template.")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
@@ -434,9 +490,7 @@ def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
             request, form=TemplateForm(initial=_initial(template)), template=template
         )
     if not can_edit_template(request.user, template):
-        messages.error(
-            request, _("Built-in templates cannot be changed: duplicate it and edit the copy.")
-        )
+        messages.error(request, _read_only_reason(template))
         return redirect("documents:template_edit", template_id=template.pk)
     form = TemplateForm(request.POST)
     if form.is_valid():
@@ -487,11 +541,12 @@ def template_duplicate(request: HttpRequest, template_id: int) -> HttpResponse:
 @require_POST
 def template_default(request: HttpRequest, template_id: int) -> HttpResponse:
     template = _template_for(request, template_id)
-    if not can_edit_template(request.user, template):
-        raise Http404
+    if not can_set_default(request.user, template):
+        # Seen but not a manager's: refused outright, nothing changes.
+        raise PermissionDenied
     default = request.POST.get("default") == "1"
     try:
-        services.template_set_default(template=template, default=default)
+        services.template_set_default(template=template, default=default, actor=request.user)
     except DocumentError as exc:
         messages.error(request, exc.message)
     else:
@@ -512,6 +567,6 @@ def template_remove(request: HttpRequest, template_id: int) -> HttpResponse:
     template = _template_for(request, template_id)
     if not can_edit_template(request.user, template):
         raise Http404
-    services.template_delete(template=template)
+    services.template_delete(template=template, actor=request.user)  # type: ignore[arg-type]
     messages.success(request, _('Template "%(name)s" deleted.') % {"name": template.name})
     return redirect("documents:template_list")

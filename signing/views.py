@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from crm.models import Deal, Invoice
 from documents.models import Document, Field
+from documents.selectors import template_notice
 from signing import access, audit, services
 from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
 from signing.models import Envelope, Message, Party
@@ -246,6 +247,8 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
             "errors": errors,
             "client_is_company": client_is_company,
             "pages": range(1, document.page_count + 1),
+            # Built from a template that is not the company's default: the sender is warned.
+            "template_notice": template_notice(document),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -214,35 +214,37 @@ def test_the_preview_of_a_builtin_template_uses_what_is_stored(sender_client):
     assert "data:image/png;base64," in response.content.decode()
 
 
-def test_one_default_invoice_template_per_language(sender_client, sender, own_template):
+def test_one_default_invoice_template_per_language(client, manager, sender, own_template):
+    # Defaults are a manager's call (tests/security/test_template_governance.py).
+    client.force_login(manager)
     other = services.template_create(
         creator=sender, name="Autre", kind="invoice", language="fr", body=BODY
     )
     url = reverse("documents:template_default", args=[own_template.pk])
-    assert sender_client.post(url, {"default": "1"}).status_code == 302
+    assert client.post(url, {"default": "1"}).status_code == 302
     assert services.invoice_template_for("fr") == own_template
-    sender_client.post(reverse("documents:template_default", args=[other.pk]), {"default": "1"})
+    client.post(reverse("documents:template_default", args=[other.pk]), {"default": "1"})
     own_template.refresh_from_db()
     assert not own_template.is_default_for_invoices
     assert services.invoice_template_for("fr") == other
     assert services.invoice_template_for("en").builtin
-    sender_client.post(reverse("documents:template_default", args=[other.pk]), {"default": "0"})
+    client.post(reverse("documents:template_default", args=[other.pk]), {"default": "0"})
     assert services.invoice_template_for("fr").builtin
 
 
-def test_only_an_invoice_template_can_be_the_default(sender):
+def test_only_an_invoice_template_can_be_the_default(sender, manager):
     agreement = services.template_create(
         creator=sender, name="Contrat", kind="agreement", language="fr", body=BODY
     )
     with pytest.raises(DocumentError):
-        services.template_set_default(template=agreement, default=True)
+        services.template_set_default(template=agreement, default=True, actor=manager)
 
 
-def test_a_default_that_changes_language_stops_being_the_default(sender, own_template):
-    services.template_set_default(template=own_template, default=True)
+def test_a_default_that_changes_language_stops_being_the_default(manager, own_template):
+    services.template_set_default(template=own_template, default=True, actor=manager)
     services.template_update(
         template=own_template,
-        actor=sender,
+        actor=manager,
         name="Invoice",
         kind="invoice",
         language="en",

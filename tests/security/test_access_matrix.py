@@ -217,7 +217,8 @@ ROUTES = [
     Route("documents:template_edit", kwargs=template, expect=OWNED),
     Route("documents:template_edit", "post", kwargs=template, data=template_form, expect=OWNED),
     Route("documents:template_duplicate", "post", kwargs=template, expect=OWNED),
-    Route("documents:template_default", "post", kwargs=template, expect=OWNED),
+    # Company defaults are a manager's call, even for the template's own author.
+    Route("documents:template_default", "post", kwargs=template, expect=MANAGERS),
     Route("documents:template_remove", "post", kwargs=template, expect=OWNED),
     # verification: public by design
     Route("verification:verify", expect=EVERYONE),
