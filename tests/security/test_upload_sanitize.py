@@ -237,6 +237,21 @@ def test_a_form_value_shown_by_need_appearances_stays_visible_and_leaves_the_dat
         assert "/AcroForm" not in pdf.Root
 
 
+def test_actions_and_outlines_that_loop_are_cleaned_without_hanging(db, sender):
+    with pikepdf.open(io.BytesIO(tagged_page())) as pdf:
+        action = pdf.make_indirect(_js("app.alert('again')"))
+        action.Next = action  # the chain loops on itself
+        item = pdf.make_indirect(Dictionary(Title=String("Article 1"), A=action))
+        item.Next = item
+        pdf.Root.Outlines = pdf.make_indirect(Dictionary(Type=Name.Outlines, First=item, Last=item))
+        pdf.Root.OpenAction = action
+        out = io.BytesIO()
+        pdf.save(out)
+    document = create(sender, out.getvalue())
+    assert active_content(stored(document)) == []
+    assert document.sanitized == {"javascript": 2}
+
+
 def test_harmless_annotations_and_internal_links_are_kept(db, sender):
     with pikepdf.open(io.BytesIO(hostile_pdf())) as pdf:
         pdf.add_blank_page(page_size=(595, 842))
