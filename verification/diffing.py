@@ -390,7 +390,8 @@ def _compare_restricted(
         regions = changed_regions(before.image, after.image)
         if regions:
             diff = PageDiff(page=index + 1, regions=regions, original_page=original_index + 1)
-            diff.crops = region_crops(before, after, regions)
+            if len(comparison.page_diffs) < MAX_PAGES_PICTURED:
+                diff.crops = region_crops(before, after, regions)
             comparison.page_diffs.append(diff)
     comparison.unmatched_pages = [
         number for number in range(1, comparison.page_count + 1) if number - 1 not in matches

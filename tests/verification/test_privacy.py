@@ -394,6 +394,9 @@ def test_an_employee_of_the_sending_company_gets_the_full_comparison(
 ) -> None:
     client.force_login(sender)
     url = reverse("signing:envelope_compare", args=[envelope.pk])
+    assert (
+        url in client.get(reverse("signing:envelope_detail", args=[envelope.pk])).content.decode()
+    )
     assert client.get(url).status_code == 200
     response = compare(client, url, blank_with_code())
     assert response.status_code == 200
