@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
 
+from signflow.text import clean_value
 from signing import audit
 from signing.models import Envelope, Event, Message, Party
 from signing.sms import get_sms_backend
@@ -58,6 +59,8 @@ def render_message(
     *, template: str, channel: str, language: str, context: dict[str, Any]
 ) -> dict[str, str]:
     base = f"signing/messages/{template}"
+    # Names, titles and reasons stored before text was cleaned at entry must not spoof a message.
+    context = clean_value(context)
     with translation.override(language):
         if channel == Party.Channel.SMS:
             return {
