@@ -350,7 +350,10 @@ def _stripe_code(stream: IO[bytes]) -> tuple[str, int | None]:
     try:
         count = len(pdf)
         for index in range(min(count, 3)):
-            page = pdf[index]
+            try:
+                page = pdf[index]
+            except pdfium.PdfiumError:  # a broken page tree: no stripe to read on that page
+                continue
             textpage = page.get_textpage()
             match = STRIPE_RE.search(textpage.get_text_range())
             textpage.close()
