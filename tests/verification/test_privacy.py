@@ -273,6 +273,24 @@ def test_page_one_alone_matches_page_one_and_shows_nothing_of_the_other_pages(
     assert "data:image" not in html
 
 
+def test_a_page_moved_to_the_front_is_matched_with_its_own_page(
+    original: SealedDocument, original_bytes: bytes
+) -> None:
+    # Page 2 alone, then a page of another document: page 1 of the upload is page 2 of the
+    # original; page 2 of the upload is named, and nothing of the original's page 1 is told.
+    writer = PdfWriter()
+    writer.add_page(PdfReader(io.BytesIO(original_bytes)).pages[1])
+    writer.add_page(PdfReader(io.BytesIO(pdfs.invoice_pdf())).pages[0])
+    out = io.BytesIO()
+    writer.write(out)
+    result = verify_pdf(data=out.getvalue())
+    assert result.matched_pages == {1: 2}
+    assert result.unmatched_pages == [2]
+    assert result.missing_pages == [1, *range(3, page_count(original_bytes) + 1)]
+    assert {"pages_missing", "pages_unmatched", "pages_differ"} <= set(result.reasons)
+    assert result.text_changes == [] and result.page_diffs == []
+
+
 # --- a re-typed copy with one amount changed -----------------------------------------------------
 
 
