@@ -23,6 +23,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
@@ -30,6 +31,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -241,14 +243,31 @@ def _enrolment(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _confirm_enrolment(request: HttpRequest, key: str, code: str) -> TOTPDevice | None:
+def _audit(*, user: Any, message: str) -> None:
+    """The account's history in Django's admin (LogEntry): who changed their second factor."""
+    LogEntry.objects.log_actions(
+        user_id=user.pk, queryset=[user], action_flag=CHANGE, change_message=message
+    )
+
+
+def two_factor_enable(*, user: Any, key: str, code: str) -> TOTPDevice | None:
+    """A confirmed device for `key` when `code` is its current code, else None."""
     totp = TOTP(binascii.unhexlify(key.encode()))
     if not totp.verify(int(code), tolerance=1):
         return None
-    # last_t: the code just typed cannot be used again to log in.
-    return TOTPDevice.objects.create(
-        user=request.user, name="SignFlow", key=key, confirmed=True, last_t=totp.t()
-    )
+    with transaction.atomic():
+        # last_t: the code just typed cannot be used again to log in.
+        device = TOTPDevice.objects.create(
+            user=user, name="SignFlow", key=key, confirmed=True, last_t=totp.t()
+        )
+        _audit(user=user, message="Two-step login turned on")
+    return device
+
+
+def two_factor_disable(*, user: Any) -> None:
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        _audit(user=user, message="Two-step login turned off")
 
 
 @login_required
@@ -263,7 +282,11 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         code = form.cleaned_data["code"]
         if device is None:
             key = request.session.get(ENROL_SESSION_KEY)
-            new_device = _confirm_enrolment(request, key, code) if isinstance(key, str) else None
+            new_device = (
+                two_factor_enable(user=request.user, key=key, code=code)
+                if isinstance(key, str)
+                else None
+            )
             if new_device is not None:
                 request.session.pop(ENROL_SESSION_KEY, None)
                 otp_login(request, new_device)
@@ -278,7 +301,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
                 "code", _("Several wrong codes in a row: wait a few seconds, then try again.")
             )
         elif device.verify_token(code):
-            TOTPDevice.objects.filter(user=request.user).delete()
+            two_factor_disable(user=request.user)
             request.session.pop(DEVICE_ID_SESSION_KEY, None)
             logger.info("two-step login turned off for user %s", request.user.pk)
             messages.success(request, _("Two-step login is off."))

@@ -3,6 +3,7 @@
 Codes are computed here from the device's secret, as an authenticator app would."""
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.test import Client
 from django_otp.oath import totp
@@ -43,6 +44,8 @@ def test_an_employee_turns_it_on_by_confirming_a_code(sender_client: Client, sen
     assert response.status_code == 302
     device = TOTPDevice.objects.get(user=sender)
     assert device.confirmed and device.key == key
+    entry = LogEntry.objects.get(object_id=str(sender.pk))
+    assert entry.user_id == sender.pk and "turned on" in entry.get_change_message()
     assert "Two-step login is on" in sender_client.get("/account/two-step/").content.decode()
 
 
@@ -123,6 +126,9 @@ def test_it_is_turned_off_with_a_current_code(sender_client: Client, sender) -> 
     response = sender_client.post("/account/two-step/", {"code": _code(device.key)})
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=sender).exists()
+    assert LogEntry.objects.filter(
+        object_id=str(sender.pk), change_message="Two-step login turned off"
+    ).exists()
 
 
 def test_the_pages_speak_french(sender) -> None:
