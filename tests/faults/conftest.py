@@ -11,15 +11,18 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 
+from crm.models import Invoice
 from signflow.celery import app as celery_app
 from signing import images, services
-from signing.models import Party
+from signing.models import Envelope, Party
 from tests.signing.conftest import (  # noqa: F401  (fixtures)
     code_in,
     invoice,
     last_message,
     media_root,
+    send_form,
     sent_envelope,
     stamp_png,
 )
@@ -120,3 +123,15 @@ def sign_as(party: Party) -> None:
         ip="198.51.100.7",
         user_agent="faults",
     )
+
+
+def send_invoice(sender_client: Client, to_send: Invoice, *, channel: str = "email") -> Envelope:
+    """Send the invoice for signature through the pages; the director is reached by `channel`."""
+    overrides = {"company-channel": channel}
+    if channel == "sms":
+        overrides["company-phone"] = "06 12 34 56 78"
+    response = sender_client.post(f"/invoices/{to_send.pk}/send/")
+    assert response.status_code == 302
+    response = sender_client.post(response["Location"], send_form(**overrides))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return Envelope.objects.get(document__invoice=to_send)

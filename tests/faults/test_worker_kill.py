@@ -18,26 +18,14 @@ from django.utils import timezone
 from signing import audit
 from signing.models import Envelope, Event, Message, Party
 from signing.tasks import seal_envelope, sweep_outbox, sweep_sealing
-from tests.faults.conftest import Workers, needs_worker, sign_as, wait_for
+from tests.faults.conftest import Workers, needs_worker, send_invoice, sign_as, wait_for
 from tests.faults.providers import delivered
-from tests.signing.conftest import send_form
 from verification.models import SealedDocument
 from verification.services import verify_pdf
 
 pytestmark = needs_worker
 
 STALE_CLAIM = timedelta(minutes=10)  # signing.notifications.sweep gives such claims back
-
-
-def _send(sender_client: Client, invoice, channel: str) -> Envelope:
-    overrides = {"company-channel": channel}
-    if channel == "sms":
-        overrides["company-phone"] = "06 12 34 56 78"
-    response = sender_client.post(f"/invoices/{invoice.pk}/send/")
-    assert response.status_code == 302
-    response = sender_client.post(response["Location"], send_form(**overrides))
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return Envelope.objects.get(document__invoice=invoice)
 
 
 def _sweep_and_wait(message: Message, status: str, timeout: float = 30.0) -> bool:
@@ -61,7 +49,7 @@ def test_a_message_whose_worker_was_killed_is_sent_again_after_the_claim_goes_st
     workers: Workers, sender_client: Client, invoice, channel: str, moment: str, copies: int
 ):
     first = workers.start(block=f"{channel}-{moment}")
-    envelope = _send(sender_client, invoice, channel)
+    envelope = send_invoice(sender_client, invoice, channel=channel)
     invitation = Message.objects.get(envelope=envelope, template="invitation")
     assert wait_for(workers.blocked.exists), "the provider was never called"
 
