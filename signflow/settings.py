@@ -241,6 +241,8 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
 # Two-step login (django-otp, TOTP apps): optional for employees, required for staff.
 OTP_TOTP_ISSUER = "SignFlow"
+# The admin's device pages never show a device's secret key.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # How many proxies of ours append to X-Forwarded-For (0: use REMOTE_ADDR, the client IP).
 SIGNFLOW_TRUSTED_PROXIES = env_int("SIGNFLOW_TRUSTED_PROXIES", 0)
 TSA_TIMEOUT = env_int("TSA_TIMEOUT", 10)

@@ -198,3 +198,13 @@ def test_the_admin_login_refuses_a_non_staff_account(sender) -> None:
     )
     assert response.status_code == 200
     assert "staff account" in response.content.decode()
+
+
+def test_the_admin_never_shows_a_devices_secret(staff) -> None:
+    device = _device(staff)
+    client = Client()
+    client.post("/login/", {"username": staff.username, "password": "pass-" + staff.username})
+    client.post("/login/code/", {"code": _code(device.key)})
+    response = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert response.status_code == 200
+    assert device.key not in response.content.decode()
