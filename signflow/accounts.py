@@ -44,6 +44,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
+
+# Locks the device row while checking (select_for_update): two requests racing with the same
+# code cannot both pass the "not used before" rule.
+from django_otp import verify_token as otp_verify_token
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
@@ -201,8 +205,10 @@ def login_code(request: HttpRequest) -> HttpResponse:
                     "code",
                     _("Several wrong codes in a row: wait a few seconds, then try again."),
                 )
-            elif device.verify_token(form.cleaned_data["code"]):
-                return _finish_login(request, user, pending, device)
+            elif verified := otp_verify_token(
+                user, device.persistent_id, form.cleaned_data["code"]
+            ):
+                return _finish_login(request, user, pending, verified)
             else:
                 form.add_error("code", _("This code is not right. Enter the current code."))
                 # Counted by the same throttle as wrong passwords (django-axes listens).
@@ -300,7 +306,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             form.add_error(
                 "code", _("Several wrong codes in a row: wait a few seconds, then try again.")
             )
-        elif device.verify_token(code):
+        elif otp_verify_token(request.user, device.persistent_id, code):
             two_factor_disable(user=request.user)
             request.session.pop(DEVICE_ID_SESSION_KEY, None)
             logger.info("two-step login turned off for user %s", request.user.pk)
