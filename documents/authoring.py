@@ -188,7 +188,7 @@ def _record(
         sha256=content_sha256(template.body, template.css),
         is_default=template.is_default_for_invoices,
         summary=summary,
-        author=author if author is not None and author.pk else None,
+        author_id=author.pk if author is not None else None,
     )
     version.save()
     return version

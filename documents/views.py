@@ -546,7 +546,7 @@ def template_default(request: HttpRequest, template_id: int) -> HttpResponse:
         raise PermissionDenied
     default = request.POST.get("default") == "1"
     try:
-        services.template_set_default(template=template, default=default, actor=request.user)
+        services.template_set_default(template=template, default=default, actor=request.user)  # type: ignore[arg-type]
     except DocumentError as exc:
         messages.error(request, exc.message)
     else:
