@@ -2,7 +2,10 @@
 
 Codes are computed here from the device's secret, as an authenticator app would."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.test import Client
@@ -110,6 +113,17 @@ def test_wrong_codes_count_in_the_login_throttle(sender) -> None:
     assert "Too many failed attempts." in response.content.decode()
     # The right password is now refused too, for this address and account.
     assert _password(client, sender).status_code == 429
+
+
+def test_a_code_typed_too_long_after_the_password_is_not_accepted(sender) -> None:
+    device = _device(sender)
+    client = Client()
+    _password(client, sender)
+    with time_machine.travel(datetime.timedelta(minutes=6)):
+        response = client.post("/login/code/", {"code": _code(device.key)}, follow=True)
+    assert response.redirect_chain[-1][0] == "/login/"
+    assert "The login took too long. Enter your password again." in response.content.decode()
+    assert "_auth_user_id" not in client.session
 
 
 def test_the_code_step_needs_the_password_first(client: Client) -> None:
