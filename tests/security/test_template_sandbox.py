@@ -146,6 +146,18 @@ def test_methods_that_change_data_are_not_called_even_on_a_model(sender):
     assert User.objects.filter(pk=sender.pk).exists()
 
 
+def test_a_layout_too_heavy_for_the_pdf_renderer_is_stopped_by_the_cpu_limit(sender):
+    # Within the loop and output budgets (30 000 short paragraphs, about 1.7 MB of HTML), but
+    # thousands of pages for WeasyPrint: the child's CPU limit stops it, the editor says why.
+    body = (
+        "{% with s='" + "x" * 30000 + "' %}{% for c in s %}"
+        "<p>Ligne {{ forloop.counter }} du document à mettre en page</p>"
+        "{% endfor %}{% endwith %}"
+    )
+    message = _refusal(body, sender)
+    assert "took too long to render (more than 5 seconds)" in message
+
+
 def test_the_kernel_stops_a_render_that_burns_cpu():
     def spin() -> None:
         while True:
