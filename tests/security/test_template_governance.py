@@ -137,6 +137,8 @@ def test_a_default_can_only_be_changed_by_a_manager(colleague, manager):
     copy.refresh_from_db()
     assert copy.body == body_before
     assert copy.is_default_for_invoices
+    listing = client.get(reverse("documents:template_list")).content.decode()
+    assert reverse("documents:template_remove", args=[copy.pk]) not in listing
     assert client.post(reverse("documents:template_remove", args=[copy.pk])).status_code == 404
     assert DocumentTemplate.objects.filter(pk=copy.pk).exists()
 
