@@ -176,6 +176,9 @@ CACHES = {"default": caches_for(REDIS_URL)}
 # Email: Django's mail API; any django-anymail backend works (see README).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+# Seconds before an SMTP server that does not answer counts as a failed attempt (retried with
+# backoff); anymail's HTTP providers use ANYMAIL's REQUESTS_TIMEOUT (30 s by default).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SignFlow <no-reply@signflow.local>")
 ANYMAIL = {
     "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY"),
@@ -189,6 +192,8 @@ ANYMAIL = {
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+# The twilio library waits forever by default: a Twilio that never answers would hold a worker.
+TWILIO_TIMEOUT = env_int("TWILIO_TIMEOUT", 15)
 SMS_BACKEND = env_str(
     "SMS_BACKEND",
     "signing.sms.TwilioSMSBackend" if TWILIO_ACCOUNT_SID else "signing.sms.OutboxSMSBackend",

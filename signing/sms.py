@@ -32,10 +32,13 @@ class TwilioSMSBackend:
     http_client: Any = None
 
     def __init__(self) -> None:
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
+        # Without a timeout the library waits forever on a Twilio that never answers.
+        http_client = self.http_client or TwilioHttpClient(timeout=settings.TWILIO_TIMEOUT)
         self.client = Client(
-            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=self.http_client
+            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
         )
 
     def send(self, *, to: str, body: str) -> str:

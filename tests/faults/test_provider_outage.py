@@ -225,3 +225,56 @@ def test_one_failing_message_does_not_hold_up_the_others(
     stuck.refresh_from_db()
     assert stuck.status == Message.Status.QUEUED and stuck.attempts == 1
     assert stuck.next_attempt_at > timezone.now() + timedelta(seconds=20)
+
+
+def test_a_twilio_that_never_answers_times_out_with_the_default_client(
+    provider: FakeProvider, settings, monkeypatch, sent_envelope: Envelope
+):
+    """SignFlow's own Twilio client (not the test's) gives up after TWILIO_TIMEOUT."""
+    assert 0 < settings.TWILIO_TIMEOUT <= 60
+    settings.TWILIO_TIMEOUT = CLIENT_TIMEOUT
+    monkeypatch.setattr(TwilioSMSBackend, "http_client", None)
+    real_request = TwilioHttpClient.request
+
+    def to_loopback(self: TwilioHttpClient, method: str, url: str, *args: Any, **kwargs: Any):
+        url = url.replace("https://api.twilio.com", provider.url)
+        return real_request(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(TwilioHttpClient, "request", to_loopback)
+    provider.mode = "hang"
+    message = Message.objects.create(
+        envelope=sent_envelope, channel="sms", recipient="+33698765432", template="reminder"
+    )
+    started = time.monotonic()
+    assert notifications.deliver(message_id=message.pk) == Message.Status.QUEUED
+    assert time.monotonic() - started < CLIENT_TIMEOUT + 1.5
+    message.refresh_from_db()
+    assert "timed out" in message.last_error
+
+
+def test_an_smtp_server_that_never_answers_times_out(settings, sent_envelope: Envelope):
+    assert 0 < settings.EMAIL_TIMEOUT <= 60
+    silent = socket.socket()
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    silent.bind(("127.0.0.1", _free_port()))
+    silent.listen(5)  # accepts the connection (the kernel does), never says hello
+    try:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = silent.getsockname()
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = CLIENT_TIMEOUT
+        message = Message.objects.create(
+            envelope=sent_envelope,
+            channel="email",
+            recipient="paul@example.com",
+            template="reminder",
+            subject="Rappel",
+            body="Rappel",
+        )
+        started = time.monotonic()
+        assert notifications.deliver(message_id=message.pk) == Message.Status.QUEUED
+        assert time.monotonic() - started < CLIENT_TIMEOUT + 1.5
+        message.refresh_from_db()
+        assert "timed out" in message.last_error
+    finally:
+        silent.close()
