@@ -166,7 +166,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "signing.tasks.sweep_outbox", "schedule": 60.0},
     "expire-envelopes": {"task": "signing.tasks.expire_envelopes", "schedule": 300.0},
     "send-reminders": {"task": "signing.tasks.send_reminders", "schedule": 900.0},
-    "sweep-sealing": {"task": "signing.tasks.sweep_sealing", "schedule": 120.0},
+    # Every minute: it only picks envelopes whose next sealing attempt is due (backoff).
+    "sweep-sealing": {"task": "signing.tasks.sweep_sealing", "schedule": 60.0},
 }
 
 # The cache only speeds things up and rate-limits: with Redis unreachable it answers "miss"

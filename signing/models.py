@@ -21,6 +21,9 @@ class Envelope(models.Model):
         AWAITING_COMPANY = "awaiting_company", _("Awaiting our signature")
         AWAITING_CLIENT = "awaiting_client", _("Awaiting client")
         SEALING = "sealing", _("Sealing")
+        # Every party signed but the seal cannot be made without someone acting (see
+        # sealing_error_kind); "retry sealing" moves it back to `sealing`.
+        SEALING_FAILED = "sealing_failed", _("Sealing failed")
         COMPLETED = "completed", _("Completed")
         DECLINED = "declined", _("Declined")
         CANCELLED = "cancelled", pgettext_lazy("signing", "Cancelled")
@@ -73,7 +76,15 @@ class Envelope(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     closed_reason = models.TextField(blank=True)
     sealing_attempts = models.PositiveIntegerField(default=0)
-    sealing_error = models.TextField(blank=True)
+    sealing_error = models.TextField(blank=True)  # technical detail, for the administrator
+    # What failed last (verification.services.SealingError): input | signer | tsa | storage.
+    sealing_error_kind = models.CharField(max_length=10, blank=True)
+    sealing_error_code = models.CharField(max_length=40, blank=True)
+    # Temporary failures back off: the sweep seals again only once this time has passed.
+    seal_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The striped document with its certificate, stored by hash (verification.PreparedSeal):
+    # a retry after a TSA failure signs it again instead of flattening and rendering again.
+    seal_prepared = models.JSONField(default=dict, blank=True)
     sealed = models.ForeignKey(
         "verification.SealedDocument",
         on_delete=models.PROTECT,
@@ -254,6 +265,7 @@ class Message(models.Model):
         CANCELLED = "cancelled", pgettext_lazy("signing", "Cancelled")
         EXPIRED = "expired", _("Expired")
         COMPLETED = "completed", _("Completed")
+        SEALING_FAILED = "sealing_failed", _("Sealing failed")
 
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="messages")
     party = models.ForeignKey(Party, on_delete=models.SET_NULL, null=True, blank=True)

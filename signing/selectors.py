@@ -46,7 +46,9 @@ BOARD_COLUMNS: list[tuple[str, tuple[str, ...]]] = [
     ("draft", (S.DRAFT,)),
     ("awaiting_company", (S.AWAITING_COMPANY,)),
     ("awaiting_client", (S.AWAITING_CLIENT,)),
-    ("signed", (S.SEALING, S.COMPLETED)),
+    # Every party signed: a failed seal is our problem to fix, not the client's refusal, so the
+    # card stays here with a red marker rather than moving to "Not signed".
+    ("signed", (S.SEALING, S.SEALING_FAILED, S.COMPLETED)),
     ("not_signed", (S.DECLINED, S.CANCELLED, S.EXPIRED)),
 ]
 BOARD_TITLES = {
@@ -408,7 +410,9 @@ def _decorate(cards: list[Envelope], now: datetime.datetime) -> None:
         )
         card.overdue = bool(is_open and card.deadline and card.deadline < now)  # type: ignore[attr-defined]
         card.reminder_due = is_open and _reminder_due(card, now)  # type: ignore[attr-defined]
-        card.alert = card.deadline_near or card.reminder_due  # type: ignore[attr-defined]
+        card.alert = (  # type: ignore[attr-defined]
+            card.deadline_near or card.reminder_due or card.status == Envelope.Status.SEALING_FAILED
+        )
         card.download = (  # type: ignore[attr-defined]
             card.status == Envelope.Status.COMPLETED and card.sealed_id is not None
         )

@@ -19,30 +19,23 @@ def sweep_outbox() -> int:
     return notifications.sweep()
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=8)
-def seal_envelope(self, envelope_id: int) -> None:  # type: ignore[no-untyped-def]
-    from verification.services import SealingError
-
-    try:
-        services.envelope_seal(envelope_id=envelope_id)
-    except SealingError as exc:
-        # The envelope stays in `sealing` with the error visible; retry with backoff.
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+@shared_task(ignore_result=True)
+def seal_envelope(envelope_id: int) -> None:
+    # Failures are recorded on the envelope with their backoff (services._seal_failed);
+    # the sealing sweep retries when the next attempt is due.
+    services.envelope_seal(envelope_id=envelope_id)
 
 
 @shared_task(ignore_result=True)
 def sweep_sealing() -> int:
-    """Seal envelopes left in `sealing` (broker outage, worker crash, exhausted retries)."""
-    from signing.models import Envelope
-
+    """Seal envelopes left in `sealing` whose next attempt is due (broker outage, worker
+    crash, a temporary TSA or storage failure backing off)."""
     count = 0
-    for envelope_id in Envelope.objects.filter(status=Envelope.Status.SEALING).values_list(
-        "pk", flat=True
-    )[:50]:
+    for envelope_id in services.seal_due():
         try:
             services.envelope_seal(envelope_id=envelope_id)
             count += 1
-        except Exception:  # noqa: BLE001 - recorded on the envelope; next sweep tries again
+        except Exception:  # noqa: BLE001 - e.g. the database went away; next sweep tries again
             logger.warning("Sealing envelope %s failed", envelope_id, exc_info=True)
     return count
 

@@ -19,6 +19,11 @@ urlpatterns = [
     path("envelopes/<int:envelope_id>/remind/", views.envelope_remind, name="envelope_remind"),
     path("envelopes/<int:envelope_id>/cancel/", views.envelope_cancel, name="envelope_cancel"),
     path(
+        "envelopes/<int:envelope_id>/retry-sealing/",
+        views.envelope_retry_sealing,
+        name="envelope_retry_sealing",
+    ),
+    path(
         "envelopes/<int:envelope_id>/parties/<int:party_id>/reissue/",
         views.party_reissue,
         name="party_reissue",

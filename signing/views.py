@@ -57,6 +57,7 @@ def envelope_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
             "messages_out": envelope.messages.select_related("party").order_by("-id"),
             "events": envelope.events.select_related("party", "actor").order_by("id"),
             "chain": chain,
+            "sealing_problem": services.sealing_problem(envelope),
             "reason_form": ReasonForm(),
             "download_available": envelope.status == Envelope.Status.COMPLETED
             and envelope.sealed_id,
@@ -296,6 +297,19 @@ def envelope_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             messages.success(request, _("The signature request was cancelled."))
+    return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+
+
+@require_POST
+@login_required
+def envelope_retry_sealing(request: HttpRequest, envelope_id: int) -> HttpResponse:
+    envelope = _act(request, envelope_id)
+    try:
+        services.envelope_retry_sealing(envelope=envelope, actor=_user(request))
+    except services.SigningError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Sealing will be attempted again in a moment."))
     return redirect("signing:envelope_detail", envelope_id=envelope.pk)
 
 

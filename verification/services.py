@@ -6,6 +6,7 @@ its certificate of completion and registers it; `verify_pdf` says whether a file
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -20,6 +21,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from verification import keys, pades
 from verification.certificate import render_certificate
@@ -37,7 +39,95 @@ VERDICT_UNKNOWN = "unknown"
 
 
 class SealingError(Exception):
-    """TSA or signing failure; the caller keeps the envelope in `sealing` and retries."""
+    """What stopped a seal: which part failed (`kind`), a stable `code`, a message for a person.
+
+    `permanent` errors (a document that cannot be certified, an unusable seal key) will fail
+    the same way on every retry: the caller stops and tells the sender. Temporary ones (the
+    TSA or the storage unreachable) are retried with backoff. `detail` is the technical cause,
+    for the logs and the administrator.
+    """
+
+    INPUT = "input"  # the document itself: unreadable, already certified, flattening failed
+    SIGNER = "signer"  # the seal key or certificate
+    TSA = "tsa"  # the timestamp authority: unreachable or a bad answer
+    STORAGE = "storage"  # reading or writing files
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        if code not in SEALING_ERRORS:  # a bare message from older callers
+            code, detail = "seal_failed", detail or code
+        kind, permanent, _message = SEALING_ERRORS[code]
+        self.code = code
+        self.kind = kind
+        self.permanent = permanent
+        self.detail = detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+    @property
+    def message(self) -> str:
+        return str(SEALING_ERRORS[self.code][2])
+
+
+# code -> (kind, permanent, message). Codes are stable: they are stored on envelopes and events.
+SEALING_ERRORS: dict[str, tuple[str, bool, Any]] = {
+    "input_invalid_code": (
+        SealingError.INPUT,
+        True,
+        gettext_lazy("The document has no valid SignFlow code."),
+    ),
+    "input_unreadable": (
+        SealingError.INPUT,
+        True,
+        gettext_lazy("The document cannot be read as a PDF."),
+    ),
+    "input_already_signed": (
+        SealingError.INPUT,
+        True,
+        gettext_lazy(
+            "The document already carries a signature that forbids any change: it cannot be "
+            "certified."
+        ),
+    ),
+    "input_flatten_failed": (
+        SealingError.INPUT,
+        True,
+        gettext_lazy("The signed values could not be drawn onto the document."),
+    ),
+    "input_prepare_failed": (
+        SealingError.INPUT,
+        True,
+        gettext_lazy("The certificate of completion could not be added to the document."),
+    ),
+    "signer_keys": (
+        SealingError.SIGNER,
+        True,
+        gettext_lazy("The seal certificate or its key could not be loaded."),
+    ),
+    "signer_failed": (
+        SealingError.SIGNER,
+        True,
+        gettext_lazy("The seal certificate or its key could not sign the document."),
+    ),
+    "tsa_unreachable": (
+        SealingError.TSA,
+        False,
+        gettext_lazy("The timestamp authority could not be reached."),
+    ),
+    "tsa_bad_answer": (
+        SealingError.TSA,
+        False,
+        gettext_lazy("The timestamp authority did not return a valid timestamp."),
+    ),
+    "storage_failed": (
+        SealingError.STORAGE,
+        False,
+        gettext_lazy("The file storage could not be read or written."),
+    ),
+    "seal_failed": (
+        SealingError.SIGNER,
+        False,
+        gettext_lazy("The document could not be sealed."),
+    ),
+}
 
 
 def verification_url(code: str) -> str:
@@ -51,24 +141,89 @@ def sealed_path(sha256: str) -> str:
 # --- sealing -------------------------------------------------------------------------------------
 
 
-def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
-    """Stripe every page, append the certificate, certify with a timestamp, register.
+def prepared_path(sha256: str) -> str:
+    return f"sealing/prepared/{sha256}.pdf"
 
-    Idempotent on metadata["code"]: a retried task gets the document sealed the first time.
-    Any failure raises SealingError; nothing unsealed is ever registered.
+
+@dataclass(frozen=True)
+class PreparedSeal:
+    """A document striped and given its certificate of completion, stored by hash, not signed yet.
+
+    Kept by the caller between attempts (as_dict / from_dict) so that a retry after a TSA
+    failure signs the same bytes instead of flattening and rendering everything again.
     """
+
+    code: str
+    sha256: str
+    sealed_at: str  # ISO 8601: the time printed on the certificate
+    tsa_name: str  # the TSA named on the certificate
+    seal_box: tuple[int, int, int, int, int] | None
+    reason: str
+    location: str
+    stamp_text: str
+    metadata: dict
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "sha256": self.sha256,
+            "sealed_at": self.sealed_at,
+            "tsa_name": self.tsa_name,
+            "seal_box": list(self.seal_box) if self.seal_box else None,
+            "reason": self.reason,
+            "location": self.location,
+            "stamp_text": self.stamp_text,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreparedSeal:
+        box = data.get("seal_box")
+        return cls(
+            code=str(data["code"]),
+            sha256=str(data["sha256"]),
+            sealed_at=str(data["sealed_at"]),
+            tsa_name=str(data["tsa_name"]),
+            seal_box=tuple(int(v) for v in box) if box else None,  # type: ignore[arg-type]
+            reason=str(data["reason"]),
+            location=str(data["location"]),
+            stamp_text=str(data["stamp_text"]),
+            metadata=dict(data["metadata"]),
+        )
+
+
+def load_prepared(data: dict[str, Any] | None) -> PreparedSeal | None:
+    """The stored preparation if it can still be signed as is, else None (prepare again)."""
+    if not data:
+        return None
+    try:
+        prepared = PreparedSeal.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+    # The certificate names the TSA: a changed TSA_URL needs a new certificate page.
+    if prepared.tsa_name != pades.tsa_display_name():
+        return None
+    try:
+        if not default_storage.exists(prepared_path(prepared.sha256)):
+            return None
+    except OSError as exc:
+        raise SealingError("storage_failed", str(exc)) from exc
+    return prepared
+
+
+def discard_prepared(prepared: PreparedSeal) -> None:
+    """Remove the intermediate file once the sealed document is registered."""
+    try:
+        default_storage.delete(prepared_path(prepared.sha256))
+    except OSError:  # only disk space is at stake
+        logger.warning("Could not delete the prepared file of %s", prepared.code, exc_info=True)
+
+
+def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
+    """Stripe every page and append the certificate of completion; store the result by hash."""
     code = str(metadata.get("code") or "")
     if not CODE_RE.match(code):
-        raise SealingError(f"Invalid document code {code!r}")
-    existing = SealedDocument.objects.filter(code=code).first()
-    if existing is not None:
-        return existing
-
-    try:
-        material = keys.get_key_material()
-    except keys.KeysError as exc:
-        raise SealingError(str(exc)) from exc
-
+        raise SealingError("input_invalid_code", f"Invalid document code {code!r}")
     url = verification_url(code)
     tsa_name = pades.tsa_display_name()
     sealed_at = timezone.now()
@@ -99,36 +254,139 @@ def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
         )
     except Exception as exc:
         logger.exception("Preparing document %s for sealing failed", code)
-        raise SealingError(f"Could not prepare the document for sealing: {exc}") from exc
+        raise SealingError(
+            "input_prepare_failed", f"Could not prepare the document for sealing: {exc}"
+        ) from exc
 
     seal_box = None
     if certificate.seal_box is not None:
-        base_pages = _page_count(stamped) - certificate.page_count
+        try:
+            base_pages = _page_count(stamped) - certificate.page_count
+        except Exception as exc:
+            raise SealingError("input_unreadable", str(exc)) from exc
         index, x1, y1, x2, y2 = certificate.seal_box
         seal_box = (base_pages + index, x1, y1, x2, y2)
+    sha = hashlib.sha256(stamped).hexdigest()
+    _store_once(prepared_path(sha), stamped)
+    return PreparedSeal(
+        code=code,
+        sha256=sha,
+        sealed_at=sealed_at.isoformat(),
+        tsa_name=tsa_name,
+        seal_box=seal_box,
+        reason=reason,
+        location=location,
+        stamp_text=stamp_text,
+        metadata=metadata,
+    )
+
+
+# pyHanko refuses to certify a document that is already signed or certified: no retry helps.
+_INPUT_SIGNING_ERRORS = ("Certification signatures must be the first", "forbids all changes")
+
+
+def _already_signed(pdf_bytes: bytes) -> bool:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf_bytes), strict=False)
+        return bool(list(reader.embedded_signatures))
+    except Exception:  # unreadable: classified as such by the caller
+        return False
+
+
+def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf_bytes: bytes) -> SealingError:
+    """Say which part of pyHanko's work failed: the TSA, the document or the seal key."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign.general import SigningError
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+
+    detail = f"{type(exc).__name__}: {exc} (TSA: {tsa_name})"
+    if isinstance(exc, TimestampRequestError | OSError):
+        # requests' and aiohttp's errors are OSErrors; the TSA is the only network call here.
+        return SealingError("tsa_unreachable", detail)
+    if isinstance(exc, SigningError) and (
+        any(s in str(exc) for s in _INPUT_SIGNING_ERRORS) or _already_signed(pdf_bytes)
+    ):
+        # A document that arrives signed or certified cannot take our certification.
+        return SealingError("input_already_signed", detail)
+    if isinstance(exc, PdfError):
+        return SealingError("input_unreadable", detail)
+    return SealingError("signer_failed", detail)
+
+
+def seal_prepared(*, prepared: PreparedSeal) -> SealedDocument:
+    """Certify the prepared document with a timestamp and register it.
+
+    Idempotent on the code: a retried task gets the document sealed the first time.
+    """
+    existing = SealedDocument.objects.filter(code=prepared.code).first()
+    if existing is not None:
+        return existing
+    try:
+        material = keys.get_key_material()
+    except keys.KeysError as exc:
+        raise SealingError("signer_keys", str(exc)) from exc
+    try:
+        with default_storage.open(prepared_path(prepared.sha256), "rb") as fh:
+            stamped = fh.read()
+    except OSError as exc:
+        raise SealingError("storage_failed", str(exc)) from exc
     try:
         output = pades.sign(
             pdf_bytes=stamped,
             material=material,
-            reason=reason,
-            location=location,
-            stamp_text=stamp_text,
-            seal_box=seal_box,
+            reason=prepared.reason,
+            location=prepared.location,
+            stamp_text=prepared.stamp_text,
+            seal_box=prepared.seal_box,
         )
     except Exception as exc:
-        logger.warning("Sealing document %s failed: %s", code, exc)
-        raise SealingError(f"Signing or timestamping failed ({tsa_name}): {exc}") from exc
+        error = _classify_signing_failure(exc, tsa_name=prepared.tsa_name, pdf_bytes=stamped)
+        logger.warning("Sealing document %s failed: %s", prepared.code, error)
+        raise error from exc
     if not output.timestamp_token:
-        raise SealingError(f"The TSA ({tsa_name}) returned no timestamp token.")
-
+        raise SealingError(
+            "tsa_bad_answer", f"The TSA ({prepared.tsa_name}) returned no timestamp token."
+        )
     return _register(
-        code=code,
+        code=prepared.code,
         data=output.pdf,
-        metadata=metadata,
-        sealed_at=sealed_at,
+        metadata=prepared.metadata,
+        sealed_at=dt.datetime.fromisoformat(prepared.sealed_at),
         output=output,
         material=material,
     )
+
+
+def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
+    """Stripe every page, append the certificate, certify with a timestamp, register.
+
+    Idempotent on metadata["code"]: a retried task gets the document sealed the first time.
+    Any failure raises SealingError; nothing unsealed is ever registered.
+    """
+    code = str(metadata.get("code") or "")
+    if not CODE_RE.match(code):
+        raise SealingError("input_invalid_code", f"Invalid document code {code!r}")
+    existing = SealedDocument.objects.filter(code=code).first()
+    if existing is not None:
+        return existing
+    prepared = prepare_seal(pdf_bytes=pdf_bytes, metadata=metadata)
+    try:
+        return seal_prepared(prepared=prepared)
+    finally:
+        discard_prepared(prepared)
+
+
+def _store_once(path: str, data: bytes) -> None:
+    """Files are addressed by hash and never overwritten: the same bytes may already be there."""
+    try:
+        if not default_storage.exists(path):
+            saved = default_storage.save(path, ContentFile(data))
+            if saved != path:  # another process wrote the same file in between
+                default_storage.delete(saved)
+    except OSError as exc:
+        raise SealingError("storage_failed", str(exc)) from exc
 
 
 def _page_count(pdf_bytes: bytes) -> int:
@@ -148,11 +406,7 @@ def _register(
 ) -> SealedDocument:
     sha = hashlib.sha256(data).hexdigest()
     path = sealed_path(sha)
-    # Files are addressed by hash and never overwritten: the same bytes are already there.
-    if not default_storage.exists(path):
-        saved = default_storage.save(path, ContentFile(data))
-        if saved != path:  # another process wrote the same file in between
-            default_storage.delete(saved)
+    _store_once(path, data)
     keys.record_sealing_key(material)
     stored_metadata = {
         **metadata,

@@ -223,6 +223,7 @@ ROUTES = [
     # verification: public by design
     Route("verification:verify", expect=EVERYONE),
     Route("verification:root_certificate", expect=EVERYONE),
+    Route("verification:crl", expect=EVERYONE),
     Route("verification:by_code", kwargs=lambda w: {"code": "SECTESTCODE1"}, expect=EVERYONE),
     Route("verification:api_verify", "post", expect=EVERYONE),
     Route("verification:api_by_code", kwargs=lambda w: {"code": "SECTESTCODE1"}, expect=EVERYONE),
@@ -258,6 +259,9 @@ ROUTES = [
     Route("signing:envelope_compare", kwargs=envelope, expect=OWNED),
     Route("signing:envelope_compare", "post", kwargs=envelope, data=pdf_file, expect=OWNED),
     Route("signing:envelope_remind", "post", kwargs=envelope, expect=OWNED),
+    # Retry a failed seal: the responsible employee or a manager (the envelope here is not in
+    # `sealing_failed`: the owner gets a message and the page back, others nothing).
+    Route("signing:envelope_retry_sealing", "post", kwargs=envelope, expect=OWNED),
     Route(
         "signing:envelope_cancel",
         "post",
