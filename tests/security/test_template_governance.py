@@ -217,3 +217,26 @@ def test_the_send_screen_says_nothing_for_the_default_invoice(company, sender):
     document = services.document_create_from_invoice(invoice=invoice, creator=sender, language="fr")
     html = _logged_in(sender).get(reverse("signing:send", args=[document.pk])).content.decode()
     assert 'id="template-notice"' not in html
+
+
+def test_access_rules_for_defaults_branch_by_branch(sender, colleague, manager, outsider):
+    from django.contrib.auth.models import AnonymousUser
+
+    from documents.access import can_edit_template, can_set_default
+
+    mine = services.template_create(
+        creator=sender, name="Mienne", kind="invoice", language="en", body=BODY
+    )
+    assert not can_set_default(AnonymousUser(), mine)
+    assert not can_set_default(outsider, mine)
+    assert not can_set_default(sender, mine)  # its author, but not a manager
+    assert not can_set_default(colleague, mine)
+    assert can_set_default(manager, mine)
+    assert can_edit_template(sender, mine)
+    services.template_set_default(template=mine, default=True, actor=manager)
+    mine.refresh_from_db()
+    assert not can_edit_template(sender, mine)  # a default: managers only
+    assert can_edit_template(manager, mine)
+    manager.is_active = False
+    manager.save(update_fields=["is_active"])
+    assert not can_set_default(manager, mine)
