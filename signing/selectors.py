@@ -410,9 +410,8 @@ def _decorate(cards: list[Envelope], now: datetime.datetime) -> None:
         )
         card.overdue = bool(is_open and card.deadline and card.deadline < now)  # type: ignore[attr-defined]
         card.reminder_due = is_open and _reminder_due(card, now)  # type: ignore[attr-defined]
-        card.alert = (  # type: ignore[attr-defined]
-            card.deadline_near or card.reminder_due or card.status == Envelope.Status.SEALING_FAILED
-        )
+        sealing_failed = card.status == Envelope.Status.SEALING_FAILED
+        card.alert = card.deadline_near or card.reminder_due or sealing_failed  # type: ignore[attr-defined]
         card.download = (  # type: ignore[attr-defined]
             card.status == Envelope.Status.COMPLETED and card.sealed_id is not None
         )

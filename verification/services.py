@@ -110,7 +110,7 @@ SEALING_ERRORS: dict[str, tuple[str, bool, Any]] = {
     "tsa_unreachable": (
         SealingError.TSA,
         False,
-        gettext_lazy("The timestamp authority could not be reached."),
+        gettext_lazy("The timestamp authority could not be reached or answered with an error."),
     ),
     "tsa_bad_answer": (
         SealingError.TSA,
@@ -295,6 +295,16 @@ def _already_signed(pdf_bytes: bytes) -> bool:
         return False
 
 
+def _raised_in_timestamp_client(exc: BaseException) -> bool:
+    """Whether pyHanko's timestamp client (parsing or checking the TSA's answer) raised it."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if "pyhanko/sign/timestamps/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf_bytes: bytes) -> SealingError:
     """Say which part of pyHanko's work failed: the TSA, the document or the seal key."""
     from pyhanko.pdf_utils.misc import PdfError
@@ -302,9 +312,19 @@ def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf_bytes: bytes
     from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
     detail = f"{type(exc).__name__}: {exc} (TSA: {tsa_name})"
-    if isinstance(exc, TimestampRequestError | OSError):
-        # requests' and aiohttp's errors are OSErrors; the TSA is the only network call here.
-        return SealingError("tsa_unreachable", detail)
+    cause = exc.__cause__
+    if isinstance(exc, TimestampRequestError) and type(cause).__name__ == "ContentTypeError":
+        return SealingError("tsa_bad_answer", f"{detail}: {cause}")
+    if (isinstance(exc, OSError) and not isinstance(exc, TimestampRequestError)) or (
+        isinstance(exc, TimestampRequestError)
+        and (isinstance(cause, OSError) or type(cause).__module__.startswith("aiohttp"))
+    ):
+        # No connection, a timeout or an HTTP error status (pyHanko's aiohttp client wraps
+        # them); the TSA is the only network call made while signing.
+        return SealingError("tsa_unreachable", f"{detail}: {cause}" if cause else detail)
+    if isinstance(exc, TimestampRequestError) or _raised_in_timestamp_client(exc):
+        # An answer came back, but not a timestamp: refused, wrong type, unparsable.
+        return SealingError("tsa_bad_answer", detail)
     if isinstance(exc, SigningError) and (
         any(s in str(exc) for s in _INPUT_SIGNING_ERRORS) or _already_signed(pdf_bytes)
     ):

@@ -38,6 +38,7 @@ class FakeTSA:
 
     def __init__(self) -> None:
         self.up = False
+        self.garbage = False  # up, but answering bytes that are no timestamp response
         self.requests = 0
         fake = self
 
@@ -51,6 +52,12 @@ class FakeTSA:
                     self.send_response(500)
                     self.end_headers()
                     self.wfile.write(b"TSA down")
+                    return
+                if fake.garbage:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.end_headers()
+                    self.wfile.write(b"<html>captive portal</html>")
                     return
                 answer = asyncio.run(
                     fake.stamper().async_request_tsa_response(tsp.TimeStampReq.load(body))
@@ -241,6 +248,18 @@ def test_a_tsa_down_for_a_day_ends_in_sealing_failed_and_tells_the_sender_once(
     # Later sweeps leave it alone.
     assert _sweep_at(start + datetime.timedelta(hours=30)) == 0
     assert len(_sender_messages(sealing, sender)) == 1
+
+
+def test_a_tsa_answering_something_else_is_a_bad_answer_and_retried(
+    sealing: Envelope, fake_tsa: FakeTSA, sender: User
+) -> None:
+    fake_tsa.up = fake_tsa.garbage = True
+    _sweep_at(timezone.now())
+    sealing.refresh_from_db()
+    assert sealing.status == Envelope.Status.SEALING
+    assert (sealing.sealing_error_kind, sealing.sealing_error_code) == ("tsa", "tsa_bad_answer")
+    assert sealing.seal_next_attempt_at is not None
+    assert not _sender_messages(sealing, sender)
 
 
 def test_the_backoff_doubles_up_to_an_hour(
