@@ -12,7 +12,10 @@ upload already shows, except where they differ):
   words; the SignFlow stripe ("SignFlow <code> · ...") is left out on both sides, since every
   page carries it and copying it proves nothing;
   ink: at least 80% of the ink (pixels dark on either page) is the same on both pages, so a
-  page whose text was copied over a blank or blacked-out background does not match.
+  page whose text was copied over a blank or blacked-out background does not match; the
+  stripe's text objects are taken off both pages before they are rendered, so a copied
+  stripe does not count as ink in place either (a page holding only a signature and the
+  stripe is not matched by a blank page with the stripe).
 - Matching page: its changed words (old -> new) and, side by side, the original and the
   upload cut to each changed region, never the whole page.
 - Uploaded page that matches no page: its number only. Original pages that no uploaded page
@@ -183,15 +186,45 @@ def ink_score(before: PILImage.Image, after: PILImage.Image) -> float:
     return ImageChops.subtract(ink, changed).histogram()[255] / total
 
 
-class _Page:
-    """One page of either file: its text read once, its picture rendered when first needed."""
+def _remove_stripe(page: Any) -> None:
+    """Take the SignFlow stripe's text objects off `page` (in memory), so that its ink, like
+    its words, counts for nothing: a copied stripe is no evidence of holding the page."""
+    import ctypes
 
-    def __init__(self, page: Any) -> None:
+    import pypdfium2.raw as pdfium_c
+
+    textpage = page.get_textpage()
+    stripes = []
+    try:
+        for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_TEXT,), max_depth=0):
+            size = pdfium_c.FPDFTextObj_GetText(obj.raw, textpage.raw, None, 0)
+            buffer = ctypes.create_string_buffer(size)
+            pointer = ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR))
+            pdfium_c.FPDFTextObj_GetText(obj.raw, textpage.raw, pointer, size)
+            text = buffer.raw[: max(size - 2, 0)].decode("utf-16-le", errors="ignore")
+            if STRIPE_LINE_RE.search(text):
+                stripes.append(obj)
+    finally:
+        textpage.close()
+    for obj in stripes:
+        page.remove_obj(obj)
+
+
+class _Page:
+    """One page of either file: its text read once, its picture rendered when first needed.
+
+    With `without_stripe`, the stripe is taken off before anything is rendered (restricted
+    comparisons: matching, changed regions and crops all ignore it).
+    """
+
+    def __init__(self, page: Any, *, without_stripe: bool = False) -> None:
         self.page = page
         self.text = _page_text(page)
         self.own = tokens(own_text(self.text))
         self.words = set(self.own)
         self._image: PILImage.Image | None = None
+        if without_stripe:
+            _remove_stripe(page)
 
     @property
     def image(self) -> PILImage.Image:
@@ -327,8 +360,15 @@ def compare_pdfs(*, original: bytes, submitted: IO[bytes], full: bool) -> Compar
         comparison = Comparison(
             full=full, original_page_count=len(sealed_doc), page_count=len(upload_doc)
         )
-        originals = [_Page(sealed_doc[i]) for i in range(min(len(sealed_doc), MAX_PAGES_COMPARED))]
-        uploads = [_Page(upload_doc[i]) for i in range(min(len(upload_doc), MAX_PAGES_COMPARED))]
+        strip = not full
+        originals = [
+            _Page(sealed_doc[i], without_stripe=strip)
+            for i in range(min(len(sealed_doc), MAX_PAGES_COMPARED))
+        ]
+        uploads = [
+            _Page(upload_doc[i], without_stripe=strip)
+            for i in range(min(len(upload_doc), MAX_PAGES_COMPARED))
+        ]
         if full:
             _compare_full(comparison, originals, uploads)
         else:

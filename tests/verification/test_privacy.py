@@ -111,15 +111,15 @@ def invoice(amount: str = AMOUNT) -> bytes:
     return text_pdf([page_1, PAGE_2])
 
 
-def with_stripe(pdf: bytes) -> bytes:
+def with_stripe(pdf: bytes, code: str = CODE) -> bytes:
     """The pages with the same SignFlow stripe as the sealed original, and no certificate."""
     with translation.override("fr"):
         stripe = _("SignFlow %(code)s · Verify this document at %(url)s") % {
-            "code": CODE,
-            "url": verification_url(CODE),
+            "code": code,
+            "url": verification_url(code),
         }
     return stamp_pages(
-        pdf_bytes=pdf, stripe_text=stripe, code=CODE, title="Copie", certificate_pdf=text_pdf([])
+        pdf_bytes=pdf, stripe_text=stripe, code=code, title="Copie", certificate_pdf=text_pdf([])
     )
 
 
@@ -206,6 +206,24 @@ def test_a_blank_page_with_a_perfect_copy_of_the_stripe_learns_nothing_either(
     data, html = ask(client, with_stripe(text_pdf([[]])))
     assert "not_the_sealed_document" in [r["code"] for r in data["reasons"]]
     assert_nothing_of_the_original(data, html)
+
+
+def test_a_page_holding_only_a_small_signature_is_not_matched_by_the_stripe(
+    client: Client, db: None
+) -> None:
+    # The original's page has no text of its own, only an initials-sized mark and the stripe:
+    # a blank page with a perfect copy of the stripe must not get the mark back as a "change".
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf([[]]))))
+    mark = DecodedStreamObject()
+    mark.set_data(b"q 1.5 w 0 g 400 120 m 415 132 l 430 118 l 445 130 l S Q\n")
+    writer.pages[0][NameObject("/Contents")] = writer._add_object(mark)
+    out = io.BytesIO()
+    writer.write(out)
+    seal_pdf(pdf_bytes=out.getvalue(), metadata=pdfs.metadata(code="PRIVACYSIGN1"))
+    data, html = ask(client, with_stripe(text_pdf([[]]), code="PRIVACYSIGN1"))
+    assert "not_the_sealed_document" in [r["code"] for r in data["reasons"]]
+    assert data["changes"]["pages"] == []
+    assert "data:image" not in html
 
 
 def test_the_page_speaks_french_to_a_french_browser(
