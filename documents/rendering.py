@@ -133,6 +133,16 @@ def _template_error(exc: Exception) -> DocumentError:
     return DocumentError(_("The template could not be rendered: %(detail)s") % {"detail": detail})
 
 
+def template_compile_error(body: str) -> str | None:
+    """The author's message (with its line) when the sandbox refuses `body`, else None.
+    Compiles only: nothing is rendered."""
+    try:
+        ENGINE.from_string(body)
+    except Exception as exc:  # anything the parser raises is the author's to fix
+        return _template_error(exc).message
+    return None
+
+
 def render_html(
     *, body: str, context: dict[str, Any], language: str | None = None
 ) -> tuple[str, FieldCollector]:

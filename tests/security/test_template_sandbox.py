@@ -193,3 +193,21 @@ def test_a_normal_invoice_still_renders_with_its_fields(company, sender):
     assert {"company-signature", "client-signature"} <= keys
     assert document.template_version is not None
     assert document.template_version.body == document.template.body
+
+
+def test_check_templates_lists_stored_templates_the_sandbox_refuses(sender):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    DocumentTemplate.objects.create(
+        name="Ancien", kind="other", language="fr", body="<p>x</p>\n{% debug %}", created_by=sender
+    )
+    DocumentTemplate.objects.create(
+        name="Correct", kind="other", language="fr", body="{% load i18n %}<p>x</p>"
+    )
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("check_templates", stdout=out)
+    assert "'Ancien' (sophie.bernard)" in out.getvalue() and "line 2" in out.getvalue()
+    assert "Correct" not in out.getvalue()
