@@ -14,10 +14,12 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from django.utils import translation
 
+from documents.errors import DocumentError
 from documents.models import Field
 from documents.rendering import PlacedField
 from documents.templatetags.signflow_fields import default_label
 from documents.uploads import CheckedPdf
+from signflow import pdfguard
 
 TAG = re.compile(
     r"\{\{\s*(signature|initials|stamp|date|text|number|checkbox|name|requisites)"
@@ -32,6 +34,8 @@ MIN_SIZES = {
 DEFAULT_MIN = (80.0, 16.0)
 
 
+# Parsed in a bounded child process: a page can inflate to gigabytes (signflow.pdfguard).
+@pdfguard.guarded(error=DocumentError)
 def find_tags(data: bytes) -> list[tuple[int, str, str, tuple[float, float, float, float]]]:
     """(page, kind, role, (left, bottom, right, top)) of every tag, in the page's user space."""
     found = []

@@ -26,6 +26,7 @@ from PIL import Image, ImageOps
 from pypdf import PasswordType, PdfReader, Transformation
 
 from documents.errors import DocumentError
+from signflow import pdfguard
 from documents.sanitize import sanitize_pdf
 
 logger = logging.getLogger(__name__)
@@ -173,6 +174,8 @@ def read_upload(uploaded_file: UploadedFile) -> bytes:
     return data
 
 
+# Parsed in a bounded child process: a page can inflate to gigabytes (signflow.pdfguard).
+@pdfguard.guarded(error=DocumentError)
 def check_pdf(data: bytes) -> CheckedPdf:
     """A real, complete PDF within the limits, rewritten without active content (see
     documents.sanitize), or DocumentError. Encryption with an empty user password (an owner

@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from signflow import pdfguard
 from verification import keys, pades
 from verification.certificate import render_certificate
 from verification.models import SealedDocument
@@ -612,6 +613,7 @@ def _info_code(reader: Any) -> str:
         return ""
 
 
+@pdfguard.guarded  # a page can inflate to gigabytes: parsed in a bounded child process
 def _stripe_code(stream: IO[bytes]) -> tuple[str, int | None]:
     """The code printed in the stripe (first pages only) and the page count, via pdfium."""
     import pypdfium2 as pdfium

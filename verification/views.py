@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from signflow import pdfguard
 from verification import keys, ratelimit, reporting, uploads
 from verification.models import SealedDocument
 from verification.selectors import sealed_by_code
@@ -30,6 +31,7 @@ def _error_messages() -> dict[str, str]:
         "not_pdf": _("This file is not a PDF. Upload the PDF you received after signing."),
         "rate_limited": _("Too many verifications from your address. Wait a minute and retry."),
         "not_found": _("No sealed document has this code. Check the code printed on the page."),
+        "too_complex": str(pdfguard.PdfTooComplex.default_message),
     }
 
 
@@ -45,6 +47,11 @@ def _receive_upload(
     if upload.size is not None and upload.size > uploads.max_upload_bytes():
         return None, None, "too_large"
     return upload, handler.digests.get("file"), ""
+
+
+def _guard_status(exc: pdfguard.PdfGuardError) -> int:
+    """422 for a file beyond the parsing limits (too_complex), 400 for an unreadable one."""
+    return 422 if isinstance(exc, pdfguard.PdfTooComplex) else 400
 
 
 def _form_page(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
@@ -79,8 +86,11 @@ def _verify_upload(
     upload, sha256, error = _receive_upload(request, handler)
     if error:
         return _form_page(request, status=400, error=_error_messages()[error])
-    with upload.open("rb") as stream:
-        result = verify_pdf(data=stream, sha256=sha256)
+    try:
+        with upload.open("rb") as stream:
+            result = verify_pdf(data=stream, sha256=sha256)
+    except pdfguard.PdfGuardError as exc:  # a PDF bomb, or a file that crashed the parser
+        return _form_page(request, status=_guard_status(exc), error=exc.message)
     if result.error == "not_pdf":
         return _form_page(request, status=400, error=_error_messages()["not_pdf"])
     return _form_page(request, result=result, filename=upload.name)
@@ -184,8 +194,11 @@ def api_verify(request: HttpRequest) -> HttpResponse:
     upload, sha256, error = _receive_upload(request, uploads.install_handler(request))
     if error:
         return _api_error(error, 413 if error == "too_large" else 400)
-    with upload.open("rb") as stream:
-        result = verify_pdf(data=stream, sha256=sha256, with_diff=True)
+    try:
+        with upload.open("rb") as stream:
+            result = verify_pdf(data=stream, sha256=sha256, with_diff=True)
+    except pdfguard.PdfGuardError as exc:  # a PDF bomb, or a file that crashed the parser
+        return _api_error(exc.code, _guard_status(exc))
     if result.error == "not_pdf":
         return _api_error("not_pdf", 400)
     return JsonResponse(reporting.result_as_json(result), json_dumps_params={"ensure_ascii": False})

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from signflow.pdfguard import PdfGuardError
 from verification.keys import KeysError
 from verification.reporting import result_as_json
 from verification.services import VERDICT_AUTHENTIC, reason_messages, verify_pdf
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {options['file']}: {exc.strerror}") from exc
         except KeysError as exc:
             raise CommandError(str(exc)) from exc
+        except PdfGuardError as exc:
+            raise CommandError(f"{exc.code}: {exc.message} ({exc.detail})") from exc
         if options["json"]:
             self.stdout.write(json.dumps(result_as_json(result), indent=2, ensure_ascii=False))
         else:
