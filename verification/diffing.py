@@ -36,6 +36,7 @@ import re
 from collections import deque
 from typing import IO, TYPE_CHECKING, Any
 
+from signflow import pdfguard
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -340,6 +341,7 @@ def region_crops(before: _Page, after: _Page, regions: list[Region]) -> list[Reg
     return crops
 
 
+@pdfguard.guarded  # renders and text of a stranger's file: in a bounded child process
 def compare_pdfs(*, original: bytes, submitted: IO[bytes], full: bool) -> Comparison | None:
     """What differs between the sealed original and an upload, and what may be shown of it.
 

@@ -128,12 +128,16 @@ def _compare_upload(
     upload, sha256, error = _receive_upload(request, handler)
     if error:
         return render(request, template, {**context, "error": _error_messages()[error]}, status=400)
-    with upload.open("rb") as stream:
-        result = verify_pdf(
-            data=stream,
-            sha256=sha256,
-            full_comparison=lambda sealed: sealed.pk == original.pk,
-        )
+    try:
+        with upload.open("rb") as stream:
+            result = verify_pdf(
+                data=stream,
+                sha256=sha256,
+                full_comparison=lambda sealed: sealed.pk == original.pk,
+            )
+    except pdfguard.PdfGuardError as exc:  # a PDF bomb, or a file that crashed the parser
+        context["error"] = exc.message
+        return render(request, template, context, status=_guard_status(exc))
     if result.error == "not_pdf":
         context["error"] = _error_messages()["not_pdf"]
         return render(request, template, context, status=400)

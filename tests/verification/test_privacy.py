@@ -476,3 +476,12 @@ def test_a_signer_who_has_not_signed_gets_no_comparison(client: Client, envelope
     response = compare(client, reverse("signing:signer_compare", args=[token]), blank_with_code())
     assert response.status_code == 404
     assert "FR76 3000 6000" not in response.content.decode()
+
+
+def test_a_bomb_on_the_comparison_page_gets_a_form_error(client: Client, envelope: Any) -> None:
+    from tests.security.test_pdf_bombs import SMALL_INFLATED, pdf_bomb
+
+    url = reverse("signing:signer_compare", args=[envelope.signer_token])
+    response = compare(client, url, pdf_bomb(SMALL_INFLATED))
+    assert response.status_code == 422
+    assert 'class="error"' in response.content.decode()
