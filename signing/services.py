@@ -1289,14 +1289,25 @@ def envelope_retry_sealing(*, envelope: Envelope, actor: Actor) -> None:
         locked = _lock(envelope.pk)
         if locked.status != Envelope.Status.SEALING_FAILED:
             raise SigningError("not_sealing_failed", _("This envelope is not waiting for a retry."))
+        after = locked.sealing_error_code
+        # A fresh start: a full backoff sequence and 24 hours again, no stale error shown.
         locked.sealing_attempts = 0
         locked.seal_next_attempt_at = None
-        _set_status(locked, Envelope.Status.SEALING, "sealing_attempts", "seal_next_attempt_at")
+        locked.sealing_error = locked.sealing_error_kind = locked.sealing_error_code = ""
+        _set_status(
+            locked,
+            Envelope.Status.SEALING,
+            "sealing_attempts",
+            "seal_next_attempt_at",
+            "sealing_error",
+            "sealing_error_kind",
+            "sealing_error_code",
+        )
         audit.event_append(
             envelope=locked,
             actor=actor if isinstance(actor, User) else None,
             type=Event.Type.SEALING_STARTED,
-            data={"retry": True, "after": locked.sealing_error_code},
+            data={"retry": True, "after": after},
         )
         transaction.on_commit(lambda: _queue_seal(locked.pk))
 

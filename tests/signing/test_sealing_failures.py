@@ -22,6 +22,7 @@ from django.utils import timezone
 import documents.flatten
 from signing import services, tasks
 from signing.models import Envelope, Event, Message, Party
+from tests.signing.conftest import last_message, link_token
 from verification import keys
 from verification.models import SealedDocument
 from verification.services import prepared_path, verify_pdf
@@ -398,9 +399,16 @@ def test_retry_sealing_moves_it_back_and_seals(
     sealing.refresh_from_db()
     assert sealing.status == Envelope.Status.SEALING_FAILED
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = sender_client.post(f"/envelopes/{sealing.pk}/retry-sealing/")
     assert response.status_code == 302
+    sealing.refresh_from_db()
+    assert sealing.status == Envelope.Status.SEALING
+    assert (sealing.sealing_attempts, sealing.sealing_error_code) == (0, "")
+    page = sender_client.get(f"/envelopes/{sealing.pk}/").content.decode()
+    assert "being sealed" in page and 'id="sealing-problem"' not in page
+    for callback in callbacks:  # the seal task, queued on commit (eager here)
+        callback()
     sealing.refresh_from_db()
     assert sealing.status == Envelope.Status.COMPLETED
     retry = sealing.events.get(type=Event.Type.SEALING_STARTED)
@@ -462,3 +470,15 @@ def test_two_sealers_at_once_flatten_and_seal_once(
     assert SealedDocument.objects.filter(code=sealing.public_id).count() == 1
     assert sealing.events.filter(type=Event.Type.SEALED).count() == 1
     assert sealing.sealing_attempts == 1
+
+
+def test_a_signer_opening_the_link_learns_the_seal_is_delayed(
+    sealing: Envelope, monkeypatch: pytest.MonkeyPatch, client: Client
+) -> None:
+    _break_flattening(monkeypatch)
+    services.envelope_seal(envelope_id=sealing.pk)
+    company = sealing.parties.get(role=Party.Role.COMPANY)
+    invitation = last_message(template="invitation", recipient=company.email)
+    page = client.get(f"/s/{link_token(invitation)}/").content.decode()
+    assert "Sealing the document is delayed" in page
+    assert "send a new version" not in page  # the sender's business, not the signer's
