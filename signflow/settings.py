@@ -168,6 +168,11 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {"task": "signing.tasks.send_reminders", "schedule": 900.0},
     # Every minute: it only picks envelopes whose next sealing attempt is due (backoff).
     "sweep-sealing": {"task": "signing.tasks.sweep_sealing", "schedule": 60.0},
+    # PAdES B-LTA: a new document timestamp before the newest one's certificate expires.
+    "archive-timestamps": {
+        "task": "verification.tasks.add_archive_timestamps",
+        "schedule": 86400.0,
+    },
 }
 
 # The cache only speeds things up and rate-limits: with Redis unreachable it answers "miss"
@@ -214,6 +219,12 @@ TSA_URL = env_str("TSA_URL")
 SEAL_PKCS12_PATH = env_str("SEAL_PKCS12_PATH")
 SEAL_PKCS12_PASSWORD = env_str("SEAL_PKCS12_PASSWORD")
 SIGNFLOW_KEYS_DIR = Path(env_str("SIGNFLOW_KEYS_DIR", str(MEDIA_ROOT / "keys")))
+# The built-in TSA's own key folder (default: tsa/ inside SIGNFLOW_KEYS_DIR), its RFC 3161
+# policy OID (default: ours, under the 2.25 UUID arc), and how many days before the newest
+# timestamp's certificate expires the archive task adds a new document timestamp.
+SIGNFLOW_TSA_KEYS_DIR = env_str("SIGNFLOW_TSA_KEYS_DIR")
+SIGNFLOW_TSA_POLICY_OID = env_str("SIGNFLOW_TSA_POLICY_OID")
+SIGNFLOW_ARCHIVE_RENEW_DAYS = env_int("SIGNFLOW_ARCHIVE_RENEW_DAYS", 365)
 
 # Signing rules.
 SIGNFLOW_LINK_DEFAULT_DAYS = env_int("SIGNFLOW_LINK_DEFAULT_DAYS", 30)

@@ -4,6 +4,13 @@ By default they are generated on first use under ``settings.SIGNFLOW_KEYS_DIR`` 
 0700, files 0600, private keys encrypted with a key derived from ``SECRET_KEY``). When
 ``SEAL_PKCS12_PATH`` is set the seal certificate and key come from that PKCS#12 file instead;
 the built-in TSA still uses the generated keys unless ``TSA_URL`` names an external TSA.
+
+The built-in TSA is its own thing: its key and certificate live in their own folder
+(``SIGNFLOW_TSA_KEYS_DIR``, by default ``tsa/`` inside the keys folder) and its private key is
+encrypted with a passphrase derived separately from the seal's. Both leaves name the root's
+CRL (``/verify/crl/root.crl``, see verification.crl) in their CRL distribution points; leaves
+made before that (no CRL distribution point) are replaced on first use by new leaves of the
+same root, so documents sealed with the old ones still chain to it.
 """
 
 from __future__ import annotations
@@ -31,8 +38,10 @@ SEAL_COMMON_NAME = "SignFlow document seal"
 ROOT_COMMON_NAME = "SignFlow Root CA"
 
 # The files that make up one generated set; all of them exist or none is used.
-_FILES = ("root.pem", "root.key", "seal.pem", "seal.key", "tsa.pem", "tsa.key")
+_FILES = ("root.pem", "root.key", "seal.pem", "seal.key", "tsa")
+_TSA_FILES = ("tsa.pem", "tsa.key")
 _VALIDITY_YEARS = {"root": 20, "seal": 10, "tsa": 10}
+CRL_PATH = "/verify/crl/root.crl"
 
 
 class KeysError(Exception):
@@ -49,6 +58,7 @@ class KeyMaterial:
     tsa_key: rsa.RSAPrivateKey
     source: str  # "generated" | "pkcs12"
     extra_roots: list[x509.Certificate] = field(default_factory=list)
+    root_key: Any = None  # signs the CRL (verification.crl)
 
     @property
     def trust_roots(self) -> list[x509.Certificate]:
@@ -72,13 +82,25 @@ def _keys_dir() -> Path:
     return Path(settings.SIGNFLOW_KEYS_DIR)
 
 
-def _passphrase() -> bytes:
-    """A key-encryption passphrase derived from SECRET_KEY, never stored."""
+def tsa_keys_dir(keys_dir: Path | None = None) -> Path:
+    """The built-in TSA's own folder: SIGNFLOW_TSA_KEYS_DIR, else tsa/ in the keys folder."""
+    configured = getattr(settings, "SIGNFLOW_TSA_KEYS_DIR", "") or ""
+    return Path(configured) if configured else (keys_dir or _keys_dir()) / "tsa"
+
+
+def crl_url() -> str:
+    """Where our CA publishes its CRL: named in the leaves' CRL distribution points."""
+    return f"{settings.SIGNFLOW_BASE_URL}{CRL_PATH}"
+
+
+def _passphrase(purpose: str = "seal") -> bytes:
+    """A key-encryption passphrase derived from SECRET_KEY, never stored (one per purpose)."""
+    info = b"signflow sealing private keys" if purpose == "seal" else b"signflow tsa private key"
     hkdf = HKDF(
         algorithm=hashes.SHA256(),
         length=32,
         salt=b"signflow-keys-v1",
-        info=b"signflow sealing private keys",
+        info=info,
     )
     return hkdf.derive(settings.SECRET_KEY.encode()).hex().encode()
 
@@ -112,7 +134,7 @@ def _key_usage(**kwargs: bool) -> x509.KeyUsage:
     return x509.KeyUsage(**flags)
 
 
-def _generate() -> dict[str, Any]:
+def _root() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     root_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     root_name = _name(ROOT_COMMON_NAME)
@@ -129,47 +151,68 @@ def _generate() -> dict[str, Any]:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), False)
         .sign(root_key, hashes.SHA256())
     )
+    return root_cert, root_key
 
-    def leaf(
-        common_name: str, years: int, usage: x509.KeyUsage, eku: x509.ExtendedKeyUsage | None
-    ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name))
-            .issuer_name(root_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + dt.timedelta(days=365 * years))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(usage, critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
-            )
+
+def issue_leaf(
+    kind: str,
+    root_cert: x509.Certificate,
+    root_key: rsa.RSAPrivateKey,
+    *,
+    crl_distribution_point: str | None = None,
+) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """A new seal ("seal") or TSA ("tsa") certificate signed by our root.
+
+    It never outlives the root; `crl_distribution_point` None makes a leaf without one (the
+    layout before CRLs, kept for tests of old key folders).
+    """
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    not_after = min(
+        now + dt.timedelta(days=365 * _VALIDITY_YEARS[kind]), root_cert.not_valid_after_utc
+    )
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(SEAL_COMMON_NAME if kind == "seal" else BUILTIN_TSA_NAME))
+        .issuer_name(root_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
         )
-        if eku is not None:
-            builder = builder.add_extension(eku, critical=True)
-        return builder.sign(root_key, hashes.SHA256()), key
+    )
+    if kind == "tsa":
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+    if crl_distribution_point:
+        builder = builder.add_extension(
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[x509.UniformResourceIdentifier(crl_distribution_point)],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                ]
+            ),
+            critical=False,
+        )
+    return builder.sign(root_key, hashes.SHA256()), key
 
-    seal_cert, seal_key = leaf(
-        SEAL_COMMON_NAME,
-        _VALIDITY_YEARS["seal"],
-        _key_usage(digital_signature=True, content_commitment=True),
-        None,
-    )
-    tsa_cert, tsa_key = leaf(
-        BUILTIN_TSA_NAME,
-        _VALIDITY_YEARS["tsa"],
-        _key_usage(digital_signature=True, content_commitment=True),
-        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
-    )
-    return {
-        "root": (root_cert, root_key),
-        "seal": (seal_cert, seal_key),
-        "tsa": (tsa_cert, tsa_key),
-    }
+
+def has_crl_distribution_point(cert: x509.Certificate) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    except x509.ExtensionNotFound:
+        return False
+    return True
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -187,8 +230,8 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def _store(directory: Path, material: dict[str, Any]) -> None:
-    encryption = serialization.BestAvailableEncryption(_passphrase())
+def _store(directory: Path, material: dict[str, Any], purpose: str = "seal") -> None:
+    encryption = serialization.BestAvailableEncryption(_passphrase(purpose))
     for name, (cert, key) in material.items():
         _write_private(
             directory / f"{name}.key",
@@ -199,39 +242,114 @@ def _store(directory: Path, material: dict[str, Any]) -> None:
         _write_private(directory / f"{name}.pem", cert.public_bytes(serialization.Encoding.PEM))
 
 
+def _load_pair(directory: Path, name: str, purpose: str = "seal") -> tuple[x509.Certificate, Any]:
+    cert = x509.load_pem_x509_certificate((directory / f"{name}.pem").read_bytes())
+    try:
+        key = serialization.load_pem_private_key(
+            (directory / f"{name}.key").read_bytes(), password=_passphrase(purpose)
+        )
+    except ValueError as exc:
+        raise KeysError(
+            f"Cannot decrypt {directory / (name + '.key')}: the keys were generated with a "
+            "different SECRET_KEY. Restore that SECRET_KEY or move the keys directory away "
+            "to generate new keys (documents sealed with the old keys stay verifiable only "
+            "with the old root certificate)."
+        ) from exc
+    return cert, key
+
+
 def _load(directory: Path) -> dict[str, Any]:
-    passphrase = _passphrase()
-    loaded: dict[str, Any] = {}
-    for name in ("root", "seal", "tsa"):
-        cert = x509.load_pem_x509_certificate((directory / f"{name}.pem").read_bytes())
-        try:
-            key = serialization.load_pem_private_key(
-                (directory / f"{name}.key").read_bytes(), password=passphrase
-            )
-        except ValueError as exc:
-            raise KeysError(
-                f"Cannot decrypt {directory / (name + '.key')}: the keys were generated with a "
-                "different SECRET_KEY. Restore that SECRET_KEY or move the keys directory away "
-                "to generate new keys (documents sealed with the old keys stay verifiable only "
-                "with the old root certificate)."
-            ) from exc
-        loaded[name] = (cert, key)
-    return loaded
+    return {
+        "root": _load_pair(directory, "root"),
+        "seal": _load_pair(directory, "seal"),
+        "tsa": _load_pair(tsa_keys_dir(directory), "tsa", "tsa"),
+    }
+
+
+def _retire(directory: Path, name: str) -> None:
+    """Keep a replaced leaf (certificate and key) under retired/, never delete it."""
+    retired = directory / "retired"
+    retired.mkdir(mode=0o700, exist_ok=True)
+    cert = x509.load_pem_x509_certificate((directory / f"{name}.pem").read_bytes())
+    stem = f"{name}-{fingerprint(cert)[:16]}"
+    for suffix in (".pem", ".key"):
+        source = directory / f"{name}{suffix}"
+        if source.exists():
+            os.replace(source, retired / f"{stem}{suffix}")
+
+
+def _lock(directory: Path) -> Any:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle = open(directory / ".lock", "a+b")  # noqa: SIM115 - closed by the caller
+    os.chmod(handle.name, 0o600)
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    return handle
 
 
 def _ensure_generated(directory: Path) -> dict[str, Any]:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Several web and worker processes may start at once: the lock makes exactly one of them
     # generate the keys, the others wait and then load what it wrote.
-    with open(directory / ".lock", "a+b") as lock:
-        os.chmod(lock.name, 0o600)
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            if not all((directory / name).exists() for name in _FILES):
-                _store(directory, _generate())
-            return _load(directory)
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    with _lock(directory):
+        if not all((directory / name).exists() for name in ("root.pem", "root.key")):
+            for name in ("seal", "tsa"):  # leaves of another root are useless
+                for suffix in (".pem", ".key"):
+                    (directory / f"{name}{suffix}").unlink(missing_ok=True)
+            _store(directory, {"root": _root()})
+        root_cert, root_key = _load_pair(directory, "root")
+        seal_ok = all((directory / n).exists() for n in ("seal.pem", "seal.key"))
+        if seal_ok and not has_crl_distribution_point(
+            x509.load_pem_x509_certificate((directory / "seal.pem").read_bytes())
+        ):
+            _retire(directory, "seal")
+            seal_ok = False
+        if not seal_ok:
+            _store(
+                directory,
+                {"seal": issue_leaf("seal", root_cert, root_key, crl_distribution_point=crl_url())},
+            )
+        # The TSA used to share the seal's folder and passphrase: those files are retired.
+        if (directory / "tsa.pem").exists():
+            _retire(directory, "tsa")
+        tsa_dir = tsa_keys_dir(directory)
+        if tsa_dir.resolve() == directory.resolve():
+            raise KeysError("SIGNFLOW_TSA_KEYS_DIR must not be the seal's keys folder.")
+        with _lock(tsa_dir):
+            if not all((tsa_dir / n).exists() for n in _TSA_FILES):
+                _store(
+                    tsa_dir,
+                    {
+                        "tsa": issue_leaf(
+                            "tsa", root_cert, root_key, crl_distribution_point=crl_url()
+                        )
+                    },
+                    purpose="tsa",
+                )
+        return _load(directory)
+
+
+def renew_tsa_certificate(*, min_days_left: int) -> bool:
+    """Give the built-in TSA a new certificate (and key) when the current one expires soon.
+
+    An archive timestamp made with a certificate about to expire proves nothing for long:
+    the archive task renews first. Returns True when a new certificate was issued.
+    """
+    directory = _keys_dir()
+    with _lock(directory):
+        root_cert, root_key = _load_pair(directory, "root")
+        tsa_dir = tsa_keys_dir()
+        with _lock(tsa_dir):
+            current, _key = _load_pair(tsa_dir, "tsa", "tsa")
+            left = current.not_valid_after_utc - dt.datetime.now(dt.UTC)
+            if left > dt.timedelta(days=min_days_left):
+                return False
+            _retire(tsa_dir, "tsa")
+            _store(
+                tsa_dir,
+                {"tsa": issue_leaf("tsa", root_cert, root_key, crl_distribution_point=crl_url())},
+                purpose="tsa",
+            )
+    clear_cache()
+    return True
 
 
 def _load_pkcs12(path: str, password: str | None) -> tuple[Any, x509.Certificate, list[Any]]:
@@ -267,7 +385,7 @@ def get_key_material() -> KeyMaterial:
     """The keys in use, generated on first use and cached per process."""
     pkcs12_path = getattr(settings, "SEAL_PKCS12_PATH", "") or ""
     cache_key = (
-        str(_keys_dir()),
+        f"{_keys_dir()}|{tsa_keys_dir()}",
         pkcs12_path + "|" + str(getattr(settings, "SIGNFLOW_TRUST_ROOTS_PATH", "") or ""),
         hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest(),
     )
@@ -276,7 +394,7 @@ def get_key_material() -> KeyMaterial:
         if cached is not None:
             return cached
         generated = _ensure_generated(_keys_dir())
-        root_cert = generated["root"][0]
+        root_cert, root_key = generated["root"]
         tsa_cert, tsa_key = generated["tsa"]
         if pkcs12_path:
             key, cert, extra = _load_pkcs12(
@@ -293,6 +411,7 @@ def get_key_material() -> KeyMaterial:
                 tsa_key=tsa_key,
                 source="pkcs12",
                 extra_roots=roots + _configured_roots(),
+                root_key=root_key,
             )
         else:
             seal_cert, seal_key = generated["seal"]
@@ -305,6 +424,7 @@ def get_key_material() -> KeyMaterial:
                 tsa_key=tsa_key,
                 source="generated",
                 extra_roots=_configured_roots(),
+                root_key=root_key,
             )
         _cache[cache_key] = material
         return material

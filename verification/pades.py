@@ -13,6 +13,11 @@ from django.conf import settings
 from verification.keys import BUILTIN_TSA_NAME, KeyMaterial, to_asn1_cert, to_asn1_key
 
 SEAL_FIELD_NAME = "SignFlowSeal"
+# The built-in TSA's policy (RFC 3161 TSTInfo.policy): an OID of our own under the 2.25 arc
+# (ITU-T X.667: a UUID written as an integer, usable without registration). Override it with
+# SIGNFLOW_TSA_POLICY_OID when your organisation has its own arc.
+DEFAULT_TSA_POLICY_OID = "2.25.71728794858085054624060764587457467091"
+TSA_ACCURACY_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -42,10 +47,31 @@ class SignatureReport:
     timestamp_tsa: str
     signing_time: dt.datetime | None
     errors: list[str] = field(default_factory=list)
+    # PAdES B-LTA: the document timestamps appended after this signature, oldest first.
+    document_timestamps: list[DocumentTimestampReport] = field(default_factory=list)
+    validation_time: dt.datetime | None = None  # the time it was validated at
+
+    @property
+    def lta_covered(self) -> bool:
+        """Only DSS data and intact document timestamps follow; the newest covers the file."""
+        stamps = self.document_timestamps
+        return (
+            self.coverage == "ENTIRE_REVISION"
+            and self.modification_level == "LTA_UPDATES"
+            and bool(stamps)
+            and all(ts.intact for ts in stamps)
+            and stamps[-1].coverage == "ENTIRE_FILE"
+            and all(ts.modification_level in ("NONE", "LTA_UPDATES") for ts in stamps)
+        )
+
+    @property
+    def lta_ok(self) -> bool:
+        """lta_covered, and every document timestamp is valid and trusted at its time."""
+        return self.lta_covered and all(ts.ok for ts in self.document_timestamps)
 
     @property
     def entire_file(self) -> bool:
-        return self.coverage == "ENTIRE_FILE"
+        return self.coverage == "ENTIRE_FILE" or self.lta_covered
 
     @property
     def all_ok(self) -> bool:
@@ -53,11 +79,34 @@ class SignatureReport:
             self.intact
             and self.valid
             and self.trusted
-            and self.entire_file
-            and self.modification_level == "NONE"
+            and (
+                (self.coverage == "ENTIRE_FILE" and self.modification_level == "NONE")
+                or self.lta_ok
+            )
             and self.docmdp_ok is not False
             and self.timestamp_ok
         )
+
+
+@dataclass
+class DocumentTimestampReport:
+    """One document timestamp (PAdES B-LTA), validated at its own time with the DSS."""
+
+    field_name: str
+    time: dt.datetime | None
+    tsa: str
+    intact: bool
+    valid: bool
+    trusted: bool
+    coverage: str
+    modification_level: str
+    revision_end: int  # the byte offset its signed bytes end at (a prefix of the file)
+    tsa_not_after: dt.datetime | None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.valid and self.trusted
 
 
 def tsa_display_name() -> str:
@@ -101,9 +150,23 @@ def _signer_classes() -> tuple[type, type]:
             return bytes(super().sign_raw(data, digest_algorithm))
 
     class LoadedKeyTimeStamper(timestamps.DummyTimeStamper):  # type: ignore[misc]
-        def __init__(self, *args: Any, loaded_key: Any = None, **kwargs: Any) -> None:
+        def __init__(
+            self, *args: Any, loaded_key: Any = None, policy: str = "", **kwargs: Any
+        ) -> None:
             super().__init__(*args, **kwargs)
             self.loaded_key = loaded_key
+            self.policy = policy or DEFAULT_TSA_POLICY_OID
+
+        def _build_tst_info(self, message_imprint: Any, dt: dt.datetime, req: Any) -> Any:
+            # pyHanko's test TSA names an example policy of another vendor and no accuracy:
+            # ours names our own policy OID and an accuracy of one second (RFC 3161 2.4.2).
+            from asn1crypto import tsp
+
+            base = super()._build_tst_info(message_imprint, dt, req)
+            args = {key: base[key] for key in base if base[key].native is not None}
+            args["policy"] = tsp.ObjectIdentifier(self.policy)
+            args["accuracy"] = tsp.Accuracy({"seconds": TSA_ACCURACY_SECONDS})
+            return tsp.TSTInfo(args)
 
         def _sign_tst_info(
             self, tst_info_data: bytes, md_algorithm: str, dt: dt.datetime
@@ -144,6 +207,7 @@ def make_timestamper(material: KeyMaterial) -> Any:
     timestamper_class = _signer_classes()[1]
     return timestamper_class(
         loaded_key=material.tsa_key,
+        policy=getattr(settings, "SIGNFLOW_TSA_POLICY_OID", "") or DEFAULT_TSA_POLICY_OID,
         tsa_cert=to_asn1_cert(material.tsa_cert),
         tsa_key=to_asn1_key(material.tsa_key),
         certs_to_embed=SimpleCertificateStore.from_certs([to_asn1_cert(material.root_cert)]),
@@ -191,6 +255,12 @@ def sign(
         certify=True,
         subfilter=fields.SigSeedSubFilter.PADES,
         docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+        # PAdES B-LTA: the revocation data of the seal and TSA chains goes into a DSS, then a
+        # document timestamp covers everything.
+        embed_validation_info=True,
+        use_pades_lta=True,
+        validation_context=signing_validation_context(material),
+        dss_settings=_dss_settings(),
     )
     pdf_signer = signers.PdfSigner(
         meta,
@@ -209,6 +279,77 @@ def sign(
     return SealOutput(
         pdf=data, timestamp_token=token, timestamp_time=ts_time, tsa_name=tsa_display_name()
     )
+
+
+def _timestamp_dss_settings() -> Any:
+    from pyhanko.sign.signers.pdf_signer import TimestampDSSContentSettings
+
+    # The document timestamp's own revocation data goes in before it, not in a DSS revision
+    # after it: the newest timestamp then covers the whole file (pdfsig: "Total document
+    # signed"), and nothing unsigned follows it.
+    return TimestampDSSContentSettings(update_before_ts=True, include_vri=False)
+
+
+def _dss_settings() -> Any:
+    from pyhanko.sign.signers.pdf_signer import DSSContentSettings
+
+    return DSSContentSettings(next_ts_settings=_timestamp_dss_settings())
+
+
+def signing_validation_context(material: KeyMaterial) -> Any:
+    """What pyHanko checks (revocation forced) and embeds in the DSS when sealing.
+
+    Our chain's revocation data is our own CRL, handed over directly: nothing is fetched.
+    A seal certificate from SEAL_PKCS12_PATH or an external TSA has its own CA's revocation
+    data, fetched from the URLs in its certificates.
+    """
+    from pyhanko_certvalidator import ValidationContext
+
+    from verification.crl import current_crl, to_asn1_crl
+
+    external = bool(getattr(settings, "TSA_URL", "") or "") or material.source != "generated"
+    return ValidationContext(
+        trust_roots=[to_asn1_cert(c) for c in material.trust_roots],
+        other_certs=[to_asn1_cert(c) for c in [*material.seal_chain, material.tsa_cert]],
+        crls=[to_asn1_crl(current_crl(material))],
+        allow_fetching=external,
+        revocation_mode="hard-fail",
+    )
+
+
+def archive_timestamp(*, pdf_bytes: bytes, material: KeyMaterial) -> bytes:
+    """Append fresh DSS data and a new document timestamp (PAdES B-LTA archive timestamp).
+
+    Like pyHanko's `update_archival_timestamp_chain`, except that the new timestamp's own
+    revocation data goes in before it, so the new timestamp covers the whole file.
+    """
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    from verification.crl import current_crl, to_asn1_crl
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes), strict=False)
+    previous = writer.prev.embedded_timestamp_signatures
+    md_algorithm = previous[-1].md_algorithm if previous else "sha256"
+    # Fresh revocation data for the chains already in the file (their certificates are in
+    # the DSS or in the tokens; our CRL covers every leaf of our root).
+    extra_certs = [ts.signer_cert for ts in previous]
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        None,
+        certs=extra_certs,
+        crls=[to_asn1_crl(current_crl(material))],
+    )
+    out = io.BytesIO()
+    signers.PdfTimeStamper(make_timestamper(material)).timestamp_pdf(
+        writer,
+        md_algorithm,
+        signing_validation_context(material),
+        output=out,
+        dss_settings=_timestamp_dss_settings(),
+    )
+    return out.getvalue()
 
 
 def _embedded_signatures(reader: Any) -> list[Any]:
@@ -230,14 +371,37 @@ def extract_timestamp_token(pdf_bytes: bytes) -> tuple[bytes, dt.datetime | None
     return b"", None
 
 
-def validation_context(material: KeyMaterial) -> Any:
+def validation_context(
+    material: KeyMaterial, *, reader: Any = None, moment: dt.datetime | None = None
+) -> Any:
+    """Our trust roots plus, when the file has one, its DSS (certificates and CRLs).
+
+    Revocation checking is forced (hard-fail, nothing fetched): a certificate that names a CRL
+    must find it in the file. `moment` validates at that time instead of now.
+    """
     from pyhanko_certvalidator import ValidationContext
 
-    return ValidationContext(
-        trust_roots=[to_asn1_cert(c) for c in material.trust_roots],
-        other_certs=[to_asn1_cert(c) for c in material.seal_chain],
-        allow_fetching=False,
-    )
+    kwargs: dict[str, Any] = {
+        "trust_roots": [to_asn1_cert(c) for c in material.trust_roots],
+        "other_certs": [to_asn1_cert(c) for c in material.seal_chain],
+        "allow_fetching": False,
+        "revocation_mode": "hard-fail",
+        # A file sealed before B-LTA has no DSS: its certificates name no CRL either, so an
+        # empty list is all they need.
+        "crls": [],
+        "ocsps": [],
+    }
+    if moment is not None:
+        kwargs["moment"] = moment
+    if reader is not None:
+        from pyhanko.sign.validation.dss import DocumentSecurityStore
+        from pyhanko.sign.validation.errors import NoDSSFoundError
+
+        try:
+            return DocumentSecurityStore.read_dss(reader).as_validation_context(kwargs)
+        except NoDSSFoundError:
+            pass
+    return ValidationContext(**kwargs)
 
 
 def _name_of(cert: Any) -> str:
@@ -247,8 +411,71 @@ def _name_of(cert: Any) -> str:
         return ""
 
 
+def _token_time(signed_data: Any) -> dt.datetime | None:
+    """genTime of an RFC 3161 token (unverified: only used to pick the validation time)."""
+    try:
+        return signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+    except Exception:
+        return None
+
+
+def _signature_ts_time(sig: Any) -> dt.datetime | None:
+    for attr in sig.signer_info["unsigned_attrs"] or []:
+        if attr["type"].native == "signature_time_stamp_token":
+            return _token_time(attr["values"][0]["content"])
+    return None
+
+
+def _document_timestamps(reader: Any, material: KeyMaterial) -> list[DocumentTimestampReport]:
+    """Each document timestamp validated at its own time, with the DSS, revocation forced.
+
+    The newest one is trusted at its own time too: for a registered file the registry (and
+    the archive timestamps we keep adding to our copy, verification.tasks) is the witness
+    that it existed then; each older one is covered by the next.
+    """
+    from pyhanko.sign.validation import validate_pdf_timestamp
+
+    out: list[DocumentTimestampReport] = []
+    for ts_sig in reader.embedded_timestamp_signatures:
+        byte_range = list(ts_sig.byte_range)
+        report = DocumentTimestampReport(
+            field_name=ts_sig.field_name or "",
+            time=_token_time(ts_sig.signed_data),
+            tsa="",
+            intact=False,
+            valid=False,
+            trusted=False,
+            coverage="UNKNOWN",
+            modification_level="UNKNOWN",
+            revision_end=int(byte_range[2]) + int(byte_range[3]),
+            tsa_not_after=None,
+        )
+        try:
+            cert = ts_sig.signer_cert
+            report.tsa = _name_of(cert)
+            report.tsa_not_after = cert["tbs_certificate"]["validity"]["not_after"].native
+            status = validate_pdf_timestamp(
+                ts_sig,
+                validation_context=validation_context(material, reader=reader, moment=report.time),
+            )
+            report.intact = bool(status.intact)
+            report.valid = bool(status.valid)
+            report.trusted = bool(status.trusted)
+            report.coverage = status.coverage.name if status.coverage else "UNKNOWN"
+            level = status.modification_level
+            report.modification_level = level.name if level is not None else "UNKNOWN"
+        except Exception as exc:
+            report.errors.append(f"{type(exc).__name__}: {exc}")
+        out.append(report)
+    return out
+
+
 def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[list[Any], Any]:
-    """Open the PDF with pyHanko; returns (reports, reader). Raises on unreadable files."""
+    """Open the PDF with pyHanko; returns (reports, reader). Raises on unreadable files.
+
+    Each signature is validated at the time its timestamp proves, not today: certificates
+    expire, the evidence does not (PAdES B-LTA, with the revocation data in the file's DSS).
+    """
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
 
@@ -257,7 +484,8 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
     ours = {fingerprint(material.seal_cert)}
     reader = PdfFileReader(stream, strict=False)
     reports: list[SignatureReport] = []
-    for sig in _embedded_signatures(reader):
+    doc_timestamps: list[DocumentTimestampReport] | None = None
+    for sig in reader.embedded_regular_signatures:
         errors: list[str] = []
         try:
             cert = sig.signer_cert
@@ -285,8 +513,14 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
             errors=errors,
         )
         try:
+            moment = _signature_ts_time(sig)
+            report.validation_time = moment
             status = validate_pdf_signature(
-                sig, signer_validation_context=validation_context(material)
+                sig,
+                signer_validation_context=validation_context(
+                    material, reader=reader, moment=moment
+                ),
+                ts_validation_context=validation_context(material, reader=reader, moment=moment),
             )
             report.intact = bool(status.intact)
             report.valid = bool(status.valid)
@@ -301,6 +535,15 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
                 report.timestamp_ok = bool(ts.intact and ts.valid and ts.trusted)
                 report.timestamp_time = ts.timestamp
                 report.timestamp_tsa = _name_of(ts.signing_cert) if ts.signing_cert else ""
+            if report.modification_level == "LTA_UPDATES":
+                if doc_timestamps is None:
+                    doc_timestamps = _document_timestamps(reader, material)
+                end = int(sig.byte_range[2]) + int(sig.byte_range[3])
+                report.document_timestamps = [t for t in doc_timestamps if t.revision_end > end]
+                # A document timestamp that does not validate is a timestamp problem too.
+                report.timestamp_ok = report.timestamp_ok and all(
+                    t.ok for t in report.document_timestamps
+                )
         except Exception as exc:
             report.errors.append(f"{type(exc).__name__}: {exc}")
         reports.append(report)

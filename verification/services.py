@@ -691,6 +691,11 @@ def verify_pdf(
         return result
     code = code or stripe_code
     seal = result.seal
+    if registered is None and seal is not None and seal.all_ok and seal.lta_ok:
+        # Our archive copy: a registered file plus DSS data and document timestamps only.
+        from verification.archive import registered_prefix
+
+        registered = registered_prefix(stream, seal)
 
     if registered is not None:
         result.code = registered.code
@@ -717,7 +722,9 @@ def verify_pdf(
             result.reasons.append("bytes_changed")
         elif (
             not seal.entire_file
-            or seal.modification_level not in ("NONE", "UNKNOWN")
+            # LTA_UPDATES (DSS, document timestamps) counts only when the newest timestamp
+            # covers the whole file: entire_file says so (pades.SignatureReport.lta_ok).
+            or seal.modification_level not in ("NONE", "UNKNOWN", "LTA_UPDATES")
             or seal.docmdp_ok is False
         ):
             # Intact signed bytes plus anything after them: an incremental update.

@@ -22,6 +22,7 @@ from tests.signing.conftest import (
     sign_with_code,
     stamp_png,
 )
+from tests.verification import pdfs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,8 +83,8 @@ def test_it_signs_an_invoice_end_to_end_and_seals_it(
     sealed_path.write_bytes(envelope.sealed.file.read())
 
     pdfsig = subprocess.run(["pdfsig", str(sealed_path)], capture_output=True, text=True)
-    assert "Signature is Valid" in pdfsig.stdout, pdfsig.stdout
-    assert "Total document signed" in pdfsig.stdout
+    # PAdES B-LTA: the seal is valid, the last document timestamp covers the whole file.
+    pdfs.assert_pdfsig_lta(pdfsig.stdout)
     qpdf = subprocess.run(["qpdf", "--check", str(sealed_path)], capture_output=True, text=True)
     assert qpdf.returncode == 0, qpdf.stdout + qpdf.stderr
     assert "No syntax or stream encoding errors" in qpdf.stdout

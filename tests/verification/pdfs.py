@@ -127,3 +127,19 @@ def resave_with_pypdf(data: bytes) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def pdfsig_signatures(pdfsig_stdout: str) -> list[str]:
+    """pdfsig's output cut into one block per signature, in file order."""
+    return ["Signature #" + b for b in pdfsig_stdout.split("Signature #")[1:]]
+
+
+def assert_pdfsig_lta(pdfsig_stdout: str) -> None:
+    """PAdES B-LTA as pdfsig sees it: the seal is valid and covers the file up to its DSS and
+    document timestamp; the last signature (a document timestamp) covers the whole file."""
+    blocks = pdfsig_signatures(pdfsig_stdout)
+    assert len(blocks) >= 2, pdfsig_stdout
+    assert "Signature is Valid" in blocks[0], pdfsig_stdout
+    assert "ETSI.CAdES.detached" in blocks[0], pdfsig_stdout
+    assert "Total document signed" in blocks[-1], pdfsig_stdout
+    assert "Not total document signed" not in blocks[-1], pdfsig_stdout
