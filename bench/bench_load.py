@@ -18,6 +18,14 @@ Afterwards it checks that every envelope is completed, every sealed PDF verifies
 every audit chain checks, and each party (and each employee) received exactly its messages;
 then prints the throughput and p50/p95 of each step. A hard time limit stops everything; the
 servers it started are stopped on the way out, whatever happened.
+
+Measured 2026-11-30 with the defaults, on a 2-core machine shared with other work (load
+average about 7 before the run): 200/200 completed in 714 s, 16.8 envelopes/min, 3100 HTTP
+requests (4.3/s); every sealed PDF authentic, every chain intact, every inbox exact.
+p50/p95 in seconds: employee sends 35/71, director opens the link 6.1/14, asks for the code
+4.3/13, code delivered 0.12/20, signs 12/14; client signs 9.0/15; sealed and delivered after
+the last signature 51/84; whole envelope 173/185. Two sync gunicorn workers serve 50 users,
+so page times are mostly queueing; a code waits behind seals in the one Celery queue (p95).
 """
 
 from __future__ import annotations
@@ -362,7 +370,8 @@ def _recreate_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     if not re.fullmatch(r"[a-z0-9_]+", name):
         raise SystemExit(f"unexpected database name {name!r}")
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+    server = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True, connect_timeout=3) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
 
@@ -551,8 +560,13 @@ def main() -> None:
     import django
     import redis
 
-    print(f"Recreating {args.database} and emptying {args.redis} ...", flush=True)
-    _recreate_database(args.database)
+    try:
+        redis.Redis.from_url(args.redis, socket_connect_timeout=2).ping()
+        _recreate_database(args.database)
+    except Exception as exc:  # noqa: BLE001 - e.g. `make bench` on a machine without them
+        print(f"bench_load skipped: needs PostgreSQL and Redis on 127.0.0.1 ({exc})")
+        return
+    print(f"Recreated {args.database}; emptying {args.redis} ...", flush=True)
     redis.Redis.from_url(args.redis).flushdb()
     django.setup()
     users = min(args.users, args.envelopes)

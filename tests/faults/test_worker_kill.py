@@ -79,7 +79,7 @@ def test_a_message_whose_worker_was_killed_is_sent_again_after_the_claim_goes_st
     resent_in = time.monotonic() - started
     invitation.refresh_from_db()
     assert invitation.attempts == 2
-    assert resent_in < 10, resent_in
+    assert resent_in < 30, resent_in  # at the first sweep after the window, not later
 
     recipient = invitation.recipient
     sent = [entry for entry in delivered(workers.log) if entry["to"] == recipient]
