@@ -482,3 +482,23 @@ def test_a_signer_opening_the_link_learns_the_seal_is_delayed(
     page = client.get(f"/s/{link_token(invitation)}/").content.decode()
     assert "Sealing the document is delayed" in page
     assert "send a new version" not in page  # the sender's business, not the signer's
+
+
+def test_a_storage_failure_is_temporary_and_says_storage(
+    sealing: Envelope, monkeypatch: pytest.MonkeyPatch, sender: User
+) -> None:
+    def disk_full(*args: Any, **kwargs: Any) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(default_storage, "save", disk_full)
+    _sweep_at(timezone.now())
+    sealing.refresh_from_db()
+    assert sealing.status == Envelope.Status.SEALING
+    assert (sealing.sealing_error_kind, sealing.sealing_error_code) == (
+        "storage",
+        "storage_failed",
+    )
+    assert "No space left" in sealing.sealing_error
+    assert sealing.seal_next_attempt_at is not None
+    assert not SealedDocument.objects.exists()
+    assert not _sender_messages(sealing, sender)
