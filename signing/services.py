@@ -759,7 +759,13 @@ def envelope_cancel(*, envelope: Envelope, actor: Actor, reason: str) -> None:
         raise SigningError("reason_required", _("Give a reason for cancelling."))
     with transaction.atomic():
         envelope = _lock(envelope.pk)
-        if envelope.status not in (Envelope.Status.DRAFT, *Envelope.OPEN_STATUSES):
+        # A document that cannot be sealed is closed too, before a new version is sent.
+        cancellable = (
+            Envelope.Status.DRAFT,
+            *Envelope.OPEN_STATUSES,
+            Envelope.Status.SEALING_FAILED,
+        )
+        if envelope.status not in cancellable:
             raise SigningError(
                 "not_cancellable", _("Only a document that is not signed yet can be cancelled.")
             )
@@ -1008,7 +1014,8 @@ SEALING_FAILED_WHAT = {
 }
 SEALING_FAILED_ADVICE = {
     "input": gettext_lazy(
-        "The document cannot be sealed as it is: send a new version of it for signature."
+        "The document cannot be sealed as it is: cancel this request (the signers are told "
+        "why) and send a new version of the document for signature."
     ),
     "signer": gettext_lazy(
         "Contact your administrator: the seal certificate or its key must be fixed. "

@@ -323,7 +323,8 @@ def test_a_flattening_error_fails_at_once_tells_the_sender_and_shows_what_to_do(
     page = sender_client.get(f"/envelopes/{sealing.pk}/").content.decode()
     assert 'data-kind="input"' in page
     assert "the document" in page
-    assert "send a new version of it for signature" in page
+    assert "send a new version of the document for signature" in page
+    assert f"/envelopes/{sealing.pk}/cancel/" in page
     assert f"/envelopes/{sealing.pk}/retry-sealing/" in page
 
     # The board keeps it with the signed ones (everyone signed), marked in red.
@@ -342,6 +343,7 @@ def test_the_message_to_the_sender_speaks_french_for_a_french_envelope(
     (message,) = _sender_messages(sealing, sender)
     assert "Échec du scellement" in message.subject
     assert "envoyez une nouvelle version" in message.body
+    assert "Ce qui a échoué : le document" in message.body
 
 
 def test_a_base_pdf_already_certified_is_an_input_error(sealing: Envelope, sender: User) -> None:
@@ -502,3 +504,19 @@ def test_a_storage_failure_is_temporary_and_says_storage(
     assert sealing.seal_next_attempt_at is not None
     assert not SealedDocument.objects.exists()
     assert not _sender_messages(sealing, sender)
+
+
+def test_a_document_that_cannot_be_sealed_can_be_cancelled_and_the_signers_are_told(
+    sealing: Envelope, monkeypatch: pytest.MonkeyPatch, sender_client: Client
+) -> None:
+    _break_flattening(monkeypatch)
+    services.envelope_seal(envelope_id=sealing.pk)
+    response = sender_client.post(
+        f"/envelopes/{sealing.pk}/cancel/", {"reason": "Wrong amount, a new invoice follows"}
+    )
+    assert response.status_code == 302
+    sealing.refresh_from_db()
+    assert sealing.status == Envelope.Status.CANCELLED
+    assert sealing.events.filter(type=Event.Type.CANCELLED).count() == 1
+    told = Message.objects.filter(envelope=sealing, template=Message.Template.CANCELLED)
+    assert {m.party.role for m in told if m.party} == {Party.Role.COMPANY, Party.Role.CLIENT}
