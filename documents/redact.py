@@ -23,6 +23,8 @@ from typing import Any
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Operator, String
 
+from documents.errors import DocumentError
+from signflow import pdfguard
 
 logger = logging.getLogger(__name__)
 
@@ -406,6 +408,8 @@ class _Redactor:
             xobject.write(pikepdf.unparse_content_stream(rewritten))
 
 
+# Parsed in a bounded child process: content streams can inflate to gigabytes.
+@pdfguard.guarded(error=DocumentError)
 def remove_text(
     data: bytes, pattern: re.Pattern[str], pages: Collection[int] | None = None
 ) -> tuple[bytes, int]:
