@@ -61,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "hang":
             time.sleep(CLIENT_TIMEOUT + 2)
         twilio = "/Messages.json" in self.path
+        answer: dict[str, Any]
         if mode == "ok" and twilio:
             status, answer = 201, {"sid": f"SM{uuid.uuid4().hex}", "status": "queued"}
         elif mode == "ok":
