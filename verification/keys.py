@@ -384,8 +384,14 @@ def _configured_roots() -> list[x509.Certificate]:
 def get_key_material() -> KeyMaterial:
     """The keys in use, generated on first use and cached per process."""
     pkcs12_path = getattr(settings, "SEAL_PKCS12_PATH", "") or ""
+    try:
+        # The archive task may renew the TSA certificate in another process (a worker):
+        # its file's modification time makes every process pick up the new one.
+        tsa_version = (tsa_keys_dir() / "tsa.pem").stat().st_mtime_ns
+    except OSError:
+        tsa_version = 0
     cache_key = (
-        f"{_keys_dir()}|{tsa_keys_dir()}",
+        f"{_keys_dir()}|{tsa_keys_dir()}|{tsa_version}",
         pkcs12_path + "|" + str(getattr(settings, "SIGNFLOW_TRUST_ROOTS_PATH", "") or ""),
         hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest(),
     )

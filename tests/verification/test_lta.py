@@ -297,6 +297,34 @@ def test_the_archive_task_adds_a_timestamp_only_when_the_newest_certificate_near
     assert tampered.verdict == "modified"
 
 
+def test_the_daily_task_is_scheduled(settings: Any) -> None:
+    from signflow.celery import app
+
+    entries = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if "archive" in e["task"]]
+    assert entries == [{"task": "verification.tasks.add_archive_timestamps", "schedule": 86400.0}]
+    assert "verification.tasks.add_archive_timestamps" in app.tasks
+
+
+def test_the_crl_is_reissued_when_a_day_old(own_keys: Path, db: None) -> None:
+    material = keys.get_key_material()
+    first = crl.current_crl(material)
+    assert crl.current_crl(material).last_update_utc == first.last_update_utc
+    with time_machine.travel(dt.datetime.now(UTC) + dt.timedelta(days=1, minutes=5)):
+        second = crl.current_crl(material)
+        served = Client().get("/verify/crl/root.crl").content
+    assert second.last_update_utc > first.last_update_utc
+    assert x509.load_der_x509_crl(served).last_update_utc == second.last_update_utc
+
+
+def test_a_tsa_certificate_renewed_by_another_process_is_picked_up(own_keys: Path) -> None:
+    material = keys.get_key_material()
+    root_cert, root_key = keys._load_pair(own_keys, "root")
+    # What renew_tsa_certificate does in a worker, without clearing this process's cache.
+    renewed = keys.issue_leaf("tsa", root_cert, root_key, crl_distribution_point=keys.crl_url())
+    keys._store(own_keys / "tsa", {"tsa": renewed}, purpose="tsa")
+    assert keys.get_key_material().tsa_cert == renewed[0] != material.tsa_cert
+
+
 # --- the keys made before CRLs ----------------------------------------------------------------
 
 
