@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Q
@@ -1133,6 +1134,15 @@ def _flatten(envelope: Envelope) -> bytes:
         raise SealingError("input_flatten_failed", f"{type(exc).__name__}: {exc}") from exc
 
 
+def _discard_stale_preparation(sha256: str) -> None:
+    from verification.services import prepared_path
+
+    try:
+        default_storage.delete(prepared_path(sha256))
+    except OSError:  # only disk space is at stake
+        logger.warning("Could not delete the stale prepared file %s", sha256, exc_info=True)
+
+
 def _seal(envelope_id: int) -> Envelope:
     from verification.services import (
         SealingError,
@@ -1159,6 +1169,9 @@ def _seal(envelope_id: int) -> Envelope:
             Envelope.objects.filter(pk=envelope_id, status=Envelope.Status.SEALING).update(
                 seal_prepared=prepared.as_dict()
             )
+            stale = str(stored.get("sha256") or "") if stored else ""
+            if stale and stale != prepared.sha256:  # e.g. prepared for another TSA
+                _discard_stale_preparation(stale)
         sealed = seal_prepared(prepared=prepared)
     except SealingError as exc:
         return _seal_failed(envelope_id, exc)

@@ -520,3 +520,21 @@ def test_a_document_that_cannot_be_sealed_can_be_cancelled_and_the_signers_are_t
     assert sealing.events.filter(type=Event.Type.CANCELLED).count() == 1
     told = Message.objects.filter(envelope=sealing, template=Message.Template.CANCELLED)
     assert {m.party.role for m in told if m.party} == {Party.Role.COMPANY, Party.Role.CLIENT}
+
+
+def test_a_new_tsa_gets_a_new_certificate_page_and_the_old_preparation_is_removed(
+    sealing: Envelope, fake_tsa: FakeTSA, flatten_calls: list[int], settings: Any
+) -> None:
+    start = timezone.now()
+    _sweep_at(start)
+    sealing.refresh_from_db()
+    first = sealing.seal_prepared["sha256"]
+    assert sealing.seal_prepared["tsa_name"] == fake_tsa.url
+
+    settings.TSA_URL = ""  # the administrator switches to the built-in TSA
+    _sweep_at(start + datetime.timedelta(minutes=2))
+    sealing.refresh_from_db()
+    assert sealing.status == Envelope.Status.COMPLETED
+    assert len(flatten_calls) == 2  # the certificate page names the TSA: prepared again
+    assert not default_storage.exists(prepared_path(first))
+    assert SealedDocument.objects.get(code=sealing.public_id).tsa_name == "SignFlow built-in TSA"
