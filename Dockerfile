@@ -15,4 +15,4 @@ USER signflow
 RUN DEBUG=1 python manage.py collectstatic --noinput
 
 EXPOSE 8000
-CMD ["gunicorn", "signflow.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "signflow.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]

@@ -50,6 +50,8 @@ T = TypeVar("T")
 # "__main__" (gunicorn's, celery's, manage.py: all guarded by `if __name__ == "__main__"`) is
 # loaded there once too, or multiprocessing would run the main script again in every child.
 PRELOAD = ["__main__", "signflow.pdfguard_boot"]
+# Bytes arguments larger than this go to the child through a temporary file, not the pipe.
+_INLINE_BYTES = 1024 * 1024
 # Settings the child takes from the caller at call time (besides SIGNFLOW_*).
 FORWARDED_SETTINGS = ("MEDIA_ROOT", "STORAGES", "LANGUAGE_CODE")
 
@@ -96,10 +98,12 @@ class PdfUnreadable(PdfGuardError):
 
 
 class _FileArg:
-    """A file object argument, handed to the child as a path it opens read-only."""
+    """A file argument handed to the child as a path: opened read-only, or read whole when the
+    caller passed bytes (a 20 MB upload written once instead of pickled through a pipe)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, as_bytes: bool = False) -> None:
         self.path = path
+        self.as_bytes = as_bytes
 
 
 def _limits() -> tuple[int, int, int]:
@@ -151,6 +155,12 @@ def _file_args(
     copies: list[str] = []
 
     def convert(value: Any) -> Any:
+        if isinstance(value, bytes) and len(value) > _INLINE_BYTES:
+            handle, copy = tempfile.mkstemp(prefix="signflow-pdf-", suffix=".pdf")
+            copies.append(copy)
+            with os.fdopen(handle, "wb") as out:
+                out.write(value)
+            return _FileArg(copy, as_bytes=True)
         if not (hasattr(value, "read") and hasattr(value, "seek")):
             return value
         path = getattr(value, "temporary_file_path", None)
@@ -317,6 +327,9 @@ def _call(
     opened: list[IO[bytes]] = []
 
     def open_arg(value: Any) -> Any:
+        if isinstance(value, _FileArg) and value.as_bytes:
+            with open(value.path, "rb") as source:
+                return source.read()
         if isinstance(value, _FileArg):
             handle = open(value.path, "rb")  # noqa: SIM115 (closed below)
             opened.append(handle)
