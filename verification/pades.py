@@ -515,12 +515,12 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
         try:
             moment = _signature_ts_time(sig)
             report.validation_time = moment
+            # One context (same time, same DSS) for the seal and its signature timestamp.
             status = validate_pdf_signature(
                 sig,
                 signer_validation_context=validation_context(
                     material, reader=reader, moment=moment
                 ),
-                ts_validation_context=validation_context(material, reader=reader, moment=moment),
             )
             report.intact = bool(status.intact)
             report.valid = bool(status.valid)
