@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
@@ -39,7 +40,10 @@ def _receive_upload(
     request: HttpRequest, handler: uploads.HashingLimitUploadHandler
 ) -> tuple[Any, str | None, str]:
     """(uploaded file, its sha256, error code) once the body went through `handler`."""
-    upload = request.FILES.get("file")
+    try:
+        upload = request.FILES.get("file")
+    except MultiPartParserError:  # a body that claims to be multipart but is not: no file in it
+        return None, None, "no_file"
     if handler.too_large:
         return None, None, "too_large"
     if upload is None:
