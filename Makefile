@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test check system-deps venv migrate seed serve worker beat messages lint format bench clean
+.PHONY: run test check system-deps venv migrate seed serve worker beat messages lint format bench bench-load clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,13 @@ worker: venv
 beat: venv
 	$(VENV)/bin/celery -A signflow beat -l info
 
+## The load run (bench_load.py, about 12 minutes) is its own target: `make bench-load`.
 bench: venv
-	for script in bench/*.py; do DEBUG=1 $(PY) $$script; done
+	for script in bench/*.py; do \
+	  case $$script in *bench_load.py) continue;; esac; DEBUG=1 $(PY) $$script; done
+
+bench-load: venv
+	$(PY) bench/bench_load.py
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache
