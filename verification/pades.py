@@ -18,6 +18,8 @@ SEAL_FIELD_NAME = "SignFlowSeal"
 # SIGNFLOW_TSA_POLICY_OID when your organisation has its own arc.
 DEFAULT_TSA_POLICY_OID = "2.25.71728794858085054624060764587457467091"
 TSA_ACCURACY_SECONDS = 1
+# Archive timestamps come every few years: more than this in one file is not one of ours.
+MAX_DOCUMENT_TIMESTAMPS = 64
 
 
 @dataclass(frozen=True)
@@ -436,7 +438,12 @@ def _document_timestamps(reader: Any, material: KeyMaterial) -> list[DocumentTim
     from pyhanko.sign.validation import validate_pdf_timestamp
 
     out: list[DocumentTimestampReport] = []
-    for ts_sig in reader.embedded_timestamp_signatures:
+    stamps = reader.embedded_timestamp_signatures
+    if len(stamps) > MAX_DOCUMENT_TIMESTAMPS:
+        # A stranger's file with thousands of timestamps would cost a validation each: ours
+        # gain one every few years, so a file with this many is not one of ours.
+        raise ValueError(f"{len(stamps)} document timestamps (at most {MAX_DOCUMENT_TIMESTAMPS})")
+    for ts_sig in stamps:
         byte_range = list(ts_sig.byte_range)
         report = DocumentTimestampReport(
             field_name=ts_sig.field_name or "",

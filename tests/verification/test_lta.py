@@ -172,6 +172,16 @@ def test_an_untouched_lta_file_under_another_root_is_untrusted_not_appended(
     assert "appended" not in result.reasons
 
 
+def test_a_file_with_too_many_document_timestamps_is_not_authentic(
+    sealed: SealedDocument, sealed_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pades, "MAX_DOCUMENT_TIMESTAMPS", 0)
+    result = verify_pdf(data=sealed_bytes, with_diff=False)
+    assert result.verdict == "modified"
+    assert result.seal is not None
+    assert any("document timestamps" in error for error in result.seal.errors)
+
+
 def test_pyhanko_validates_offline_with_revocation_checking_forced(
     sealed_bytes: bytes, material: keys.KeyMaterial
 ) -> None:
