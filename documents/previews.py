@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from documents.models import Document
+from signflow import pdfguard
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +41,16 @@ def page_size(*, document: Document, page: int) -> tuple[float, float]:
     Field rectangles (after /Rotate, visible box; documents.models)."""
     pdf = pdfium.PdfDocument(read_pdf(document))
     try:
-        width, height = pdf[page - 1].get_size()
+        # From the page dictionary, without loading the page (which parses its content).
+        width, height = pdf.get_page_size(page - 1)
     finally:
         pdf.close()
     return float(width), float(height)
 
 
+# Rendering decodes the page's content and images: in a bounded child process, so that a page
+# built to need gigabytes fails alone (signflow.pdfguard.PdfGuardError), not the web worker.
+@pdfguard.guarded
 def render_page_png(pdf_bytes: bytes, *, page: int, width_px: int) -> bytes:
     pdf = pdfium.PdfDocument(pdf_bytes)
     try:
@@ -85,7 +90,7 @@ def pdf_page_sizes(data: bytes) -> list[tuple[float, float]]:
     try:
         sizes = []
         for index in range(len(pdf)):
-            width, height = pdf[index].get_size()
+            width, height = pdf.get_page_size(index)  # the page is not loaded (parsed)
             sizes.append((float(width), float(height)))
         return sizes
     finally:

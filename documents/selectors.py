@@ -13,7 +13,8 @@ def page_sizes(document: Document) -> list[tuple[float, float]]:
     """(width, height) in PDF points of every page, as the previews show them."""
     pdf = pdfium.PdfDocument(read_pdf(document))
     try:
-        return [tuple(map(float, pdf[index].get_size())) for index in range(len(pdf))]  # type: ignore[misc]
+        # get_page_size reads the page dictionary; loading the page would parse its content.
+        return [tuple(map(float, pdf.get_page_size(index))) for index in range(len(pdf))]  # type: ignore[misc]
     finally:
         pdf.close()
 

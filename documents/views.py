@@ -35,6 +35,7 @@ from documents.models import Document, DocumentTemplate, Field, FieldLayout, Tem
 from documents.previews import SIZES, page_image
 from documents.sandbox import allowed_filters, allowed_tags
 from documents.selectors import page_sizes
+from signflow import pdfguard
 
 
 def _document_for(request: HttpRequest, document_id: int) -> Document:
@@ -87,7 +88,11 @@ def page_image_view(request: HttpRequest, document_id: int, page: int) -> HttpRe
     size = request.GET.get("size", "page")
     if size not in SIZES or not 1 <= page <= document.page_count:
         raise Http404
-    response = HttpResponse(page_image(document=document, page=page, size=size), "image/png")
+    try:
+        data = page_image(document=document, page=page, size=size)
+    except pdfguard.PdfGuardError as exc:  # a page too heavy to render within the limits
+        return HttpResponse(exc.message, "text/plain; charset=utf-8", status=422)
+    response = HttpResponse(data, "image/png")
     # The image of a stored PDF never changes (files are addressed by hash).
     response["Cache-Control"] = "private, max-age=86400"
     return response

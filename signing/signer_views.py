@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from documents.models import Field
-from signflow import net
+from signflow import net, pdfguard
 from signflow.text import clean_text
 from signing import images, services
 from signing.models import Envelope, FieldValue, Party
@@ -269,7 +269,10 @@ def page_image(request: HttpRequest, token: str, page: int) -> HttpResponse:
     if page < 1 or page > document.page_count:
         raise Http404
     size = "thumb" if request.GET.get("size") == "thumb" else "page"
-    data = render_page(document=document, page=page, size=size)
+    try:
+        data = render_page(document=document, page=page, size=size)
+    except pdfguard.PdfGuardError as exc:  # a page too heavy to render within the limits
+        return HttpResponse(exc.message, content_type="text/plain; charset=utf-8", status=422)
     response = HttpResponse(data, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response

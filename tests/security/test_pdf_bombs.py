@@ -31,6 +31,7 @@ from pypdf import PdfWriter
 
 from documents.errors import DocumentError
 from documents.models import Document
+from documents.services import document_create_from_upload
 from documents.text_tags import find_tags
 from documents.uploads import check_pdf
 from signflow import pdfguard
@@ -173,6 +174,30 @@ def test_an_uploaded_bomb_gets_a_form_error_and_nothing_is_stored(
     assert TOO_COMPLEX_EN in response.content.decode()
     assert Document.objects.count() == 0
     assert time.monotonic() - started < 30
+
+
+def test_a_stored_page_too_heavy_to_render_gets_a_422_not_a_500(
+    settings: Any, tmp_path: Path, sender_client: Client, sender: Any, small_bomb: bytes
+):
+    # Whatever got stored (here a bomb written over a checked upload), previews render it in
+    # the bounded child too.
+    settings.MEDIA_ROOT = tmp_path / "media"
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    blank = io.BytesIO()
+    writer.write(blank)
+    document = document_create_from_upload(
+        uploaded_file=SimpleUploadedFile("contrat.pdf", blank.getvalue(), "application/pdf"),
+        title="Contrat",
+        creator=sender,
+        language="en",
+    )
+    Path(document.pdf.path).write_bytes(small_bomb)
+    response = sender_client.get(
+        reverse("documents:page_image", args=[document.pk, 1]), HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 422
+    assert TOO_COMPLEX_EN in response.content.decode()
 
 
 def test_text_tags_of_a_bomb_raise_a_document_error(small_bomb):
