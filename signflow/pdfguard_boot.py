@@ -9,6 +9,7 @@ import pypdf  # noqa: E402,F401
 import pypdfium2  # noqa: E402,F401
 from PIL import Image  # noqa: E402,F401
 
+import documents.sanitize  # noqa: E402,F401  (pikepdf)
 import documents.text_tags  # noqa: E402,F401
 import documents.uploads  # noqa: E402,F401
 import verification.diffing  # noqa: E402,F401
