@@ -26,8 +26,8 @@ from PIL import Image, ImageOps
 from pypdf import PasswordType, PdfReader, Transformation
 
 from documents.errors import DocumentError
-from signflow import pdfguard
 from documents.sanitize import sanitize_pdf
+from signflow import pdfguard
 
 logger = logging.getLogger(__name__)
 
