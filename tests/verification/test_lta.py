@@ -150,6 +150,66 @@ def test_an_untouched_sealed_file_stays_authentic_after_its_certificates_expire(
     assert validated_at is not None and validated_at.year < year
 
 
+_CHILD = """
+import datetime as dt, os, sys
+import time_machine
+if sys.argv[1] != "now":
+    # The clock moves before Django, pyHanko or anything else is imported.
+    time_machine.travel(dt.datetime.fromisoformat(sys.argv[1]), tick=True).start()
+import django
+django.setup()
+from django.core.management import call_command
+from tests.verification import pdfs
+if sys.argv[1] == "now":
+    call_command("migrate", verbosity=0)
+    from verification.services import seal_pdf
+    document = seal_pdf(pdf_bytes=pdfs.invoice_pdf(), metadata=pdfs.metadata())
+    with document.file.open("rb") as fh, open(sys.argv[2], "wb") as out:
+        out.write(fh.read())
+else:
+    call_command("verify", sys.argv[2])
+"""
+
+
+@pytest.mark.django_db
+def test_with_the_clock_moved_before_django_starts_the_file_stays_authentic(
+    tmp_path: Path,
+) -> None:
+    import os
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "signflow.settings",
+        "DEBUG": "1",
+        "SIGNFLOW_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'clock.sqlite3'}",
+        "SIGNFLOW_BASE_URL": "https://signflow.example",
+        "TSA_URL": "",
+        "SEAL_PKCS12_PATH": "",
+    }
+    env.pop("SIGNFLOW_KEYS_DIR", None)
+    root = Path(__file__).resolve().parents[2]
+    path = tmp_path / "sealed.pdf"
+
+    def child(moment: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _CHILD, moment, str(path)],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    sealed = child("now")
+    assert sealed.returncode == 0, sealed.stderr
+    for moment in ("2037-01-01T00:00:00+00:00", "2045-01-01T00:00:00+00:00"):
+        checked = child(moment)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "verdict: authentic" in checked.stdout, checked.stdout
+
+
 def test_appending_after_the_timestamp_is_still_modified(
     sealed: SealedDocument, sealed_bytes: bytes
 ) -> None:
