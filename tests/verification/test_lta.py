@@ -70,6 +70,10 @@ def test_the_seal_is_pades_b_lta_with_our_crl_in_a_dss(
     dss = DocumentSecurityStore.read_dss(reader)
     context = dss.as_validation_context({})
     assert context is not None
+    # The seal's and the TSA's chains are in the DSS, with our CRL for them.
+    dss_certs = {cert.sha256.hex() for cert in dss.load_certs()}
+    for cert in (material.seal_cert, material.tsa_cert, material.root_cert):
+        assert keys.fingerprint(cert) in dss_certs
     crls = [x509.load_der_x509_crl(ref.get_object().data) for ref in dss.crls]
     assert crls and all(c.issuer == material.root_cert.subject for c in crls)
     assert all(c.is_signature_valid(material.root_cert.public_key()) for c in crls)  # type: ignore[arg-type]
