@@ -167,6 +167,10 @@ class Party(models.Model):
     signed_ip = models.GenericIPAddressField(null=True, blank=True)
     signed_user_agent = models.CharField(max_length=400, blank=True)
     signature_method = models.CharField(max_length=10, blank=True)
+    # The exact consent words the signer agreed to, in their language, and their version
+    # (signing.consent), stored when they signed.
+    consent_text = models.TextField(blank=True)
+    consent_version = models.CharField(max_length=20, blank=True)
 
     class Meta:
         verbose_name = _("party")

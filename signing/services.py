@@ -32,7 +32,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from crm.models import DealEvent, Invoice
 from documents.models import Document, Field
 from signflow.text import clean_text
-from signing import audit, tokens
+from signing import audit, record, tokens
+from signing.consent import CONSENT_VERSION, consent_text
 from signing.models import Envelope, Event, FieldValue, Message, Party
 from signing.notifications import message_queue
 
@@ -644,6 +645,8 @@ def party_sign(
         party.signed_ip = ip
         party.signed_user_agent = user_agent[:400]
         party.signature_method = ",".join(sorted(methods))
+        party.consent_text = consent_text(envelope.language)
+        party.consent_version = CONSENT_VERSION
         party.save(
             update_fields=[
                 "status",
@@ -651,6 +654,8 @@ def party_sign(
                 "signed_ip",
                 "signed_user_agent",
                 "signature_method",
+                "consent_text",
+                "consent_version",
             ]
         )
         audit.event_append(
@@ -659,7 +664,13 @@ def party_sign(
             type=Event.Type.SIGNED,
             ip=ip,
             user_agent=user_agent,
-            data={"method": party.signature_method, "consent": True},
+            # The words agreed to go under the audit chain's hash too.
+            data={
+                "method": party.signature_method,
+                "consent": True,
+                "consent_version": party.consent_version,
+                "consent_text": party.consent_text,
+            },
         )
         _deal_timeline(
             envelope,
@@ -977,6 +988,9 @@ def seal_metadata(envelope: Envelope) -> dict[str, Any]:
                 "user_agent": party.signed_user_agent,
                 "opened_at": _iso(party.opened_at),
                 "signed_at": _iso(party.signed_at),
+                "consent_text": party.consent_text,
+                "consent_version": party.consent_version,
+                "images": record.party_images(party),
             }
         )
     sender = envelope.responsible
@@ -995,6 +1009,8 @@ def seal_metadata(envelope: Envelope) -> dict[str, Any]:
         "sent_at": _iso(envelope.sent_at),
         "audit_head": audit.chain_head(envelope=envelope),
         "parties": parties,
+        # Every audit event in order (signing.record): the certificate prints them all.
+        "events": record.events_record(envelope),
     }
 
 

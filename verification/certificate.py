@@ -17,6 +17,7 @@ from django.utils.translation import ngettext, pgettext
 LOCAL_TZ = ZoneInfo("Europe/Paris")
 FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 PX_TO_PT = 0.75
+MM_TO_PT = 72 / 25.4
 
 
 def fonts_dir() -> Path:
@@ -90,6 +91,11 @@ def _labels() -> dict[str, dict[str, str]]:
             "uploaded": _("uploaded image"),
             "auto": _("applied automatically"),
         },
+        "image": {
+            "signature": _("Signature"),
+            "initials": _("Initials"),
+            "stamp": _("Stamp"),
+        },
     }
 
 
@@ -137,18 +143,93 @@ def removed_items(removed: Any) -> list[str]:
     return items
 
 
+# The certificate page takes the document's page size (a Letter document gets a Letter page)
+# unless that page is too small for the certificate's tables: then A4.
+A4_PT = (595.28, 841.89)
+MIN_PAGE_PT = (500.0, 500.0)  # about 17.6 cm: narrower pages get A4
+MAX_PAGE_PT = (14400.0, 14400.0)  # the PDF limit (200 inches)
+
+
+def certificate_page_size(page_size: tuple[float, float] | None) -> tuple[float, float]:
+    if not page_size:
+        return A4_PT
+    width, height = (float(v) for v in page_size)
+    if not (
+        MIN_PAGE_PT[0] <= width <= MAX_PAGE_PT[0] and MIN_PAGE_PT[1] <= height <= MAX_PAGE_PT[1]
+    ):
+        return A4_PT
+    return (round(width, 2), round(height, 2))
+
+
+def level_statement() -> str:
+    """The legal level of what SignFlow produces, stated plainly (certificate and verify page)."""
+    return _(
+        "Level: simple electronic signatures within the meaning of Regulation (EU) No 910/2014 "
+        "(eIDAS), sealed with an electronic seal of the company operating this SignFlow "
+        "service. Neither the signatures nor the seal are qualified."
+    )
+
+
+def _image_uri(value: Any) -> str:
+    """Only PNG data URIs reach the page (signing hands over the stored PNG files)."""
+    text = str(value or "")
+    return text if text.startswith("data:image/png;base64,") else ""
+
+
+def _event_rows(metadata: dict[str, Any], labels: dict[str, dict[str, str]]) -> list[dict]:
+    rows = []
+    for number, event in enumerate(metadata.get("events") or [], start=1):
+        if not isinstance(event, dict):
+            continue
+        channel = str(event.get("channel") or "")
+        attempt = event.get("code_attempt")
+        rows.append(
+            {
+                "number": number,
+                "time": both_times(event.get("at")),
+                "label": str(event.get("label") or event.get("type") or ""),
+                "actor": str(event.get("actor") or ""),
+                "ip": str(event.get("ip") or ""),
+                "user_agent": str(event.get("user_agent") or ""),
+                "channel": labels["channel"].get(channel, channel),
+                "recipient": str(event.get("recipient_masked") or ""),
+                "provider_id": str(event.get("provider_message_id") or ""),
+                "attempt": attempt if isinstance(attempt, int) else None,
+            }
+        )
+    return rows
+
+
 def render_certificate(
-    *, metadata: dict[str, Any], verify_url: str, sealed_at: dt.datetime, tsa_name: str
+    *,
+    metadata: dict[str, Any],
+    verify_url: str,
+    sealed_at: dt.datetime,
+    tsa_name: str,
+    page_size: tuple[float, float] | None = None,
+    signed_sha256: str = "",
 ) -> RenderedCertificate:
+    """The certificate pages. `signed_sha256` is the hash of the signed document before the
+    stripe, this certificate and the seal were added; `page_size` that of its first page."""
     import segno
     from weasyprint import CSS, HTML
 
     language = metadata.get("language") or settings.LANGUAGE_CODE
+    width, height = certificate_page_size(page_size)
     with translation.override(language):
         labels = _labels()
         parties = []
         for party in metadata.get("parties", []):
             channel = party.get("channel", "")
+            images = [
+                {
+                    "kind": labels["image"].get(str(i.get("kind")), ""),
+                    "uri": _image_uri(i.get("data_uri")),
+                    "sha256": str(i.get("sha256") or ""),
+                }
+                for i in party.get("images") or []
+                if isinstance(i, dict) and _image_uri(i.get("data_uri"))
+            ]
             parties.append(
                 {
                     "role": labels["role"].get(party.get("role"), party.get("role", "")),
@@ -162,6 +243,9 @@ def render_certificate(
                     "opened": both_times(party.get("opened_at")),
                     "otp": both_times(party.get("otp_confirmed_at")),
                     "signed": both_times(party.get("signed_at")),
+                    "consent_text": str(party.get("consent_text") or ""),
+                    "consent_version": str(party.get("consent_version") or ""),
+                    "images": images,
                 }
             )
         qr = segno.make(verify_url, error="m").svg_data_uri(scale=3, border=2)
@@ -179,6 +263,14 @@ def render_certificate(
                 "tsa_name": tsa_name,
                 "language": language,
                 "removed": removed_items(metadata.get("removed")),
+                "events": _event_rows(metadata, labels),
+                "signed_sha256": signed_sha256,
+                "level": level_statement(),
+                "page_width": f"{width}pt",
+                "page_height": f"{height}pt",
+                # What is left beside the seal box (62 mm + 6 mm gap, 4 mm for the cell padding)
+                # within 14 mm margins.
+                "seal_table_width": f"{width - (28 + 72) * MM_TO_PT:.1f}pt",
             },
         )
     font_css = "".join(

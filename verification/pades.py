@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import io
+import os
+import tempfile
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
@@ -221,6 +226,45 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
+@functools.lru_cache(maxsize=1)
+def _stamp_font_path() -> str:
+    """DejaVu Sans at 1000 units per em, written once per machine to the temp folder.
+
+    pyHanko 0.38 writes the font's widths (/W) in font units, which PDF reads as thousandths
+    of an em: DejaVu's 2048 units would space the letters twice too wide.
+    """
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.scaleUpem import scale_upem
+
+    from verification.certificate import fonts_dir
+
+    source = fonts_dir() / "DejaVuSans.ttf"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / f"signflow-dejavu-sans-1000-{digest}.ttf"
+    if not target.exists():
+        font = TTFont(str(source))
+        # The stamp text is ASCII (_ascii): Latin-1 is plenty, and much faster to rescale.
+        options = subset.Options()
+        options.drop_tables += ["FFTM"]
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=range(0x20, 0x100))
+        subsetter.subset(font)
+        scale_upem(font, 1000)
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        font.save(str(partial))
+        os.replace(partial, target)  # atomic: another process may write the same file
+    return str(target)
+
+
+def _stamp_text_style() -> Any:
+    """The seal box's text in DejaVu Sans, embedded (pyHanko's default Courier is not)."""
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.text import TextBoxStyle
+
+    return TextBoxStyle(font=GlyphAccumulatorFactory(_stamp_font_path()), font_size=9)
+
+
 def sign(
     *,
     pdf_bytes: bytes,
@@ -272,6 +316,7 @@ def sign(
             stamp_text=_ascii(stamp_text) + "\n%(ts)s",
             border_width=1,
             timestamp_format="%Y-%m-%d %H:%M:%S %Z",
+            text_box_style=_stamp_text_style(),
         ),
         new_field_spec=field_spec,
     )

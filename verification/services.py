@@ -25,9 +25,10 @@ from django.utils.translation import gettext_lazy
 
 from signflow import pdfguard
 from verification import keys, pades
-from verification.certificate import render_certificate
+from verification.certificate import level_statement, render_certificate
 from verification.models import SealedDocument
-from verification.stamping import INFO_CODE_KEY, STRIPE_RE, stamp_pages
+from verification.record import build_record
+from verification.stamping import INFO_CODE_KEY, STRIPE_RE, first_page_size, stamp_pages
 
 logger = logging.getLogger(__name__)
 
@@ -230,11 +231,26 @@ def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
     sealed_at = timezone.now()
     language = metadata.get("language") or settings.LANGUAGE_CODE
     title = str(metadata.get("title") or "")
+    # The signed document as flattened, before the stripe, the certificate and the seal.
+    signed_sha256 = hashlib.sha256(pdf_bytes).hexdigest()
     try:
         certificate = render_certificate(
-            metadata=metadata, verify_url=url, sealed_at=sealed_at, tsa_name=tsa_name
+            metadata=metadata,
+            verify_url=url,
+            sealed_at=sealed_at,
+            tsa_name=tsa_name,
+            page_size=first_page_size(pdf_bytes),
+            signed_sha256=signed_sha256,
         )
         with translation.override(language):
+            record_json = build_record(
+                metadata=metadata,
+                verify_url=url,
+                sealed_at=sealed_at,
+                tsa_name=tsa_name,
+                signed_sha256=signed_sha256,
+                level=level_statement(),
+            )
             # "SignFlow <code>" stays first and untranslated: verification looks for it.
             stripe = _("SignFlow %(code)s · Verify this document at %(url)s") % {
                 "code": code,
@@ -252,6 +268,8 @@ def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
             code=code,
             title=title,
             certificate_pdf=certificate.pdf,
+            record_json=record_json,
+            moment=sealed_at,
         )
     except Exception as exc:
         logger.exception("Preparing document %s for sealing failed", code)
@@ -278,8 +296,23 @@ def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
         reason=reason,
         location=location,
         stamp_text=stamp_text,
-        metadata=metadata,
+        # The images are drawn on the certificate now: a retry needs only their hashes.
+        metadata={**_without_images(metadata), "signed_sha256": signed_sha256},
     )
+
+
+def _without_images(metadata: dict) -> dict:
+    parties = []
+    for party in metadata.get("parties") or []:
+        if isinstance(party, dict) and party.get("images"):
+            images = [
+                {k: v for k, v in image.items() if k != "data_uri"}
+                for image in party["images"]
+                if isinstance(image, dict)
+            ]
+            party = {**party, "images": images}
+        parties.append(party)
+    return {**metadata, "parties": parties}
 
 
 # pyHanko refuses to certify a document that is already signed or certified: no retry helps.
@@ -430,7 +463,8 @@ def _register(
     _store_once(path, data)
     keys.record_sealing_key(material)
     stored_metadata = {
-        **metadata,
+        # The images are in the sealed file; the registry keeps their hashes only.
+        **_without_images(metadata),
         "verification_url": verification_url(code),
         "seal_certificate_sha256": keys.fingerprint(material.seal_cert),
         "root_certificate_sha256": (
