@@ -44,8 +44,8 @@ def _box(box: Any) -> tuple[float, float, float, float]:
     )
 
 
-def _stripe_matrix(page: Any) -> tuple[float, float, float, float, float, float]:
-    """The text matrix that writes left to right along the visible bottom edge of `page`."""
+def _visible_box(page: Any) -> tuple[tuple[float, float, float, float], int]:
+    """The page's visible box (CropBox clipped to MediaBox) and its clockwise quarter turns."""
     media = _box(page.mediabox)
     crop = _box(page.cropbox)
     left, bottom = max(media[0], crop[0]), max(media[1], crop[1])
@@ -57,7 +57,12 @@ def _stripe_matrix(page: Any) -> tuple[float, float, float, float, float, float]
         rotate = int(float(value.get_object() if hasattr(value, "get_object") else value))
     except (TypeError, ValueError):
         rotate = 0
-    quarter = int(rotate / 90) % 4  # clockwise quarter turns, read as pdfium does
+    return (left, bottom, right, top), int(rotate / 90) % 4  # read as pdfium does
+
+
+def _stripe_matrix(page: Any) -> tuple[float, float, float, float, float, float]:
+    """The text matrix that writes left to right along the visible bottom edge of `page`."""
+    (left, bottom, right, top), quarter = _visible_box(page)
     x, y = STRIPE_X, STRIPE_Y
     if quarter == 1:
         return (0, 1, -1, 0, right - y, bottom + x)
@@ -70,19 +75,9 @@ def _stripe_matrix(page: Any) -> tuple[float, float, float, float, float, float]
 
 def display_size(page: Any) -> tuple[float, float]:
     """Width and height of `page` as displayed: its visible box, turned by /Rotate."""
-    media = _box(page.mediabox)
-    crop = _box(page.cropbox)
-    left, bottom = max(media[0], crop[0]), max(media[1], crop[1])
-    right, top = min(media[2], crop[2]), min(media[3], crop[3])
-    if right <= left or top <= bottom:
-        left, bottom, right, top = media
-    try:
-        value = page.get("/Rotate", 0)
-        rotate = int(float(value.get_object() if hasattr(value, "get_object") else value))
-    except (TypeError, ValueError):
-        rotate = 0
+    (left, bottom, right, top), quarter = _visible_box(page)
     width, height = right - left, top - bottom
-    return (height, width) if int(rotate / 90) % 2 else (width, height)
+    return (height, width) if quarter % 2 else (width, height)
 
 
 def first_page_size(pdf_bytes: bytes) -> tuple[float, float] | None:

@@ -50,7 +50,7 @@ def signed_invoice(company: OwnCompany, sender: User) -> Invoice:
 
 
 def _sign(token: str, recipient: str, data: dict, *, wrong_code_first: bool = False) -> None:
-    signer = Client(HTTP_USER_AGENT=f"RecordTest/1.0 ({recipient})")
+    signer = Client(HTTP_USER_AGENT="RecordTest/1.0")
     if wrong_code_first:
         assert signer.get(f"/s/{token}/").status_code == 200
         signer.post(f"/s/{token}/code/send/")
@@ -263,3 +263,21 @@ def test_the_verify_page_states_the_level_in_french_and_english(
         statements.add(statement)
         assert _flat(statement) in _flat(response.content.decode())
     assert len(statements) == 2  # translated, not the English text twice
+
+
+def test_message_events_name_the_provider_id_and_the_masked_recipient(
+    completed: Envelope,
+) -> None:
+    from signing.models import Message
+    from signing.record import events_record
+
+    sms = Message.objects.filter(envelope=completed, recipient=CLIENT_PHONE).first()
+    assert sms is not None
+    Message.objects.filter(pk=sms.pk).update(provider_id="SM0123456789abcdef")
+    rows = [r for r in events_record(completed) if r["type"] == Event.Type.MESSAGE_SENT]
+    row = next(r for r in rows if r["provider_message_id"] == "SM0123456789abcdef")
+    assert row["recipient_masked"] == "+336******32"
+    assert row["channel"] == "sms"
+    # SignFlow sent it; the party is only its recipient.
+    assert (row["actor"], row["actor_kind"]) == ("SignFlow", "system")
+    assert CLIENT_PHONE not in json.dumps(events_record(completed))
