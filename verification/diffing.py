@@ -42,7 +42,12 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
     from verification.models import SealedDocument
-    from verification.services import Comparison, RegionCrop, VerificationResult
+    from verification.services import (
+        AddedAnnotation,
+        Comparison,
+        RegionCrop,
+        VerificationResult,
+    )
 
 Region = tuple[float, float, float, float]
 
@@ -224,14 +229,28 @@ class _Page:
         self.own = tokens(own_text(self.text))
         self.words = set(self.own)
         self._image: PILImage.Image | None = None
+        self._shown: PILImage.Image | None = None
         if without_stripe:
             _remove_stripe(page)
 
     @property
     def image(self) -> PILImage.Image:
+        """The page's own content, without annotations or form fields: what pages match on.
+
+        An annotation added on top of a page (a "PAID" note, a second signature's stamp) does
+        not make it another page; it shows in `shown`, where the changes are looked for.
+        """
         if self._image is None:
-            self._image = self.page.render(scale=RENDER_SCALE).to_pil().convert("L")
+            rendered = self.page.render(scale=RENDER_SCALE, may_draw_forms=False, draw_annots=False)
+            self._image = rendered.to_pil().convert("L")
         return self._image
+
+    @property
+    def shown(self) -> PILImage.Image:
+        """The page as a reader sees it: annotations and form fields (signature stamps) drawn."""
+        if self._shown is None:
+            self._shown = self.page.render(scale=RENDER_SCALE).to_pil().convert("L")
+        return self._shown
 
     def picture(self, regions: list[Region], scale: float) -> PILImage.Image:
         return _highlighted(self.page, regions, scale)
@@ -323,7 +342,7 @@ def region_crops(before: _Page, after: _Page, regions: list[Region]) -> list[Reg
         region
         for region in regions
         if (region[2] - region[0]) * (region[3] - region[1])
-        <= MAX_CROP_SHARE * before.image.size[0] * before.image.size[1]
+        <= MAX_CROP_SHARE * before.shown.size[0] * before.shown.size[1]
     ][:MAX_CROPS_PER_PAGE]
     if not pictured:
         return []
@@ -358,6 +377,9 @@ def compare_pdfs(*, original: bytes, submitted: IO[bytes], full: bool) -> Compar
     except Exception:
         return None
     sealed_doc = pdfium.PdfDocument(original)
+    # Form fields (a signature's visible stamp) are drawn only once forms are initialised.
+    upload_doc.init_forms()
+    sealed_doc.init_forms()
     try:
         comparison = Comparison(
             full=full, original_page_count=len(sealed_doc), page_count=len(upload_doc)
@@ -375,11 +397,103 @@ def compare_pdfs(*, original: bytes, submitted: IO[bytes], full: bool) -> Compar
             _compare_full(comparison, originals, uploads)
         else:
             _compare_restricted(comparison, originals, uploads)
+        comparison.certificate_pages = [
+            number for number, page in enumerate(originals, 1) if _is_certificate_page(page.text)
+        ]
+        comparison.added_annotations = added_annotations(
+            original=original, submitted=submitted, matched=comparison.matched
+        )
         return comparison
     finally:
         upload_doc.close()
         sealed_doc.close()
         submitted.seek(0)
+
+
+def _is_certificate_page(text: str) -> bool:
+    """Whether a page of the sealed original is a page of our certificate of completion (its
+    footer says "Certificate page n / m" in the document's language)."""
+    from django.conf import settings
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            if re.search(re.escape(gettext("Certificate page")) + r"\s+\d+\s*/\s*\d+", text):
+                return True
+    return False
+
+
+# Annotations that are part of a page's machinery rather than something someone put on it.
+_NOT_NOTES = {"/Widget", "/Popup", "/Link"}
+MAX_ANNOTATIONS = 20
+MAX_ANNOTATION_TEXT = 80
+
+
+def _annotation_key(ref: Any) -> tuple[str, tuple[int, ...], str] | None:
+    """(kind, rounded rectangle, text) of an annotation; None for machinery or a broken one."""
+    try:
+        annot = ref.get_object()
+        kind = str(annot.get("/Subtype", ""))
+        rect = tuple(round(float(v)) for v in annot.get("/Rect", [])[:4])
+        text = " ".join(str(annot.get("/Contents", "") or "").split())
+    except Exception:  # a broken annotation: nothing to name
+        return None
+    return None if kind in _NOT_NOTES else (kind, rect, text)
+
+
+def _page_annotations(reader: Any, index: int) -> list[Any]:
+    try:
+        annots = reader.pages[index].get("/Annots")
+        return list(annots.get_object())[:200] if annots is not None else []
+    except Exception:  # a broken page or annotation list: nothing to name there
+        return []
+
+
+def _annotations(
+    data: bytes | IO[bytes], pages: set[int]
+) -> dict[int, list[tuple[str, tuple[int, ...], str]]]:
+    """(kind, rounded rectangle, text) of each annotation on the given 0-based pages."""
+    from pypdf import PdfReader
+
+    if not isinstance(data, bytes):
+        data.seek(0)
+    reader = PdfReader(io.BytesIO(data) if isinstance(data, bytes) else data, strict=False)
+    found: dict[int, list[tuple[str, tuple[int, ...], str]]] = {}
+    for index in sorted(pages):
+        for ref in _page_annotations(reader, index):
+            key = _annotation_key(ref)
+            if key is not None:
+                found.setdefault(index, []).append(key)
+    return found
+
+
+def added_annotations(
+    *, original: bytes, submitted: IO[bytes], matched: dict[int, int]
+) -> list[AddedAnnotation]:
+    """Annotations on the upload's matching pages that its original page does not have.
+
+    Their kind and text come from the upload itself, so naming them discloses nothing.
+    """
+    from verification.services import AddedAnnotation
+
+    try:
+        theirs = _annotations(submitted, {page - 1 for page in matched})
+        ours = _annotations(original, {page - 1 for page in matched.values()})
+    except Exception:  # pypdf cannot read the upload: the comparison already said what it could
+        return []
+    finally:
+        submitted.seek(0)
+    added: list[AddedAnnotation] = []
+    for page, original_page in sorted(matched.items()):
+        before = ours.get(original_page - 1, [])
+        for kind, rect, text in theirs.get(page - 1, []):
+            if (kind, rect, text) in before or len(added) >= MAX_ANNOTATIONS:
+                continue
+            if len(text) > MAX_ANNOTATION_TEXT:
+                text = text[: MAX_ANNOTATION_TEXT - 1] + "…"
+            added.append(AddedAnnotation(page=page, kind=kind.lstrip("/"), text=text))
+    return added
 
 
 def _compare_full(comparison: Comparison, originals: list[_Page], uploads: list[_Page]) -> None:
@@ -389,7 +503,7 @@ def _compare_full(comparison: Comparison, originals: list[_Page], uploads: list[
     for index in range(min(len(originals), len(uploads))):
         before, after = originals[index], uploads[index]
         comparison.matched[index + 1] = index + 1
-        regions = changed_regions(before.image, after.image)
+        regions = changed_regions(before.shown, after.shown)
         for removed, added in word_changes(before.text, after.text):
             if len(comparison.text_changes) < MAX_TEXT_CHANGES:
                 comparison.text_changes.append(
@@ -429,7 +543,7 @@ def _compare_restricted(
                         original_page=original_index + 1,
                     )
                 )
-        regions = changed_regions(before.image, after.image)
+        regions = changed_regions(before.shown, after.shown)
         if regions:
             diff = PageDiff(page=index + 1, regions=regions, original_page=original_index + 1)
             if len(comparison.page_diffs) < MAX_PAGES_PICTURED:

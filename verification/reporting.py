@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from verification import explaining
 from verification.models import SealedDocument
 from verification.services import VERDICT_MODIFIED, VerificationResult, reason_messages
 
@@ -69,7 +70,9 @@ def result_as_json(result: VerificationResult) -> dict[str, Any]:
         "verdict": result.verdict,
         **sealed_as_json(result.sealed),
         "file": {"sha256": result.sha256, "size": result.size, "pages": result.page_count},
-        "reasons": [{"code": r, "message": messages.get(r, r)} for r in result.reasons],
+        "reasons": [
+            {"code": e.code, "message": e.message} for e in explaining.explanations(result)
+        ],
         "changes": changes_as_json(result),
         "message": result_message(result),
         "error": None,
@@ -120,6 +123,8 @@ def changes_as_json(result: VerificationResult) -> dict[str, Any]:
 def result_message(result: VerificationResult) -> str:
     if result.not_the_sealed_document:
         return not_the_sealed_document_message(result.code)
+    if "paper_copy" in result.reasons:
+        return explaining.paper_copy_message(result.code)
     return verdict_message(result.verdict)
 
 

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from signflow import pdfguard
-from verification import keys, pades
+from verification import explaining, keys, pades
 from verification.certificate import level_statement, render_certificate
 from verification.models import SealedDocument
 from verification.record import build_record
@@ -529,6 +529,15 @@ class PageDiff:
 
 
 @dataclass
+class AddedAnnotation:
+    """An annotation on a matching page of the upload that its original page does not have."""
+
+    page: int  # 1-based, in the uploaded file
+    kind: str  # the PDF subtype: FreeText, Stamp, Square...
+    text: str  # its /Contents, from the upload, shortened
+
+
+@dataclass
 class Comparison:
     """What verification.diffing found, already cut to what may be disclosed."""
 
@@ -540,6 +549,8 @@ class Comparison:
     matched: dict[int, int] = field(default_factory=dict)  # uploaded page -> original page
     unmatched_pages: list[int] = field(default_factory=list)  # uploaded pages matching none
     missing_pages: list[int] = field(default_factory=list)  # original pages matched by none
+    added_annotations: list[AddedAnnotation] = field(default_factory=list)
+    certificate_pages: list[int] = field(default_factory=list)  # of the original (public)
 
 
 @dataclass
@@ -560,6 +571,8 @@ class VerificationResult:
     matched_pages: dict[int, int] = field(default_factory=dict)  # uploaded -> original page
     unmatched_pages: list[int] = field(default_factory=list)
     missing_pages: list[int] = field(default_factory=list)
+    added_annotations: list[AddedAnnotation] = field(default_factory=list)
+    certificate_pages: list[int] = field(default_factory=list)
 
     @property
     def seal(self) -> pades.SignatureReport | None:
@@ -581,6 +594,8 @@ class VerificationResult:
         self.matched_pages = comparison.matched
         self.unmatched_pages = comparison.unmatched_pages
         self.missing_pages = comparison.missing_pages
+        self.added_annotations = comparison.added_annotations
+        self.certificate_pages = comparison.certificate_pages
         if not comparison.full and not comparison.matched:
             # Not even the page count of the original is told to a file that only carries
             # its code.
@@ -617,6 +632,7 @@ def reason_messages() -> dict[str, str]:
             "None of its pages is a page of the sealed document: it only carries its code."
         ),
         "not_pdf": _("This file is not a readable PDF."),
+        **explaining.static_messages(),
     }
 
 
@@ -741,7 +757,9 @@ def verify_pdf(
     elif code or seal is not None:
         result.reasons.append("not_registered")
     else:
-        return result  # nothing of ours: unknown
+        # Nothing of ours in its bytes: unknown, but a scan may carry our QR code.
+        explaining.recognise_paper_copy(result=result, stream=stream)
+        return result
 
     result.verdict = VERDICT_MODIFIED
     original = registered or (
@@ -775,4 +793,5 @@ def verify_pdf(
         full = full_comparison is not None and full_comparison(original)
         result.disclosure = DISCLOSURE_FULL if full else DISCLOSURE_RESTRICTED
         compare_with_original(result=result, stream=stream, original=original, full=full)
+    explaining.add_reasons(result=result, stream=stream, original=original)
     return result

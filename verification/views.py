@@ -13,10 +13,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from signflow import pdfguard
-from verification import keys, ratelimit, reporting, uploads
+from verification import explaining, keys, ratelimit, reporting, uploads
 from verification.models import SealedDocument
 from verification.selectors import sealed_by_code
-from verification.services import reason_messages, verify_pdf
+from verification.services import verify_pdf
 
 
 def _too_large_message() -> str:
@@ -62,10 +62,7 @@ def _form_page(request: HttpRequest, *, status: int = 200, **context: Any) -> Ht
     context.setdefault("max_bytes", uploads.max_upload_bytes())
     result = context.get("result")
     if result is not None:
-        messages = reason_messages()
-        context["reason_texts"] = [
-            messages.get(r, r) for r in result.reasons if r != "not_registered"
-        ]
+        context["reason_texts"] = explaining.page_texts(result)
     return render(request, "verification/verify.html", context, status=status)
 
 
@@ -145,12 +142,7 @@ def _compare_upload(
     if result.error == "not_pdf":
         context["error"] = _error_messages()["not_pdf"]
         return render(request, template, context, status=400)
-    messages = reason_messages()
-    context.update(
-        result=result,
-        filename=upload.name,
-        reason_texts=[messages.get(r, r) for r in result.reasons if r != "not_registered"],
-    )
+    context.update(result=result, filename=upload.name, reason_texts=explaining.page_texts(result))
     return render(request, template, context)
 
 

@@ -11,7 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from signflow.pdfguard import PdfGuardError
 from verification.keys import KeysError
 from verification.reporting import result_as_json
-from verification.services import VERDICT_AUTHENTIC, reason_messages, verify_pdf
+from verification.explaining import explanations
+from verification.services import VERDICT_AUTHENTIC, verify_pdf
 
 
 class Command(BaseCommand):
@@ -42,9 +43,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"sealed at: {result.sealed.sealed_at.isoformat()}")
                 self.stdout.write(f"tsa: {result.sealed.tsa_name}")
             self.stdout.write(f"sha256: {result.sha256}")
-            messages = reason_messages()
-            for reason in result.reasons:
-                self.stdout.write(f"- {messages.get(reason, reason)}")
+            for explanation in explanations(result):
+                self.stdout.write(f"- {explanation.message} ({explanation.code})")
             for diff in result.page_diffs:
                 self.stdout.write(f"page {diff.page} differs in {len(diff.regions)} region(s)")
             for change in result.text_changes:
