@@ -186,6 +186,7 @@ def qr_codes(stream: IO[bytes]) -> list[str]:
     import pypdfium2 as pdfium
     import zxingcpp
 
+    qr_only = zxingcpp.barcode_formats_from_str("QRCode")
     stream.seek(0)
     try:
         pdf = pdfium.PdfDocument(stream)
@@ -204,7 +205,7 @@ def qr_codes(stream: IO[bytes]) -> list[str]:
                 page.close()
             except pdfium.PdfiumError:
                 continue
-            for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):
+            for barcode in zxingcpp.read_barcodes(image, formats=qr_only):
                 match = VERIFY_PATH_RE.search(barcode.text)
                 if match and match.group(1) not in codes:
                     codes.append(match.group(1))
