@@ -33,7 +33,10 @@ SUPERSEDED = {
     "pages_unmatched": "pages_added",
 }
 CHUNK = 1024 * 1024
-QR_PAGES = 2  # a printed copy's QR is on the certificate (last pages), scans start at page 1
+# Pages looked at for the QR code: the first ones (a photo of a page) and the last ones (the
+# certificate of completion, whose first page carries it, comes last).
+QR_FIRST_PAGES = 2
+QR_LAST_PAGES = 3
 QR_MAX_PIXELS = 2000  # longest side of a page rendered to look for the QR code
 VERIFY_PATH_RE = re.compile(r"/verify/([A-Z0-9]{6,32})/?(?:$|[?#])")
 BYTE_RANGE_RE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
@@ -165,12 +168,23 @@ def _size(stream: IO[bytes]) -> int:
     return size
 
 
-def recognise_paper_copy(*, result: VerificationResult, stream: IO[bytes]) -> None:
-    """A file with nothing of ours in its bytes whose page pictures carry our QR code: a
-    printed or scanned copy of that sealed document. The verdict stays `unknown`."""
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
+MAX_IMAGE_PIXELS = 60_000_000  # a 600 dpi A4 scan is 35 million pixels
+
+
+def is_image(head: bytes) -> bool:
+    return head.startswith(IMAGE_MAGIC)
+
+
+def recognise_paper_copy(
+    *, result: VerificationResult, stream: IO[bytes], image: bool = False
+) -> None:
+    """A file with nothing of ours in its bytes whose page pictures (or which, as a PNG or
+    JPEG photo or scan, itself) carries our QR code: a printed or scanned copy of that sealed
+    document. The verdict stays `unknown`."""
     from verification.models import SealedDocument
 
-    for code in qr_codes(stream):
+    for code in qr_codes_in_image(stream) if image else qr_codes(stream):
         sealed = SealedDocument.objects.filter(code=code).first()
         if sealed is not None:
             result.reasons.append("paper_copy")
@@ -182,11 +196,9 @@ def recognise_paper_copy(*, result: VerificationResult, stream: IO[bytes]) -> No
 @pdfguard.guarded  # renders a stranger's pages: in a bounded child process
 def qr_codes(stream: IO[bytes]) -> list[str]:
     """Document codes of the /verify/<code>/ links in QR codes drawn on the first and last
-    pages, rendered at a bounded size."""
+    pages (QR_FIRST_PAGES, QR_LAST_PAGES), rendered at a bounded size."""
     import pypdfium2 as pdfium
-    import zxingcpp
 
-    qr_only = zxingcpp.barcode_formats_from_str("QRCode")
     stream.seek(0)
     try:
         pdf = pdfium.PdfDocument(stream)
@@ -195,7 +207,8 @@ def qr_codes(stream: IO[bytes]) -> list[str]:
     codes: list[str] = []
     try:
         count = len(pdf)
-        indexes = sorted({*range(min(count, QR_PAGES)), *range(max(count - QR_PAGES, 0), count)})
+        first = range(min(count, QR_FIRST_PAGES))
+        indexes = sorted({*first, *range(max(count - QR_LAST_PAGES, 0), count)})
         for index in indexes:
             try:
                 page = pdf[index]
@@ -205,14 +218,45 @@ def qr_codes(stream: IO[bytes]) -> list[str]:
                 page.close()
             except pdfium.PdfiumError:
                 continue
-            for barcode in zxingcpp.read_barcodes(image, formats=qr_only):
-                match = VERIFY_PATH_RE.search(barcode.text)
-                if match and match.group(1) not in codes:
-                    codes.append(match.group(1))
+            codes += [code for code in _verify_codes(image) if code not in codes]
         return codes
     finally:
         pdf.close()
         stream.seek(0)
+
+
+@pdfguard.guarded  # decoding a stranger's picture: in a bounded child process
+def qr_codes_in_image(stream: IO[bytes]) -> list[str]:
+    """Document codes of the /verify/<code>/ links in QR codes on a PNG or JPEG picture,
+    decoded at a bounded size."""
+    from PIL import Image
+
+    stream.seek(0)
+    try:
+        with Image.open(stream) as picture:
+            if picture.width * picture.height > MAX_IMAGE_PIXELS:
+                return []
+            picture.draft("L", (QR_MAX_PIXELS, QR_MAX_PIXELS))  # JPEG: decode at a lower scale
+            image = picture.convert("L")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return []
+    finally:
+        stream.seek(0)
+    image.thumbnail((QR_MAX_PIXELS, QR_MAX_PIXELS))
+    return _verify_codes(image)
+
+
+def _verify_codes(image: Any) -> list[str]:
+    """Document codes of the /verify/<code>/ links in the QR codes of a picture."""
+    import zxingcpp
+
+    qr_only = zxingcpp.barcode_formats_from_str("QRCode")
+    codes: list[str] = []
+    for barcode in zxingcpp.read_barcodes(image, formats=qr_only):
+        match = VERIFY_PATH_RE.search(barcode.text)
+        if match and match.group(1) not in codes:
+            codes.append(match.group(1))
+    return codes
 
 
 # --- saying it -----------------------------------------------------------------------------------

@@ -720,6 +720,10 @@ def verify_pdf(
     head = stream.read(1024)
     stream.seek(0)
     if b"%PDF-" not in head:
+        if explaining.is_image(head):  # a photo or scan of a printed copy, maybe
+            explaining.recognise_paper_copy(result=result, stream=stream, image=True)
+            if result.reasons:
+                return result
         result.error = "not_pdf"
         result.reasons.append("not_pdf")
         return result

@@ -504,3 +504,35 @@ def test_anonymous_explanations_show_nothing_of_the_original_beyond_the_rule(
     )
     assert reason(data, "pages_removed").startswith("Page 2 of the sealed document was removed.")
     test_privacy.assert_nothing_of_the_original(data, html)
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
+def test_a_photo_of_the_certificate_page_is_recognised_as_a_paper_copy(
+    client: Client, sealed: SealedDocument, sealed_bytes: bytes, image_format: str
+) -> None:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(sealed_bytes)
+    # The one-page invoice, then the certificate of completion: its first page has the QR code.
+    picture = pdf[1].render(scale=200 / 72).to_pil().convert("RGB")
+    pdf.close()
+    out = io.BytesIO()
+    picture.save(out, format=image_format)
+    data, html = ask(client, out.getvalue(), name=f"photo.{image_format.lower()}")
+    assert data["verdict"] == "unknown" and data["error"] is None
+    assert data["code"] == CODE
+    assert [r["code"] for r in data["reasons"]] == ["paper_copy"]
+    assert f"copy of sealed document {CODE}" in html_text(html)
+
+
+def test_a_photo_without_our_qr_code_is_still_not_a_pdf(client: Client, db: None) -> None:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), "white").save(out, format="PNG")
+    response = client.post(
+        reverse("verification:api_verify"),
+        {"file": SimpleUploadedFile("photo.png", out.getvalue(), content_type="image/png")},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "not_pdf"
