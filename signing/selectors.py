@@ -121,7 +121,17 @@ class BoardFilters:
 
 def _int(value: str | None) -> int | None:
     try:
-        return int(value) if value else None
+        number = int(value) if value else None
+    except ValueError:
+        return None
+    # An id past the database's integer range is no row of ours (and would be a DataError).
+    return number if number is None or 0 < number < 2**31 else None
+
+
+def _date(value: str) -> datetime.date | None:
+    """A calendar date, or None: `parse_date` raises on well-formed impossible dates (02-30)."""
+    try:
+        return parse_date(value) if value else None
     except ValueError:
         return None
 
@@ -133,7 +143,8 @@ def _decimal(value: str | None) -> Decimal | None:
         number = Decimal(value.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    # Amounts past a trillion are no invoice of ours, and 1e999999 would overflow the column.
+    return number if number.is_finite() and abs(number) < Decimal(10) ** 12 else None
 
 
 def parse_filters(params: Mapping[str, Any], *, user: Any) -> BoardFilters:
@@ -145,8 +156,8 @@ def parse_filters(params: Mapping[str, Any], *, user: Any) -> BoardFilters:
         responsible=_int(raw["responsible"]) if is_manager(user) else None,
         company=_int(raw["company"]),
         counterparty=_int(raw["counterparty"]),
-        created_from=parse_date(raw["created_from"]) if raw["created_from"] else None,
-        created_to=parse_date(raw["created_to"]) if raw["created_to"] else None,
+        created_from=_date(raw["created_from"]),
+        created_to=_date(raw["created_to"]),
         amount_min=_decimal(raw["amount_min"]),
         amount_max=_decimal(raw["amount_max"]),
         mine=raw["mine"] == "1",
