@@ -221,9 +221,20 @@ def make_timestamper(material: KeyMaterial) -> Any:
     )
 
 
-def _ascii(text: str) -> str:
-    # pyHanko's built-in stamp font (no [opentype] extra) only draws plain ASCII reliably.
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+# The characters of the seal box's font subset: Latin-1 (French accents), Latin Extended-A
+# (œ, Œ) and the common punctuation, quotes and euro sign.
+_STAMP_CHARS = [*range(0x20, 0x7F), *range(0xA0, 0x180), *range(0x2010, 0x2027), 0x20AC]
+_STAMP_CHARSET = frozenset(map(chr, _STAMP_CHARS))
+
+
+def _stamp_safe(text: str) -> str:
+    """`text` with what the seal box's font subset lacks folded to its nearest plain letters."""
+    return "".join(
+        char
+        if char in _STAMP_CHARSET or char == "\n"
+        else unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+        for char in unicodedata.normalize("NFC", text)
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -241,14 +252,14 @@ def _stamp_font_path() -> str:
 
     source = fonts_dir() / "DejaVuSans.ttf"
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / f"signflow-dejavu-sans-1000-{digest}.ttf"
+    target = Path(tempfile.gettempdir()) / f"signflow-dejavu-sans-1000-v2-{digest}.ttf"
     if not target.exists():
         font = TTFont(str(source))
-        # The stamp text is ASCII (_ascii): Latin-1 is plenty, and much faster to rescale.
+        # A subset (_stamp_safe keeps the text inside it): much faster to rescale.
         options = subset.Options()
         options.drop_tables += ["FFTM"]
         subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=range(0x20, 0x100))
+        subsetter.populate(unicodes=_STAMP_CHARS)
         subsetter.subset(font)
         scale_upem(font, 1000)
         partial = target.with_suffix(f".{os.getpid()}.tmp")
@@ -313,7 +324,7 @@ def sign(
         signer=signer,
         timestamper=make_timestamper(material),
         stamp_style=stamp.TextStampStyle(
-            stamp_text=_ascii(stamp_text) + "\n%(ts)s",
+            stamp_text=_stamp_safe(stamp_text) + "\n%(ts)s",
             border_width=1,
             timestamp_format="%Y-%m-%d %H:%M:%S %Z",
             text_box_style=_stamp_text_style(),
