@@ -9,9 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from signflow.pdfguard import PdfGuardError
+from verification.explaining import explanations
 from verification.keys import KeysError
 from verification.reporting import result_as_json
-from verification.explaining import explanations
 from verification.services import VERDICT_AUTHENTIC, verify_pdf
 
 
