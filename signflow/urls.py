@@ -17,6 +17,7 @@ def provider_webhook_urls() -> list[URLPattern | URLResolver]:
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("login/", accounts.LoginView.as_view(), name="login"),
     path("login/code/", accounts.login_code, name="login_code"),

@@ -1,6 +1,24 @@
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+
+logger = logging.getLogger(__name__)
+
+# A dependency on the same network answers in milliseconds: a readiness probe that waits longer
+# than this for Redis would itself time out at the load balancer.
+READYZ_REDIS_TIMEOUT_SECONDS = 0.5
+READYZ_PROBE_DIR = "readyz"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -13,3 +31,102 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+class _Skipped(Exception):
+    """The dependency is not configured here (no REDIS_URL): nothing to check."""
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        if cursor.fetchone() != (1,):
+            raise RuntimeError("unexpected answer")
+
+
+def _check_redis() -> None:
+    if not settings.REDIS_URL:
+        raise _Skipped
+    import redis  # noqa: PLC0415 - only needed when Redis is configured
+
+    client = redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=READYZ_REDIS_TIMEOUT_SECONDS,
+        socket_timeout=READYZ_REDIS_TIMEOUT_SECONDS,
+        retry_on_timeout=False,
+    )
+    try:
+        if not client.ping():
+            raise RuntimeError("no PONG")
+    finally:
+        client.close()
+
+
+def _check_storage() -> None:
+    """Write, read back and delete a small file where documents are stored."""
+    payload = uuid.uuid4().hex.encode()
+    name = default_storage.save(f"{READYZ_PROBE_DIR}/{payload.decode()}.txt", ContentFile(payload))
+    try:
+        with default_storage.open(name, "rb") as handle:
+            if handle.read() != payload:
+                raise RuntimeError("read back differs")
+    finally:
+        default_storage.delete(name)
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_keys() -> None:
+    """The sealing keys load; before their first use, their folder can be created and written.
+
+    Never generates keys: on a fresh install that is the first seal's job (under its lock).
+    """
+    from verification import keys  # noqa: PLC0415 - verification imports signflow
+
+    keys_dir = Path(settings.SIGNFLOW_KEYS_DIR)
+    generated = (keys_dir / "root.pem").exists() and (keys_dir / "root.key").exists()
+    if generated or getattr(settings, "SEAL_PKCS12_PATH", ""):
+        keys.get_key_material()  # cached per process after the first load
+        return
+    parent = _nearest_existing(keys_dir)
+    if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
+        raise PermissionError("keys folder cannot be created")
+
+
+READYZ_CHECKS: dict[str, Callable[[], None]] = {
+    "database": _check_database,
+    "redis": _check_redis,
+    "storage": _check_storage,
+    "keys": _check_keys,
+}
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Whether this process can serve: database, Redis, storage and keys, each timed.
+
+    The body names each check and its duration, never an error message (they can carry paths
+    or URLs with passwords): the logs have the details.
+    """
+    checks: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
+    for name, check in READYZ_CHECKS.items():
+        started = time.perf_counter()
+        try:
+            check()
+        except _Skipped:
+            status = "skipped"
+        except Exception:
+            logger.warning("readyz: the %s check failed", name, exc_info=True)
+            status = "fail"
+            failed.append(name)
+        else:
+            status = "ok"
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        checks[name] = {"status": status, "ms": elapsed_ms}
+    if failed:
+        return JsonResponse({"status": "fail", "failed": failed, "checks": checks}, status=503)
+    return JsonResponse({"status": "ok", "checks": checks})

@@ -115,6 +115,7 @@ ROUTES = [
     # signflow
     Route("home", expect={**EVERYONE, "anonymous": LOGIN}),
     Route("healthz", expect=EVERYONE),
+    Route("readyz", expect=EVERYONE),
     Route("set_language", "post", data=lambda w: {"language": "en"}, expect=EVERYONE),
     Route("login", expect=EVERYONE),
     Route("logout", "post", expect=dict.fromkeys(PERSONAS, LOGIN)),  # logged out, back to login
