@@ -1,4 +1,4 @@
-# SignFlow web, worker and beat image (one image, three commands: see docker-compose.yml).
+# SignFlow web, worker and beat image (one image, several commands: see docker-compose.yml).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -10,9 +10,16 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY . .
-RUN pip install . && useradd --create-home signflow && mkdir -p /app/var && chown signflow /app/var
+# Every folder a volume is mounted on exists in the image, owned by the runtime user: Docker
+# copies that owner into a new named volume (otherwise root would own it and uploads, the
+# sealing keys and beat's schedule could not be written).
+RUN pip install . && useradd --create-home signflow \
+ && mkdir -p /app/var /data/media /data/beat \
+ && chown signflow:signflow /app/var /data /data/media /data/beat \
+ && chmod 0755 /app/scripts/docker-entrypoint.sh
 USER signflow
 RUN DEBUG=1 python manage.py collectstatic --noinput
 
 EXPOSE 8000
+ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
 CMD ["gunicorn", "signflow.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
