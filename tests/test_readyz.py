@@ -118,3 +118,25 @@ def test_readyz_is_exempt_from_the_https_redirect(client: Client, settings) -> N
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/readyz").status_code == 200
     assert client.get("/login/").status_code == 301
+
+
+@pytest.mark.django_db
+def test_keys_of_another_secret_key_are_503_naming_keys(
+    client: Client, settings, tmp_path: Path
+) -> None:
+    from verification import keys
+
+    settings.REDIS_URL = ""
+    settings.TSA_URL = ""
+    settings.SEAL_PKCS12_PATH = ""
+    settings.SIGNFLOW_KEYS_DIR = tmp_path / "keys"
+    keys.get_key_material()  # the first seal generates them
+    status, body, _ = _get(client)
+    assert status == 200, body
+    assert body["checks"]["keys"]["status"] == "ok"
+    # Restored from a backup with another SECRET_KEY: the private keys no longer decrypt.
+    settings.SECRET_KEY = "another-secret-key-" + "x" * 40
+    status, body, text = _get(client)
+    assert status == 503, body
+    assert body["failed"] == ["keys"]
+    assert "SECRET_KEY" not in text and str(tmp_path) not in text
