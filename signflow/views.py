@@ -89,9 +89,11 @@ def _check_keys() -> None:
 
     keys_dir = Path(settings.SIGNFLOW_KEYS_DIR)
     generated = (keys_dir / "root.pem").exists() and (keys_dir / "root.key").exists()
-    if generated or getattr(settings, "SEAL_PKCS12_PATH", ""):
+    if generated:
         keys.get_key_material()  # cached per process after the first load
         return
+    if settings.SEAL_PKCS12_PATH and not os.access(settings.SEAL_PKCS12_PATH, os.R_OK):
+        raise PermissionError("SEAL_PKCS12_PATH cannot be read")
     parent = _nearest_existing(keys_dir)
     if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
         raise PermissionError("keys folder cannot be created")

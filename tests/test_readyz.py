@@ -140,3 +140,17 @@ def test_keys_of_another_secret_key_are_503_naming_keys(
     assert status == 503, body
     assert body["failed"] == ["keys"]
     assert "SECRET_KEY" not in text and str(tmp_path) not in text
+
+
+@pytest.mark.django_db
+def test_missing_seal_pkcs12_file_is_503_naming_keys(
+    client: Client, settings, tmp_path: Path
+) -> None:
+    settings.REDIS_URL = ""
+    settings.SIGNFLOW_KEYS_DIR = tmp_path / "keys"
+    settings.SEAL_PKCS12_PATH = str(tmp_path / "gone.p12")
+    status, body, text = _get(client)
+    assert status == 503, body
+    assert body["failed"] == ["keys"]
+    assert "gone.p12" not in text
+    assert not (tmp_path / "keys").exists()
