@@ -47,8 +47,13 @@ def event_append(
     user_agent: str = "",
     data: dict[str, Any] | None = None,
 ) -> Event:
-    last = Event.objects.filter(envelope=envelope).order_by("-id").values_list("hash", flat=True)
-    prev_hash = last.first() or GENESIS
+    # Only the tail row, through the (envelope, -id) index; the caller holds the envelope's lock.
+    tail = list(
+        Event.objects.filter(envelope_id=envelope.pk)
+        .order_by("-id")
+        .values_list("hash", flat=True)[:1]
+    )
+    prev_hash = tail[0] if tail else GENESIS
     event = Event(
         envelope=envelope,
         party=party,

@@ -245,6 +245,11 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # The chain's tail (event_append, chain_head): one index step instead of reading
+            # and sorting every event of the envelope.
+            models.Index(fields=["envelope", "-id"], name="event_chain_tail"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.created_at:%Y-%m-%d %H:%M:%S}"

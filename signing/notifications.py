@@ -147,7 +147,7 @@ def deliver(*, message_id: int) -> str:
     )
     if not claimed:
         return "skipped"
-    message = Message.objects.select_related("envelope").get(pk=message_id)
+    message = Message.objects.select_related("envelope", "party").get(pk=message_id)
     try:
         provider_id = _send(message)
     except Exception as exc:  # noqa: BLE001 - a provider failure of any kind is retried
