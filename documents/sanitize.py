@@ -18,6 +18,7 @@ import io
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,28 +132,36 @@ def _remove_additional_actions(obj: Any, report: _Report) -> None:
         del obj["/AA"]
 
 
-def _name_tree_leaves(node: Any) -> list[tuple[str, Any]]:
-    leaves: list[tuple[str, Any]] = []
+def _walk(roots: Iterable[Any], children: Callable[[Dictionary], Iterable[Any]]) -> Iterator[Any]:
+    """Each dictionary reachable from `roots` through `children`, once (a crafted file can loop)
+    and at most MAX_WALK nodes visited (a crafted file can be long)."""
     seen: set[tuple[int, int]] = set()
-    todo = [node]
+    todo = list(roots)
     visited = 0
     while todo and visited < MAX_WALK:
-        current = todo.pop()
+        node = todo.pop()
         visited += 1
-        if not isinstance(current, Dictionary):
+        if not isinstance(node, Dictionary):
             continue
-        if current.is_indirect:
-            if current.objgen in seen:
+        if node.is_indirect:
+            if node.objgen in seen:
                 continue
-            seen.add(current.objgen)
-        names = current.get("/Names")
-        if isinstance(names, Array):
-            items = list(names)
-            for index in range(0, len(items) - 1, 2):
-                leaves.append((_text(items[index]), items[index + 1]))
-        kids = current.get("/Kids")
-        if isinstance(kids, Array):
-            todo.extend(kids)
+            seen.add(node.objgen)
+        yield node
+        todo.extend(children(node))
+
+
+def _array(node: Dictionary, key: str) -> list[Any]:
+    value = node.get(key)
+    return list(value) if isinstance(value, Array) else []
+
+
+def _name_tree_leaves(node: Any) -> list[tuple[str, Any]]:
+    leaves: list[tuple[str, Any]] = []
+    for current in _walk([node], lambda n: _array(n, "/Kids")):
+        items = _array(current, "/Names")
+        for index in range(0, len(items) - 1, 2):
+            leaves.append((_text(items[index]), items[index + 1]))
     return leaves
 
 
@@ -169,61 +178,27 @@ def _is_signed(pdf: pikepdf.Pdf) -> bool:
     if isinstance(perms, Dictionary) and "/DocMDP" in perms:
         return True
     acroform = pdf.Root.get("/AcroForm")
-    todo = list(acroform.get("/Fields", [])) if isinstance(acroform, Dictionary) else []
+    roots = _array(acroform, "/Fields") if isinstance(acroform, Dictionary) else []
     for page in pdf.pages:
-        todo.extend(
-            page.obj.get("/Annots", []) if isinstance(page.obj.get("/Annots"), Array) else []
-        )
-    seen: set[tuple[int, int]] = set()
-    visited = 0
-    while todo and visited < MAX_WALK:
-        node = todo.pop()
-        visited += 1
-        if not isinstance(node, Dictionary):
-            continue
-        if node.is_indirect:
-            if node.objgen in seen:
-                continue
-            seen.add(node.objgen)
-        if _name(node.get("/FT")) == "/Sig" and isinstance(node.get("/V"), Dictionary):
-            return True
-        kids = node.get("/Kids")
-        if isinstance(kids, Array):
-            todo.extend(kids)
-    return False
+        roots.extend(_array(page.obj, "/Annots"))
+    return any(
+        _name(node.get("/FT")) == "/Sig" and isinstance(node.get("/V"), Dictionary)
+        for node in _walk(roots, lambda n: _array(n, "/Kids"))
+    )
+
+
+def _field_kids(node: Dictionary) -> list[Any]:
+    """A field's child fields (kids with a name); kids that are only widgets do not count."""
+    return [kid for kid in _array(node, "/Kids") if isinstance(kid, Dictionary) and "/T" in kid]
 
 
 def _form_field_count(acroform: Any) -> int:
     """Terminal fields of the form (a field whose kids are only widgets counts once)."""
     if not isinstance(acroform, Dictionary):
         return 0
-    fields = acroform.get("/Fields")
-    if not isinstance(fields, Array):
-        return 0
-    count = 0
-    seen: set[tuple[int, int]] = set()
-    todo = list(fields)
-    visited = 0
-    while todo and visited < MAX_WALK:
-        node = todo.pop()
-        visited += 1
-        if not isinstance(node, Dictionary):
-            continue
-        if node.is_indirect:
-            if node.objgen in seen:
-                continue
-            seen.add(node.objgen)
-        kids = node.get("/Kids")
-        field_kids = (
-            [kid for kid in kids if isinstance(kid, Dictionary) and "/T" in kid]
-            if isinstance(kids, Array)
-            else []
-        )
-        if field_kids:
-            todo.extend(field_kids)
-        else:
-            count += 1
-    return count
+    return sum(
+        1 for node in _walk(_array(acroform, "/Fields"), _field_kids) if not _field_kids(node)
+    )
 
 
 def _clean_catalog(pdf: pikepdf.Pdf, report: _Report) -> None:
@@ -274,24 +249,12 @@ def _clean_outlines(pdf: pikepdf.Pdf, report: _Report) -> None:
     outlines = pdf.Root.get("/Outlines")
     if not isinstance(outlines, Dictionary):
         return
-    seen: set[tuple[int, int]] = set()
-    todo = [outlines.get("/First")]
-    visited = 0
-    while todo and visited < MAX_WALK:
-        item = todo.pop()
-        visited += 1
-        if not isinstance(item, Dictionary):
-            continue
-        if item.is_indirect:
-            if item.objgen in seen:
-                continue
-            seen.add(item.objgen)
+    for item in _walk([outlines.get("/First")], lambda n: [n.get("/First"), n.get("/Next")]):
         if "/A" in item:
             types = _actions(item.A)
             if _is_dangerous(types):
                 _count_actions(report, types)
                 del item["/A"]
-        todo.extend(item.get(key) for key in ("/First", "/Next"))
 
 
 def _clean_annotations(page: Dictionary, report: _Report) -> None:
