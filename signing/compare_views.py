@@ -22,6 +22,20 @@ from verification.views import comparison_page
 TEMPLATE = "verification/compare.html"
 
 
+def _compare(
+    request: HttpRequest, envelope: Envelope, *, form_action: str, back_url: str
+) -> HttpResponse:
+    """The full comparison against this envelope's sealed file (callers checked access)."""
+    if envelope.sealed is None:
+        raise Http404
+    return comparison_page(
+        request,
+        original=envelope.sealed,
+        template=TEMPLATE,
+        context={"form_action": form_action, "back_url": back_url},
+    )
+
+
 @never_cache
 @csrf_exempt  # CSRF is checked by comparison_page, after the upload handler is installed
 @require_http_methods(["GET", "POST"])
@@ -30,16 +44,11 @@ def envelope_compare(request: HttpRequest, envelope_id: int) -> HttpResponse:
     envelope = get_object_or_404(Envelope.objects.select_related("sealed"), pk=envelope_id)
     if not access.can_view_envelope(request.user, envelope):
         raise Http404
-    if envelope.sealed is None:
-        raise Http404
-    return comparison_page(
+    return _compare(
         request,
-        original=envelope.sealed,
-        template=TEMPLATE,
-        context={
-            "form_action": reverse("signing:envelope_compare", args=[envelope.pk]),
-            "back_url": reverse("signing:envelope_detail", args=[envelope.pk]),
-        },
+        envelope,
+        form_action=reverse("signing:envelope_compare", args=[envelope.pk]),
+        back_url=reverse("signing:envelope_detail", args=[envelope.pk]),
     )
 
 
@@ -54,18 +63,11 @@ def signer_compare(request: HttpRequest, token: str) -> HttpResponse:
     envelope = party.envelope
     translation.activate(envelope.language)
     request.LANGUAGE_CODE = envelope.language
-    if (
-        party.status != Party.Status.SIGNED
-        or not services.download_available(envelope)
-        or envelope.sealed is None
-    ):
+    if party.status != Party.Status.SIGNED or not services.download_available(envelope):
         raise Http404
-    return comparison_page(
+    return _compare(
         request,
-        original=envelope.sealed,
-        template=TEMPLATE,
-        context={
-            "form_action": reverse("signing:signer_compare", args=[token]),
-            "back_url": reverse("signing:sign", args=[token]),
-        },
+        envelope,
+        form_action=reverse("signing:signer_compare", args=[token]),
+        back_url=reverse("signing:sign", args=[token]),
     )
