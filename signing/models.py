@@ -220,6 +220,8 @@ class Event(models.Model):
         CODE_FAILED = "code_failed", _("Wrong code")
         CODE_CONFIRMED = "code_confirmed", _("Code confirmed")
         FIELD_FILLED = "field_filled", _("Field filled")
+        # The signer downloaded the document as it stood, before signing (signing.services.viewing).
+        COPY_DOWNLOADED = "copy_downloaded", _("Copy downloaded before signing")
         SIGNED = "signed", _("Signed")
         DECLINED = "declined", _("Declined")
         REMINDED = "reminded", _("Reminder sent")
