@@ -148,11 +148,12 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
-        if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
+    # collectstatic writes a .br (the `brotli` package) and a .gz beside each file, and
+    # WhiteNoise serves the smallest one the browser accepts: the signer page's CSS, JS and
+    # font stay under 60 KB transferred (bench/bench_weight.py). Same backend with DEBUG on, so
+    # the image's collectstatic (run with DEBUG=1) compresses too; runserver serves the sources.
+    # Not the manifest variant: it needs collectstatic before any page renders, tests included.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

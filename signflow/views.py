@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,18 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("signing:board")
     return redirect("login")
+
+
+FAVICON_PATH = Path(settings.BASE_DIR) / "static" / "favicon.ico"
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers and feed readers ask for whatever the page links: the icon,
+    not a 15 KB "not found" page. Pages link the SVG (templates/base.html)."""
+    response = HttpResponse(FAVICON_PATH.read_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -114,6 +114,7 @@ def template_form(w: World) -> dict[str, Any]:
 ROUTES = [
     # signflow
     Route("home", expect={**EVERYONE, "anonymous": LOGIN}),
+    Route("favicon", expect=EVERYONE),
     Route("healthz", expect=EVERYONE),
     Route("readyz", expect=EVERYONE),
     Route("set_language", "post", data=lambda w: {"language": "en"}, expect=EVERYONE),
