@@ -1,7 +1,11 @@
 """The one exception the documents app raises for problems a person can fix."""
 
+from typing import Any
 
-class DocumentError(Exception):
+from signflow.errors import SignFlowError
+
+
+class DocumentError(SignFlowError):
     """A document could not be created, rendered or changed.
 
     `.message` is translated, user-facing text: views show it on the page as is. Services raise
@@ -9,6 +13,13 @@ class DocumentError(Exception):
     of locked documents; anything else escaping a service is a bug.
     """
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = str(message)
+    default_code = "document_invalid"
+
+    def __init__(
+        self,
+        message: Any,
+        code: str | None = None,
+        *,
+        fields: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(code, message, fields=fields)

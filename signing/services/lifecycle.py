@@ -1,0 +1,212 @@
+"""After sending: cancel, remind, correct a contact (reissue), expire, automatic reminders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from signing import audit
+from signing.models import Envelope, Event, Message, Party
+from signing.notifications import message_queue
+from signing.services._common import (
+    Actor,
+    SigningError,
+    _base_context,
+    _deadline_passed,
+    _deal_timeline,
+    _invite,
+    _lock,
+    _notify_sender,
+    _set_status,
+    signing_link,
+)
+from signing.services.sending import PartyInput, validate_party_input
+
+# ---------------------------------------------------------------------------------------------
+# The sender's side
+
+
+def envelope_cancel(*, envelope: Envelope, actor: Actor, reason: str) -> None:
+    reason = reason.strip()
+    if not reason:
+        raise SigningError("reason_required", _("Give a reason for cancelling."))
+    with transaction.atomic():
+        envelope = _lock(envelope.pk)
+        # A document that cannot be sealed is closed too, before a new version is sent.
+        cancellable = (
+            Envelope.Status.DRAFT,
+            *Envelope.OPEN_STATUSES,
+            Envelope.Status.SEALING_FAILED,
+        )
+        if envelope.status not in cancellable:
+            raise SigningError(
+                "not_cancellable", _("Only a document that is not signed yet can be cancelled.")
+            )
+        envelope.closed_reason = reason[:2000]
+        _set_status(envelope, Envelope.Status.CANCELLED, "closed_reason")
+        notify = list(
+            envelope.parties.filter(status__in=[Party.Status.ACTIVE, Party.Status.SIGNED])
+        )
+        audit.event_append(
+            envelope=envelope, actor=actor, type=Event.Type.CANCELLED, data={"reason": reason[:500]}
+        )
+        for party in notify:
+            message_queue(
+                envelope=envelope,
+                party=party,
+                template=Message.Template.CANCELLED,
+                channel=party.channel,
+                recipient=party.recipient,
+                context={**_base_context(envelope), "reason": reason},
+            )
+        _deal_timeline(envelope, "cancelled", _("Signature cancelled: %s") % envelope.title)
+
+
+REMIND_COOLDOWN = timedelta(hours=1)
+
+
+def envelope_remind(*, envelope: Envelope, actor: Actor, automatic: bool = False) -> Message:
+    with transaction.atomic():
+        envelope = _lock(envelope.pk)
+        if not envelope.is_open or _deadline_passed(envelope):
+            raise SigningError(
+                "not_open", _("Only a document waiting for a signature can be reminded.")
+            )
+        now = timezone.now()
+        if (
+            not automatic
+            and envelope.last_reminded_at
+            and now - envelope.last_reminded_at < REMIND_COOLDOWN
+        ):
+            raise SigningError("remind_cooldown", _("A reminder was sent less than an hour ago."))
+        party = envelope.parties.filter(status=Party.Status.ACTIVE).first()
+        if party is None:
+            raise SigningError("not_open", _("Nobody is waiting to sign."))
+        envelope.last_reminded_at = now
+        envelope.reminders_sent += 1
+        envelope.save(update_fields=["last_reminded_at", "reminders_sent"])
+        message = message_queue(
+            envelope=envelope,
+            party=party,
+            template=Message.Template.REMINDER,
+            channel=party.channel,
+            recipient=party.recipient,
+            context={
+                **_base_context(envelope),
+                "party_name": party.name,
+                "link": signing_link(party),
+            },
+        )
+        audit.event_append(
+            envelope=envelope,
+            party=party,
+            actor=actor,
+            type=Event.Type.REMINDED,
+            data={"automatic": automatic, "count": envelope.reminders_sent},
+        )
+    return message
+
+
+def party_reissue(
+    *, party: Party, actor: Actor, email: str = "", phone: str = "", channel: str = ""
+) -> None:
+    """Send the link again, to a corrected address if given. The old link stops working."""
+    with transaction.atomic():
+        envelope = _lock(party.envelope_id)
+        party = Party.objects.select_for_update().get(pk=party.pk)
+        if party.status != Party.Status.ACTIVE or not envelope.is_open:
+            raise SigningError(
+                "not_open", _("Only the signer whose turn it is can get a new link.")
+            )
+        data = PartyInput(
+            role=party.role,
+            name=party.name,
+            email=email or party.email,
+            phone=phone or party.phone,
+            channel=channel or party.channel,
+        )
+        errors = validate_party_input(data)
+        if errors:
+            raise SigningError("invalid", " ".join(errors.values()))
+        party.email, party.phone, party.channel = data.email, data.phone, data.channel
+        # The code state starts afresh: the corrected address must get a code at once, not
+        # wait out the cooldown of a code sent to the old one.
+        party.otp_hash = ""
+        party.otp_confirmed_at = None
+        party.otp_sent_at = None
+        party.otp_expires_at = None
+        party.otp_attempts = 0
+        party.save(
+            update_fields=[
+                "email",
+                "phone",
+                "channel",
+                "otp_hash",
+                "otp_confirmed_at",
+                "otp_sent_at",
+                "otp_expires_at",
+                "otp_attempts",
+            ]
+        )
+        audit.event_append(
+            envelope=envelope,
+            party=party,
+            actor=actor,
+            type=Event.Type.LINK_REISSUED,
+            data={"channel": party.channel},
+        )
+        _invite(envelope, party)
+
+
+def expire_due() -> int:
+    """Envelopes past their deadline become `expired`; their links die."""
+    now = timezone.now()
+    count = 0
+    due = Envelope.objects.filter(status__in=Envelope.OPEN_STATUSES, deadline__lte=now).values_list(
+        "pk", flat=True
+    )
+    for envelope_id in list(due[:500]):
+        with transaction.atomic():
+            envelope = _lock(envelope_id)
+            if not envelope.is_open or not _deadline_passed(envelope):
+                continue
+            _set_status(envelope, Envelope.Status.EXPIRED)
+            active = list(envelope.parties.filter(status=Party.Status.ACTIVE))
+            audit.event_append(envelope=envelope, type=Event.Type.EXPIRED)
+            for party in active:
+                message_queue(
+                    envelope=envelope,
+                    party=party,
+                    template=Message.Template.EXPIRED,
+                    channel=party.channel,
+                    recipient=party.recipient,
+                    context=_base_context(envelope),
+                )
+            _notify_sender(envelope, Message.Template.EXPIRED, {})
+            _deal_timeline(envelope, "expired", _("Signature expired: %s") % envelope.title)
+            count += 1
+    return count
+
+
+def reminders_due() -> int:
+    now = timezone.now()
+    candidates = Envelope.objects.filter(
+        status__in=Envelope.OPEN_STATUSES, reminder_every_days__gt=0
+    ).filter(Q(deadline__isnull=True) | Q(deadline__gt=now))
+    count = 0
+    for envelope in candidates.iterator():
+        if envelope.reminders_sent >= envelope.reminder_max:
+            continue
+        last = envelope.last_reminded_at or envelope.status_changed_at or envelope.sent_at
+        if last and now - last < timedelta(days=envelope.reminder_every_days):
+            continue
+        try:
+            envelope_remind(envelope=envelope, actor=None, automatic=True)
+        except SigningError:
+            continue
+        count += 1
+    return count

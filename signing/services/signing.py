@@ -1,0 +1,271 @@
+"""A party signs or declines: values checked, written back, the next party invited."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from documents.models import Field
+from signflow.text import clean_text
+from signing import audit
+from signing.consent import CONSENT_VERSION, consent_text
+from signing.models import Envelope, Event, FieldValue, Message, Party
+from signing.notifications import message_queue
+from signing.services._common import (
+    SigningError,
+    _base_context,
+    _deal_timeline,
+    _invite,
+    _local,
+    _notify_sender,
+    _set_status,
+)
+from signing.services.codes import _locked_party
+from signing.services.sending import _status_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SubmittedValue:
+    """What a signer gave for one field: text, or image bytes (PNG) with its method."""
+
+    text: str = ""
+    image: bytes | None = None
+    method: str = FieldValue.Method.TYPED
+
+
+def _check_value(field: Field, value: SubmittedValue | None) -> SubmittedValue | None:
+    if field.kind == Field.Kind.DATE:
+        return None  # filled automatically at signing time
+    empty = value is None or (not value.text.strip() and not value.image)
+    if empty:
+        if field.required:
+            raise SigningError(
+                "field_missing",
+                _("Fill in “%s” before signing.") % (field.label or field.get_kind_display()),
+            )
+        return None
+    assert value is not None
+    if field.is_image and not value.image:
+        raise SigningError(
+            "field_invalid", _("“%s” needs an image.") % (field.label or field.get_kind_display())
+        )
+    if field.kind == Field.Kind.NUMBER:
+        try:
+            Decimal(value.text.replace(",", ".").replace(" ", ""))
+        except ArithmeticError as exc:
+            raise SigningError("field_invalid", _("“%s” must be a number.") % field.label) from exc
+    if field.kind == Field.Kind.CHECKBOX:
+        value.text = "1" if value.text in {"1", "on", "true"} else ""
+        if field.required and not value.text:
+            raise SigningError("field_missing", _("Tick “%s” before signing.") % field.label)
+    if len(value.text) > 2000:
+        raise SigningError("field_invalid", _("“%s” is too long.") % field.label)
+    return value
+
+
+def _write_back(envelope: Envelope, field: Field, value: str) -> None:
+    """A CRM field the signer filled in goes back to the counterparty (and the deal's timeline)."""
+    from crm.services import counterparty_write_back
+
+    if not value or value == field.prefilled:
+        return
+    assert envelope.counterparty is not None
+    try:
+        counterparty_write_back(
+            counterparty=envelope.counterparty,
+            attribute=field.crm_attribute,
+            value=value,
+            deal=envelope.deal,
+        )
+    except ValidationError as exc:
+        raise SigningError("field_invalid", " ".join(exc.messages)) from exc
+
+
+def party_sign(
+    *,
+    party: Party,
+    values: dict[int, SubmittedValue],
+    consent: bool,
+    code_confirmed_in_session: bool,
+    ip: str | None,
+    user_agent: str,
+) -> Party:
+    """Record one party's signature, then invite the next party or start sealing.
+
+    The envelope row lock serialises concurrent submits of the same party: the first one
+    records the signature, the others find the party signed and change nothing.
+    """
+    with transaction.atomic():
+        envelope, party = _locked_party(party)
+        if not (party.otp_confirmed_at and code_confirmed_in_session):
+            raise SigningError("code_required", _("Confirm the code we sent you before signing."))
+        if not consent:
+            raise SigningError(
+                "consent_required", _("Accept the terms of electronic signature to sign.")
+            )
+        fields = list(Field.objects.filter(document_id=envelope.document_id, role=party.role))
+        if not fields:
+            raise SigningError(
+                "field_missing", _("There is nothing for you to sign in this document.")
+            )
+        now = timezone.now()
+        checked = {f.pk: _check_value(f, values.get(f.pk)) for f in fields}
+        methods = set()
+        for field in fields:
+            value = checked[field.pk]
+            if field.kind == Field.Kind.DATE:
+                with translation.override(envelope.language):
+                    text = date_format(timezone.localtime(now), "SHORT_DATE_FORMAT")
+                FieldValue.objects.create(
+                    field=field, party=party, text=text, method=FieldValue.Method.AUTO
+                )
+                continue
+            if value is None:
+                continue
+            row = FieldValue(field=field, party=party, text=value.text.strip(), method=value.method)
+            if value.image:
+                digest = hashlib.sha256(value.image).hexdigest()
+                row.image.save(f"{digest}.png", ContentFile(value.image), save=False)
+            row.save()
+            if field.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}:
+                methods.add(value.method)
+            if field.kind == Field.Kind.CRM and field.crm_attribute and envelope.counterparty:
+                _write_back(envelope, field, row.text)
+            audit.event_append(
+                envelope=envelope,
+                party=party,
+                type=Event.Type.FIELD_FILLED,
+                ip=ip,
+                user_agent=user_agent,
+                data={"field": field.key, "kind": field.kind, "method": value.method},
+            )
+        party.status = Party.Status.SIGNED
+        party.signed_at = now
+        party.signed_ip = ip
+        party.signed_user_agent = user_agent[:400]
+        party.signature_method = ",".join(sorted(methods))
+        party.consent_text = consent_text(envelope.language)
+        party.consent_version = CONSENT_VERSION
+        party.save(
+            update_fields=[
+                "status",
+                "signed_at",
+                "signed_ip",
+                "signed_user_agent",
+                "signature_method",
+                "consent_text",
+                "consent_version",
+            ]
+        )
+        audit.event_append(
+            envelope=envelope,
+            party=party,
+            type=Event.Type.SIGNED,
+            ip=ip,
+            user_agent=user_agent,
+            # The words agreed to go under the audit chain's hash too.
+            data={
+                "method": party.signature_method,
+                "consent": True,
+                "consent_version": party.consent_version,
+                "consent_text": party.consent_text,
+            },
+        )
+        _deal_timeline(
+            envelope,
+            "party_signed",
+            _("%(name)s signed %(title)s") % {"name": party.name, "title": envelope.title},
+        )
+        following = (
+            envelope.parties.filter(order__gt=party.order, status=Party.Status.WAITING)
+            .order_by("order")
+            .first()
+        )
+        if following is not None:
+            _set_status(envelope, _status_for(following))
+            _invite(envelope, following)
+            _notify_sender(
+                envelope,
+                Message.Template.PARTY_SIGNED,
+                {
+                    "signer_name": party.name,
+                    "when": _local(now, envelope.language),
+                    "next_step": _("The document was sent to %s for signature.") % following.name,
+                },
+            )
+        else:
+            _set_status(envelope, Envelope.Status.SEALING)
+            audit.event_append(envelope=envelope, type=Event.Type.SEALING_STARTED)
+            transaction.on_commit(lambda: _queue_seal(envelope.pk))
+    return party
+
+
+def _queue_seal(envelope_id: int) -> None:
+    from signing.tasks import seal_envelope
+
+    try:
+        seal_envelope.apply_async(args=(envelope_id,), retry=False)
+    except Exception:  # noqa: BLE001 - broker down: the sealing sweep picks it up
+        logger.warning("Broker unavailable, envelope %s left for the sealing sweep", envelope_id)
+
+
+def party_decline(
+    *,
+    party: Party,
+    reason: str,
+    code_confirmed_in_session: bool,
+    ip: str | None,
+    user_agent: str,
+) -> None:
+    """Close the envelope at the signer's request. Like signing, it needs the confirmed code:
+    a link alone (forwarded, seen over a shoulder) must not let anyone decline for the signer."""
+    reason = clean_text(reason, multiline=True).strip()
+    with transaction.atomic():
+        envelope, party = _locked_party(party)
+        if not (party.otp_confirmed_at and code_confirmed_in_session):
+            raise SigningError("code_required", _("Confirm the code we sent you before declining."))
+        if not reason:
+            raise SigningError("reason_required", _("Tell the sender why you decline."))
+        now = timezone.now()
+        party.status = Party.Status.DECLINED
+        party.declined_at = now
+        party.decline_reason = reason[:2000]
+        party.save(update_fields=["status", "declined_at", "decline_reason"])
+        envelope.closed_reason = reason[:2000]
+        _set_status(envelope, Envelope.Status.DECLINED, "closed_reason")
+        audit.event_append(
+            envelope=envelope,
+            party=party,
+            type=Event.Type.DECLINED,
+            ip=ip,
+            user_agent=user_agent,
+            data={"reason": reason[:500]},
+        )
+        context = {"signer_name": party.name, "reason": reason}
+        _notify_sender(envelope, Message.Template.DECLINED, context)
+        for earlier in envelope.parties.filter(status=Party.Status.SIGNED):
+            message_queue(
+                envelope=envelope,
+                party=earlier,
+                template=Message.Template.DECLINED,
+                channel=earlier.channel,
+                recipient=earlier.recipient,
+                context={**_base_context(envelope), **context},
+            )
+        _deal_timeline(
+            envelope,
+            "declined",
+            _("%(name)s declined %(title)s: %(reason)s")
+            % {"name": party.name, "title": envelope.title, "reason": reason},
+        )
