@@ -31,9 +31,13 @@ run: system-deps venv
 	@echo "SignFlow runs on http://127.0.0.1:8000  (outbox: http://127.0.0.1:8000/dev/outbox/)"
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-## Set up and run the whole suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+## Set up and run the whole suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set), one
+## process per core (pytest-xdist; each has its own test database, Redis db and var folder, see
+## signflow/settings_test.py). A test file stays on one process (--dist loadfile). TEST_JOBS=1
+## runs it in one process.
+TEST_JOBS ?= auto
 test: system-deps venv
-	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 check: venv
 	$(VENV)/bin/ruff check .
