@@ -30,6 +30,16 @@ class Envelope(models.Model):
         EXPIRED = "expired", _("Expired")
 
     OPEN_STATUSES = (Status.AWAITING_COMPANY, Status.AWAITING_CLIENT)
+    # An envelope in one of these is "the" envelope of its source (an invoice, a deal's
+    # template): "Send for signature" reopens it instead of making another one.
+    CURRENT_STATUSES = (
+        Status.DRAFT,
+        Status.AWAITING_COMPANY,
+        Status.AWAITING_CLIENT,
+        Status.SEALING,
+        Status.SEALING_FAILED,
+        Status.COMPLETED,
+    )
     FINAL_STATUSES = (Status.COMPLETED, Status.DECLINED, Status.CANCELLED, Status.EXPIRED)
 
     class Language(models.TextChoices):
@@ -68,6 +78,9 @@ class Envelope(models.Model):
     deal = models.ForeignKey(
         "crm.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="envelopes"
     )
+    # What the document was made from, when it was made by "Send for signature":
+    # "invoice:<id>" or "deal:<id>:template:<id>"; empty for uploads. See CURRENT_STATUSES.
+    source_key = models.CharField(max_length=60, blank=True, default="")
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, default="EUR")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -114,6 +127,26 @@ class Envelope(models.Model):
                 fields=["responsible", "-status_changed_at"], name="envelope_mine_changed"
             ),
             models.Index(fields=["last_reminded_at"], name="envelope_reminded"),
+        ]
+        constraints = [
+            # Never two current envelopes for one invoice, even when "Send for signature" is
+            # clicked several times at once: the second insert fails and the service reopens
+            # the first (signing.services.sending.envelope_open_for_source).
+            models.UniqueConstraint(
+                fields=["source_key"],
+                condition=models.Q(
+                    status__in=[
+                        "draft",
+                        "awaiting_company",
+                        "awaiting_client",
+                        "sealing",
+                        "sealing_failed",
+                        "completed",
+                    ]
+                )
+                & ~models.Q(source_key=""),
+                name="one_current_envelope_per_source",
+            ),
         ]
 
     def __str__(self) -> str:
