@@ -168,6 +168,13 @@ class DealStage(models.Model):
     is_closed = models.BooleanField(
         _("closes the deal"), default=False, help_text=_("Won or lost: no further work expected.")
     )
+    # The pipeline's rule for signatures: when a deal's document is signed, the deal moves to
+    # the stage marked here (at most one; crm.services.deal_move_on_signature).
+    on_signature = models.BooleanField(
+        _("reached when a document is signed"),
+        default=False,
+        help_text=_("A deal moves to this stage when one of its documents is signed."),
+    )
 
     objects = DealStageManager()
 
@@ -232,11 +239,14 @@ class DealEvent(models.Model):
     """The deal's timeline: what happened on it, in the order it happened."""
 
     class Kind(models.TextChoices):
-        # Known kinds; other apps may add their own (the column has no choices on purpose).
+        # Kinds CRM writes itself; crm.timeline.KINDS words every kind, other apps' included
+        # (the column has no choices on purpose).
         CREATED = "created", _("Created")
         STAGE_CHANGED = "stage_changed", _("Stage changed")
+        STAGE_ON_SIGNATURE = "stage_on_signature", _("Stage changed")
         INVOICE_CREATED = "invoice_created", _("Invoice created")
         INVOICE_STATUS = "invoice_status", _("Invoice status")
+        INVOICE_SIGNED = "invoice_signed", _("Invoice signed")
         DOCUMENT_SENT = "document_sent", _("Document sent")
         SIGNED = "signed", _("Signed")
         DECLINED = "declined", _("Declined")
@@ -245,7 +255,10 @@ class DealEvent(models.Model):
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="timeline")
     kind = models.CharField(_("kind"), max_length=40)
-    text = models.CharField(_("text"), max_length=500)
+    # What the sentence of the kind needs (crm.timeline), worded when it is shown.
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    # A note's words; for events stored before `params` existed, the sentence as written then.
+    text = models.CharField(_("text"), max_length=500, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -262,20 +275,28 @@ class DealEvent(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.text}"
+        return f"{self.kind}: {self.sentence}"
 
     @property
     def kind_label(self) -> str:
-        try:
-            return str(self.Kind(self.kind).label)
-        except ValueError:
-            return self.kind
+        from crm.timeline import kind_label
+
+        return kind_label(self.kind)
+
+    @property
+    def sentence(self) -> str:
+        """The event in the active language (the reader's)."""
+        from crm.timeline import sentence
+
+        return sentence(self.kind, self.params, self.text)
 
 
 class Invoice(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         ISSUED = "issued", _("Issued")
+        # Its document was signed by every party and sealed (crm.services.invoice_mark_signed).
+        SIGNED = "signed", _("Signed")
         PAID = "paid", _("Paid")
         CANCELLED = "cancelled", _("Cancelled")
 
