@@ -42,7 +42,12 @@ class OwnCompany(Requisites):
     director_title = models.CharField(_("director's title"), max_length=100, blank=True)
     director_email = models.EmailField(_("director's email"), blank=True)
     director_phone = models.CharField(_("director's mobile phone"), max_length=20, blank=True)
+    # The company's stamp, background removed when uploaded (signing.images): its director's
+    # signing page offers it instead of an upload at every signature.
     default_stamp = models.ImageField(_("default stamp"), upload_to="stamps/", blank=True)
+    # Whether a client that is a company is asked for its stamp: without it, documents carry no
+    # client stamp field at all (never one left empty on the sealed PDF).
+    ask_client_stamp = models.BooleanField(_("Ask a company client for its stamp"), default=False)
     is_default = models.BooleanField(_("default company"), default=False)
 
     class Meta:

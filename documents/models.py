@@ -196,6 +196,9 @@ class Field(models.Model):
         NAME = "name", _("Name")
         REQUISITES = "requisites", _("Requisites")
         CRM = "crm", _("CRM attribute")
+        # A phrase the signer types before signing ("Bon pour accord"), checked against
+        # `phrase` ignoring case and accents, drawn in the handwriting font.
+        MENTION = "mention", _("Handwritten mention")
 
     class Role(models.TextChoices):
         COMPANY = "company", _("Our company")
@@ -214,6 +217,12 @@ class Field(models.Model):
     label = models.CharField(_("label"), max_length=200, blank=True)
     prefilled = models.TextField(_("prefilled value"), blank=True)
     crm_attribute = models.CharField(max_length=64, blank=True)
+    phrase = models.CharField(
+        _("phrase to type"),
+        max_length=200,
+        blank=True,
+        help_text=_("For a mention: what the signer types, e.g. “Bon pour accord”."),
+    )
 
     class Meta:
         ordering = ["page", "-y", "x"]
