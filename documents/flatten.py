@@ -11,6 +11,7 @@ wraps it in q/Q), so nothing else on the page changes.
 import base64
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -97,8 +98,24 @@ def _value_html(value: FlattenValue, *, page_height: float) -> str:
     )
 
 
-def _overlay_pdf(values: list[FlattenValue], *, width: float, height: float) -> bytes:
-    parts = "".join(_value_html(value, page_height=height) for value in values)
+def _outline_html(field: Field, *, page_height: float) -> str:
+    """An empty field as a signer sees it before signing: a dashed box with its label."""
+    top = page_height - field.y - field.height
+    size = max(MIN_FONT_PT, min(8.0, field.height * 0.3))
+    return (
+        f'<div style="position:absolute;left:{field.x:.3f}pt;top:{top:.3f}pt;'
+        f"width:{field.width:.3f}pt;height:{field.height:.3f}pt;box-sizing:border-box;"
+        f"border:1pt dashed #2459d6;background:rgba(36,89,214,.06);color:#2459d6;"
+        f'font-size:{size:.2f}pt;padding:1pt;overflow:hidden">'
+        f"{escape(field.label or str(field.get_kind_display()))}</div>"
+    )
+
+
+def _overlay_pdf(
+    values: list[FlattenValue], outlines: list[Field], *, width: float, height: float
+) -> bytes:
+    parts = "".join(_outline_html(field, page_height=height) for field in outlines)
+    parts += "".join(_value_html(value, page_height=height) for value in values)
     return _overlay_from_html(parts, width=width, height=height)
 
 
@@ -115,20 +132,27 @@ def _overlay_from_html(parts: str, *, width: float, height: float) -> bytes:
     ).write_pdf()
 
 
-def flatten_pdf(*, document: Document, values: list[FlattenValue]) -> bytes:
-    """The document's PDF with every value drawn inside its field's rectangle."""
-    for value in values:
-        if value.field.document_id != document.pk:
+def flatten_pdf(
+    *, document: Document, values: list[FlattenValue], outlines: Sequence[Field] = ()
+) -> bytes:
+    """The document's PDF with every value drawn inside its field's rectangle, and each field
+    of `outlines` (the empty ones, in a copy read before signing) drawn as a labelled box."""
+    for item in [*(value.field for value in values), *outlines]:
+        if item.document_id != document.pk:
             raise ValueError("A value belongs to a field of another document")
     reader = PdfReader(io.BytesIO(read_pdf(document)))
     writer = PdfWriter(clone_from=reader)
-    by_page: dict[int, list[FlattenValue]] = {}
+    by_page: dict[int, tuple[list[FlattenValue], list[Field]]] = {}
     for value in values:
-        by_page.setdefault(value.field.page, []).append(value)
-    for number, page_values in sorted(by_page.items()):
+        by_page.setdefault(value.field.page, ([], []))[0].append(value)
+    for field in outlines:
+        by_page.setdefault(field.page, ([], []))[1].append(field)
+    for number, (page_values, page_outlines) in sorted(by_page.items()):
         page = writer.pages[number - 1]
         geometry = PageGeometry.of(page)
-        overlay = _overlay_pdf(page_values, width=geometry.width, height=geometry.height)
+        overlay = _overlay_pdf(
+            page_values, page_outlines, width=geometry.width, height=geometry.height
+        )
         overlay_page = PdfReader(io.BytesIO(overlay)).pages[0]
         page.merge_transformed_page(overlay_page, geometry.to_user())
     out = io.BytesIO()

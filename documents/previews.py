@@ -24,7 +24,8 @@ from signflow import pdfguard
 
 logger = logging.getLogger(__name__)
 
-SIZES = {"thumb": 200, "page": 1000}
+# "large" serves high pixel-ratio screens and the signer's full-size view (rendered on demand).
+SIZES = {"thumb": 200, "page": 1000, "large": 2000}
 
 
 def read_pdf(document: Document) -> bytes:
@@ -66,7 +67,7 @@ def render_page_png(pdf_bytes: bytes, *, page: int, width_px: int) -> bytes:
 
 
 def page_image(*, document: Document, page: int, size: str = "page") -> bytes:
-    """PNG of a page: "thumb" (~200 px wide) or "page" (~1000 px wide), cached on disk."""
+    """PNG of a page: "thumb" (~200 px wide), "page" (~1000) or "large" (~2000), cached on disk."""
     if size not in SIZES:
         raise ValueError(f"Unknown preview size {size!r}")
     if not 1 <= page <= document.page_count:

@@ -126,3 +126,34 @@ def uploaded_image(data: bytes, *, keep_colour: bool) -> bytes:
         ink.putalpha(alpha)
         image = ink
     return _png(_crop_to_ink(image))
+
+
+# Ink fitted into a field's box: the stored image has the box's aspect ratio, the ink trimmed,
+# scaled to fill it up to a margin on every side, and centred, so a drawing made on a pad of
+# another shape is neither squashed nor touching the edge once drawn onto the page.
+FIT_PX_PER_PT = 4  # ~290 dpi on paper: sharp when printed, small enough to store
+FIT_MARGIN = 0.08  # of the box's shorter side, on every side
+
+
+def fit_to_box(png: bytes, *, width: float, height: float) -> bytes:
+    """A transparent PNG with the aspect ratio of a width x height box (PDF points)."""
+    if width <= 0 or height <= 0:
+        raise ValueError("A field box has a positive size")
+    try:
+        with Image.open(io.BytesIO(png)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageError(_("The image has too many pixels. Upload a smaller photo."))
+            image = img.convert("RGBA")
+    except UNREADABLE as exc:
+        raise ImageError(_("The drawing could not be read. Draw it again.")) from exc
+    ink = _crop_to_ink(image, margin=0)
+    scale = min(FIT_PX_PER_PT, MAX_SIDE / max(width, height))
+    box_w, box_h = max(int(round(width * scale)), 1), max(int(round(height * scale)), 1)
+    margin = int(round(min(box_w, box_h) * FIT_MARGIN))
+    room_w, room_h = max(box_w - 2 * margin, 1), max(box_h - 2 * margin, 1)
+    factor = min(room_w / ink.width, room_h / ink.height)
+    size = (max(int(round(ink.width * factor)), 1), max(int(round(ink.height * factor)), 1))
+    ink = ink.resize(size, Image.Resampling.LANCZOS)
+    canvas = Image.new("RGBA", (box_w, box_h), (255, 255, 255, 0))
+    canvas.alpha_composite(ink, ((box_w - size[0]) // 2, (box_h - size[1]) // 2))
+    return _png(canvas)

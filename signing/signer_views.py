@@ -1,7 +1,9 @@
 """The signer's pages: opened from a link, no account. Mobile first."""
 
+import base64
 import io
 import mimetypes
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -18,12 +20,14 @@ from documents.models import Field
 from signflow import net, pdfguard
 from signflow.text import clean_text
 from signing import images, services
+from signing.downloads import pdf_attachment, sealed_filename
 from signing.models import Envelope, FieldValue, Party
 
 SESSION_KEY = "signflow-otp-confirmed"
 # A link of a cancelled, declined or expired envelope is dead: it says why, and shows nothing
 # of the document any more.
 DEAD_LINK_PROBLEMS = {"cancelled", "declined", "expired"}
+PAGE_IMAGE_SIZES = {"thumb", "page", "large"}
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -69,10 +73,36 @@ def _document_fields(envelope: Envelope) -> list[Field]:
     )
 
 
+def _value_overlays(envelope: Envelope) -> dict[int, dict[str, str]]:
+    """What the parties filled so far, to show in place: text, or the stored image inline
+    (a data: URI, which the policy allows for images; no extra route to guard)."""
+    overlays: dict[int, dict[str, str]] = {}
+    for value in FieldValue.objects.filter(party__envelope_id=envelope.pk):
+        if value.image:
+            with value.image.open("rb") as fh:
+                data = base64.b64encode(fh.read()).decode("ascii")
+            overlays[value.field_id] = {"image": f"data:image/png;base64,{data}"}
+        else:
+            overlays[value.field_id] = {"text": value.text}
+    return overlays
+
+
 def _pages(envelope: Envelope, party: Party, fields: list[Field]) -> list[dict[str, Any]]:
     document = envelope.document
     sizes = _page_sizes(document.sha256, document.pdf.path)
-    pages: list[dict[str, Any]] = [{"number": n + 1, "boxes": []} for n in range(len(sizes))]
+    # One more query, only once somebody has filled something: the later views of a page
+    # nobody signed yet stay at their budget (tests/signing/test_query_counts.py).
+    overlays = _value_overlays(envelope) if any(f.is_filled for f in fields) else {}  # type: ignore[attr-defined]
+    pages: list[dict[str, Any]] = [
+        {
+            "number": n + 1,
+            "boxes": [],
+            # The image's intrinsic size, so a lazy page keeps its place (and its boxes) before
+            # it loads: the "page" preview is 1000 px wide (documents.previews.SIZES).
+            "height_px": round(1000 * height / width) if width else 1414,
+        }
+        for n, (width, height) in enumerate(sizes)
+    ]
     for field in fields:
         if field.page > len(sizes):
             continue
@@ -82,13 +112,89 @@ def _pages(envelope: Envelope, party: Party, fields: list[Field]) -> list[dict[s
                 "field": field,
                 "mine": field.role == party.role,
                 "filled": field.is_filled,  # type: ignore[attr-defined]
+                "value": overlays.get(field.pk),
+                "aspect": f"{field.width:.2f} / {field.height:.2f}",
                 "left": 100 * field.x / width,
                 "top": 100 * (height - field.y - field.height) / height,
                 "width": 100 * field.width / width,
                 "height": 100 * field.height / height,
             }
         )
+    for page in pages:
+        page["mine"] = any(box["mine"] for box in page["boxes"])
     return pages
+
+
+def _input_value(field: Field, posted: Any) -> str:
+    """What an input shows: what the signer typed (after an error), else the prefilled value."""
+    if posted is not None:
+        return str(posted.get(f"field-{field.pk}", ""))
+    return field.prefilled
+
+
+def _sign_context(
+    request: HttpRequest,
+    party: Party,
+    token: str,
+    *,
+    errors: dict[str, str] | None = None,
+    posted: Any = None,
+) -> dict[str, Any]:
+    envelope = party.envelope
+    problem = services.link_problem(party)
+    fields = _document_fields(envelope)
+    my_fields = [f for f in fields if f.role == party.role]
+    input_fields = [f for f in my_fields if not f.is_image and f.kind != Field.Kind.DATE]
+    errors = errors or {}
+    for field in input_fields:
+        field.current = _input_value(field, posted)  # type: ignore[attr-defined]
+        field.error = errors.get(f"field-{field.pk}", "")  # type: ignore[attr-defined]
+    signature_fields = [
+        f for f in my_fields if f.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}
+    ]
+    default_stamp = (
+        envelope.company.default_stamp
+        if party.role == Party.Role.COMPANY and envelope.company and envelope.company.default_stamp
+        else None
+    )
+    posted_get = posted.get if posted is not None else (lambda key, default="": default)
+    return {
+        "party": party,
+        "envelope": envelope,
+        "token": token,
+        "problem": problem,
+        "problem_message": services.LINK_MESSAGES.get(problem or "", ""),
+        "confirmed": _confirmed(request, party),
+        "pages": [] if problem in DEAD_LINK_PROBLEMS else _pages(envelope, party, fields),
+        "has_signature": bool(signature_fields),
+        # The pad takes the shape of the first signature box; the server fits the ink into
+        # each box's own shape when it stores the image (images.fit_to_box).
+        "signature_aspect": (
+            f"{signature_fields[0].width:.2f} / {signature_fields[0].height:.2f}"
+            if signature_fields
+            else "3 / 1"
+        ),
+        "stamp_fields": [f for f in my_fields if f.kind == Field.Kind.STAMP],
+        "input_fields": input_fields,
+        "guided_count": sum(1 for f in my_fields if f.required and f.kind != Field.Kind.DATE),
+        "default_stamp": default_stamp,
+        "masked_recipient": services.mask_phone(party.phone)
+        if party.channel == Party.Channel.SMS
+        else services.mask_email(party.email),
+        "download_available": services.download_available(envelope)
+        and party.status == Party.Status.SIGNED,
+        "retention_days": services.settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS,
+        "errors": errors,
+        "signature_error": errors.get("signature", ""),
+        "stamp_error": errors.get("stamp", ""),
+        "consent_error": errors.get("consent", ""),
+        "form_error": errors.get("form", ""),
+        "signature_method": posted_get("signature-method", "typed"),
+        "signature_typed": posted_get("signature-typed", party.name),
+        "signature_drawn": posted_get("signature-drawn", ""),
+        "stamp_method": posted_get("stamp-method", "default" if default_stamp else "uploaded"),
+        "consent_checked": posted_get("consent", "") == "1",
+    }
 
 
 @never_cache
@@ -100,33 +206,8 @@ def sign_page(request: HttpRequest, token: str) -> HttpResponse:
     problem = services.link_problem(party)
     if problem is None:
         services.party_open(party=party, ip=client_ip(request), user_agent=user_agent(request))
-    fields = _document_fields(envelope)
-    my_fields = [f for f in fields if f.role == party.role]
-    context = {
-        "party": party,
-        "envelope": envelope,
-        "token": token,
-        "problem": problem,
-        "problem_message": services.LINK_MESSAGES.get(problem or "", ""),
-        "confirmed": _confirmed(request, party),
-        "pages": [] if problem in DEAD_LINK_PROBLEMS else _pages(envelope, party, fields),
-        "has_signature": any(
-            f.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS} for f in my_fields
-        ),
-        "stamp_fields": [f for f in my_fields if f.kind == Field.Kind.STAMP],
-        "input_fields": [f for f in my_fields if not f.is_image and f.kind != Field.Kind.DATE],
-        "default_stamp": envelope.company.default_stamp
-        if party.role == Party.Role.COMPANY and envelope.company and envelope.company.default_stamp
-        else None,
-        "masked_recipient": services.mask_phone(party.phone)
-        if party.channel == Party.Channel.SMS
-        else services.mask_email(party.email),
-        "download_available": services.download_available(envelope)
-        and party.status == Party.Status.SIGNED,
-        "retention_days": services.settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS,
-    }
     status = 200 if problem in (None, "signed") else 410
-    return render(request, "signing/sign.html", context, status=status)
+    return render(request, "signing/sign.html", _sign_context(request, party, token), status=status)
 
 
 def _back(token: str) -> HttpResponse:
@@ -194,19 +275,47 @@ def _signature_value(
     return None
 
 
-@require_POST
-def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
-    party = _party(token)
+def _missing(field: Field, value: services.SubmittedValue | None) -> str | None:
+    """The message for a field left empty or unreadable, checked here so that it can be shown
+    next to its input; party_sign checks the same rules again under the lock."""
+    name = field.label or field.get_kind_display()
+    empty = value is None or (not value.text.strip() and not value.image)
+    if field.kind == Field.Kind.CHECKBOX:
+        if field.required and (value is None or value.text not in {"1", "on", "true"}):
+            return _("Tick “%s” before signing.") % name
+        return None
+    if empty:
+        return _("Fill in “%s” before signing.") % name if field.required else None
+    assert value is not None
+    if field.kind == Field.Kind.NUMBER:
+        try:
+            Decimal(value.text.replace(",", ".").replace(" ", ""))
+        except (InvalidOperation, ValueError):
+            return _("“%s” must be a number.") % name
+    return None
+
+
+def _error_key(field: Field) -> str:
+    if field.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}:
+        return "signature"
+    if field.kind == Field.Kind.STAMP:
+        return "stamp"
+    return f"field-{field.pk}"
+
+
+def _submitted(
+    request: HttpRequest, party: Party, fields: list[Field]
+) -> tuple[dict[int, services.SubmittedValue], dict[str, str]]:
+    """The values of the form, each image fitted into its own box, and the errors per input."""
     envelope = party.envelope
-    translation.activate(envelope.language)
-    if not _confirmed(request, party):
-        # Before any image is decoded: without the code, an upload costs us nothing.
-        messages.error(request, _("Confirm the code we sent you before signing."))
-        return _back(token)
-    fields = list(Field.objects.filter(document=envelope.document, role=party.role))
+    errors: dict[str, str] = {}
     values: dict[int, services.SubmittedValue] = {}
+    signature = stamp = None
     try:
         signature = _signature_value(request, "signature", keep_colour=False)
+    except images.ImageError as exc:
+        errors["signature"] = exc.message
+    try:
         stamp = _signature_value(request, "stamp", keep_colour=True)
         if (
             stamp is None
@@ -221,29 +330,68 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
                     method=FieldValue.Method.UPLOADED,
                 )
     except images.ImageError as exc:
-        messages.error(request, exc.message)
-        return _back(token)
+        errors["stamp"] = exc.message
     for field in fields:
-        if field.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS} and signature is not None:
-            values[field.pk] = signature
-        elif field.kind == Field.Kind.STAMP and stamp is not None:
-            values[field.pk] = stamp
-        elif not field.is_image and field.kind != Field.Kind.DATE:
+        if field.kind == Field.Kind.DATE:
+            continue
+        value: services.SubmittedValue | None = None
+        if field.is_image:
+            captured = stamp if field.kind == Field.Kind.STAMP else signature
+            if captured is not None and captured.image:
+                try:
+                    image = images.fit_to_box(
+                        captured.image, width=field.width, height=field.height
+                    )
+                except images.ImageError as exc:
+                    errors.setdefault(_error_key(field), exc.message)
+                    continue
+                value = services.SubmittedValue(image=image, method=captured.method)
+        else:
             # One-line inputs: bidi overrides and zero-width characters never reach the PDF.
             text = clean_text(request.POST.get(f"field-{field.pk}", ""))
-            values[field.pk] = services.SubmittedValue(text=text, method=FieldValue.Method.TYPED)
-    try:
-        services.party_sign(
-            party=party,
-            values=values,
-            consent=request.POST.get("consent") == "1",
-            code_confirmed_in_session=_confirmed(request, party),
-            ip=client_ip(request),
-            user_agent=user_agent(request),
-        )
-    except services.SigningError as exc:
-        messages.error(request, exc.message)
+            value = services.SubmittedValue(text=text, method=FieldValue.Method.TYPED)
+        problem = _missing(field, value)
+        if problem:
+            errors.setdefault(_error_key(field), problem)
+        elif value is not None:
+            values[field.pk] = value
+    if request.POST.get("consent") != "1":
+        errors["consent"] = _("Accept the terms of electronic signature to sign.")
+    return values, errors
+
+
+@require_POST
+def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
+    party = _party(token)
+    envelope = party.envelope
+    translation.activate(envelope.language)
+    request.LANGUAGE_CODE = envelope.language
+    if not _confirmed(request, party):
+        # Before any image is decoded: without the code, an upload costs us nothing.
+        messages.error(request, _("Confirm the code we sent you before signing."))
         return _back(token)
+    fields = list(Field.objects.filter(document=envelope.document, role=party.role))
+    values, errors = _submitted(request, party, fields)
+    if not errors:
+        try:
+            services.party_sign(
+                party=party,
+                values=values,
+                consent=True,
+                code_confirmed_in_session=_confirmed(request, party),
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+            )
+        except services.SigningError as exc:
+            if exc.code not in {"field_missing", "field_invalid", "consent_required"}:
+                messages.error(request, exc.message)  # the link's state changed: say it on top
+                return _back(token)
+            errors["form"] = exc.message
+    if errors:
+        # The page again, with each message next to its input and every value kept (the
+        # consent box stays ticked); 400 so that it is not mistaken for a success.
+        context = _sign_context(request, party, token, errors=errors, posted=request.POST)
+        return render(request, "signing/sign.html", context, status=400)
     messages.success(request, _("Thank you, your signature is recorded."))
     return _back(token)
 
@@ -276,13 +424,39 @@ def page_image(request: HttpRequest, token: str, page: int) -> HttpResponse:
     document = party.envelope.document
     if page < 1 or page > document.page_count:
         raise Http404
-    size = "thumb" if request.GET.get("size") == "thumb" else "page"
+    # A few fixed widths (srcset picks one for the screen's pixel ratio; "large" also serves
+    # the full-size view): anything else is the default, so the cache stays bounded.
+    size = request.GET.get("size", "page")
+    if size not in PAGE_IMAGE_SIZES:
+        size = "page"
     try:
         data = render_page(document=document, page=page, size=size)
     except pdfguard.PdfGuardError as exc:  # a page too heavy to render within the limits
         return HttpResponse(exc.message, content_type="text/plain; charset=utf-8", status=422)
     response = HttpResponse(data, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_POST
+def copy_download(request: HttpRequest, token: str) -> HttpResponse:
+    """The document as it stands, before signing (a POST: handing it out writes an event)."""
+    party = _party(token)
+    envelope = party.envelope
+    translation.activate(envelope.language)
+    if not _confirmed(request, party):
+        messages.error(request, _("Confirm the code we sent you to download the document."))
+        return _back(token)
+    try:
+        data = services.copy_download(
+            party=party, ip=client_ip(request), user_agent=user_agent(request)
+        )
+    except services.SigningError as exc:
+        messages.error(request, exc.message)
+        return _back(token)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{envelope.public_id}-unsigned.pdf"'
+    response["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -314,9 +488,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         )
     with envelope.sealed.file.open("rb") as fh:
         data = fh.read()
-    response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{envelope.public_id}.pdf"'
-    return response
+    return pdf_attachment(data, sealed_filename(envelope))
 
 
 def default_stamp(request: HttpRequest, token: str) -> HttpResponse:

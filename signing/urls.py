@@ -46,6 +46,7 @@ urlpatterns = [
     path("s/<str:token>/decline/", signer_views.decline, name="decline"),
     path("s/<str:token>/pages/<int:page>.png", signer_views.page_image, name="page_image"),
     path("s/<str:token>/download/", signer_views.download, name="download"),
+    path("s/<str:token>/copy.pdf", signer_views.copy_download, name="copy_download"),
     path("s/<str:token>/compare/", compare_views.signer_compare, name="signer_compare"),
     path("s/<str:token>/stamp.png", signer_views.default_stamp, name="default_stamp"),
 ]
