@@ -306,6 +306,8 @@ ROUTES = [
     Route("signing:decline", "post", kwargs=token, expect=EVERYONE),
     Route("signing:page_image", kwargs=lambda w: {**token(w), "page": 1}, expect=EVERYONE),
     Route("signing:download", kwargs=token, expect=EVERYONE),
+    # the copy before signing: also needs the code confirmed in this browser (else back to the page)
+    Route("signing:copy_download", "post", kwargs=token, expect=EVERYONE),
     Route("signing:signer_compare", kwargs=token, expect=EVERYONE),
     Route("signing:signer_compare", "post", kwargs=token, data=pdf_file, expect=EVERYONE),
     Route("signing:default_stamp", kwargs=token, expect=EVERYONE),
