@@ -199,8 +199,17 @@ class DealStage(models.Model):
 
 
 def default_deal_stage() -> int:
-    """Default for Deal.stage: the first open stage of the pipeline (created on demand)."""
-    return DealStage.objects.first_open().pk
+    """Default for Deal.stage: the first open stage of the pipeline (created on demand).
+
+    Reads the id alone first: migration 0002 calls this (its AlterField) with the current model
+    while columns added by later migrations (on_signature) do not exist yet."""
+    first = (
+        DealStage.objects.filter(is_closed=False)
+        .order_by("position", "id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return first if first is not None else DealStage.objects.first_open().pk
 
 
 class Deal(models.Model):
