@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "documents",
     "verification",
     "signing",
+    # The REST API (/api/v1/, django-ninja: its Swagger UI assets are served from static).
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +255,8 @@ SIGNFLOW_PDF_PARSE_MAX_MB = env_int("SIGNFLOW_PDF_PARSE_MAX_MB", 512)
 SIGNFLOW_PDF_PARSE_SECONDS = env_int("SIGNFLOW_PDF_PARSE_SECONDS", 15)
 SIGNFLOW_PDF_STREAM_MAX_MB = env_int("SIGNFLOW_PDF_STREAM_MAX_MB", 128)
 SIGNFLOW_VERIFY_RATE_PER_MINUTE = env_int("SIGNFLOW_VERIFY_RATE_PER_MINUTE", 30)
+# REST API: requests per API key and minute (api.auth), then 429 with Retry-After.
+SIGNFLOW_API_RATE_PER_MINUTE = env_int("SIGNFLOW_API_RATE_PER_MINUTE", 120)
 SIGNFLOW_TRUST_ROOTS_PATH = env_str("SIGNFLOW_TRUST_ROOTS_PATH")
 SIGNFLOW_LOGIN_MAX_FAILURES = env_int("SIGNFLOW_LOGIN_MAX_FAILURES", 5)
 SIGNFLOW_LOGIN_LOCK_SECONDS = env_int("SIGNFLOW_LOGIN_LOCK_SECONDS", 900)

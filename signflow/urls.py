@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
+from api.v1 import api as api_v1
 from signflow import accounts, views
 
 
@@ -28,6 +29,8 @@ urlpatterns = [
     *provider_webhook_urls(),
     path("crm/", include("crm.urls")),
     path("documents/", include("documents.urls")),
+    path("api/v1/", api_v1.urls),
+    path("", include("api.urls")),
     path("", include("verification.urls")),
     path("", include("signing.urls")),
 ]

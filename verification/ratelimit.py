@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from django.conf import settings
@@ -17,15 +18,27 @@ def client_ip(request: HttpRequest) -> str:
     return signflow_client_ip(request) or "unknown"
 
 
-def allow(request: HttpRequest, *, scope: str = "verify") -> bool:
-    """Count this request; False once the IP made more than the limit this minute."""
-    limit = int(getattr(settings, "SIGNFLOW_VERIFY_RATE_PER_MINUTE", 30))
-    window = int(time.time() // 60)
-    key = f"sf-rl:{scope}:{client_ip(request)}:{window}"
-    cache.add(key, 0, timeout=120)
+def count_in_window(name: str, *, seconds: int = 60) -> tuple[int, int]:
+    """Count one more hit for `name` in the current fixed window of `seconds`.
+
+    Returns (hits in this window, seconds until it ends). With the cache unreachable the count
+    starts again at 1 (signflow.cache answers like a miss): a limit fails open, never closed.
+    Also used by the REST API's per-key limit (api.ratelimit).
+    """
+    now = time.time()
+    window = int(now // seconds)
+    key = f"sf-rl:{name}:{window}"
+    cache.add(key, 0, timeout=seconds * 2)
     try:
         count = cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
+        cache.set(key, 1, timeout=seconds * 2)
         count = 1
+    return count, max(1, math.ceil((window + 1) * seconds - now))
+
+
+def allow(request: HttpRequest, *, scope: str = "verify") -> bool:
+    """Count this request; False once the IP made more than the limit this minute."""
+    limit = int(getattr(settings, "SIGNFLOW_VERIFY_RATE_PER_MINUTE", 30))
+    count, _left = count_in_window(f"{scope}:{client_ip(request)}")
     return count <= limit

@@ -1,0 +1,277 @@
+"""Counterparties and contacts (list, create, update), deals and invoices (list, create).
+
+Input goes through the pages' own forms (identifiers and phones normalised by crm.validators)
+or straight to crm.services; access through crm.access. No rule of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.forms.models import model_to_dict
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from ninja import Query, Router
+from ninja.responses import Status
+
+from api import auth
+from api.endpoints.common import PageQuery, caller, changed, form_error, require
+from api.pagination import paginate
+from api.schemas import (
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    CounterpartyIn,
+    CounterpartyOut,
+    CounterpartyPage,
+    CounterpartyPatch,
+    DealIn,
+    DealOut,
+    DealPage,
+    ErrorOut,
+    InvoiceIn,
+    InvoiceOut,
+    InvoicePage,
+)
+from crm import access, selectors, services
+from crm.forms import ContactForm, CounterpartyForm, DealForm
+from crm.models import Contact, Counterparty, Deal, DealStage, Invoice
+from signflow.errors import NotAllowed
+
+router = Router(tags=["CRM"])
+ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
+
+
+def counterparty_out(counterparty: Counterparty) -> dict[str, Any]:
+    return {
+        "id": counterparty.pk,
+        **model_to_dict(counterparty, exclude=["id"]),
+        "created_at": counterparty.created_at,
+    }
+
+
+def contact_out(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.pk,
+        "counterparty_id": contact.counterparty_id,
+        **model_to_dict(contact, fields=["name", "position", "email", "phone"]),
+    }
+
+
+def deal_out(deal: Deal) -> dict[str, Any]:
+    return {
+        "id": deal.pk,
+        "title": deal.title,
+        "company_id": deal.company_id,
+        "counterparty_id": deal.counterparty_id,
+        "contact_id": deal.contact_id,
+        "amount": deal.amount,
+        "currency": deal.currency,
+        "stage": deal.stage.code,
+        "responsible_id": deal.responsible_id,
+        "created_at": deal.created_at,
+    }
+
+
+def invoice_out(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": invoice.pk,
+        "number": invoice.number,
+        "deal_id": invoice.deal_id,
+        "status": invoice.status,
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "currency": invoice.currency,
+        "notes": invoice.notes,
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit": line.unit,
+                "unit_price": line.unit_price,
+                "vat_rate": line.vat_rate,
+                "net": line.net,
+            }
+            for line in invoice.lines.all()
+        ],
+        "totals": invoice.totals(),
+    }
+
+
+# --- Counterparties and contacts -----------------------------------------------------------
+
+
+@router.get("/counterparties", response={200: CounterpartyPage, **ERRORS}, auth=auth.READ)
+def counterparty_list(
+    request: HttpRequest,
+    page: Query[PageQuery],
+    q: str = "",
+    kind: str = "",
+) -> Any:
+    require(access.can_use_crm(caller(request)))
+    qs = selectors.counterparty_search(text=q[:100], kind=kind[:20])
+    rows, cursor = paginate(qs, cursor=page.cursor, limit=page.limit)
+    return {"items": [counterparty_out(c) for c in rows], "next_cursor": cursor}
+
+
+def _save_counterparty(data: dict[str, Any], instance: Counterparty | None) -> Counterparty:
+    form = CounterpartyForm(data, instance=instance)
+    if not form.is_valid():
+        raise form_error(form)
+    return form.save()
+
+
+@router.post("/counterparties", response={201: CounterpartyOut, **ERRORS}, auth=auth.SEND)
+def counterparty_create(request: HttpRequest, payload: CounterpartyIn) -> Any:
+    require(access.can_use_crm(caller(request)))
+    return Status(201, counterparty_out(_save_counterparty(payload.model_dump(), None)))
+
+
+@router.patch(
+    "/counterparties/{int:counterparty_id}",
+    response={200: CounterpartyOut, **ERRORS},
+    auth=auth.SEND,
+)
+def counterparty_update(
+    request: HttpRequest, counterparty_id: int, payload: CounterpartyPatch
+) -> Any:
+    require(access.can_use_crm(caller(request)))
+    counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
+    data = {**model_to_dict(counterparty), **changed(payload)}
+    return counterparty_out(_save_counterparty(data, counterparty))
+
+
+@router.get(
+    "/counterparties/{int:counterparty_id}/contacts",
+    response={200: list[ContactOut], **ERRORS},
+    auth=auth.READ,
+)
+def contact_list(request: HttpRequest, counterparty_id: int) -> Any:
+    require(access.can_use_crm(caller(request)))
+    counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
+    return [contact_out(c) for c in counterparty.contacts.all()]
+
+
+def _save_contact(data: dict[str, Any], instance: Contact | None, counterparty: Counterparty):  # type: ignore[no-untyped-def]
+    form = ContactForm(data, instance=instance)
+    if not form.is_valid():
+        raise form_error(form)
+    contact = form.save(commit=False)
+    contact.counterparty = counterparty
+    contact.save()
+    return contact
+
+
+@router.post(
+    "/counterparties/{int:counterparty_id}/contacts",
+    response={201: ContactOut, **ERRORS},
+    auth=auth.SEND,
+)
+def contact_create(request: HttpRequest, counterparty_id: int, payload: ContactIn) -> Any:
+    require(access.can_use_crm(caller(request)))
+    counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
+    return Status(201, contact_out(_save_contact(payload.model_dump(), None, counterparty)))
+
+
+@router.patch("/contacts/{int:contact_id}", response={200: ContactOut, **ERRORS}, auth=auth.SEND)
+def contact_update(request: HttpRequest, contact_id: int, payload: ContactPatch) -> Any:
+    require(access.can_use_crm(caller(request)))
+    contact = get_object_or_404(Contact.objects.select_related("counterparty"), pk=contact_id)
+    data = {**model_to_dict(contact), **changed(payload)}
+    return contact_out(_save_contact(data, contact, contact.counterparty))
+
+
+# --- Deals and invoices ----------------------------------------------------------------------
+
+
+@router.get("/deals", response={200: DealPage, **ERRORS}, auth=auth.READ)
+def deal_list(request: HttpRequest, page: Query[PageQuery], q: str = "", stage: str = "") -> Any:
+    deals = selectors.deal_search(
+        deals=access.deals_visible_to(caller(request)), text=q[:100], stage_code=stage[:30]
+    )
+    rows, cursor = paginate(deals, cursor=page.cursor, limit=page.limit)
+    return {"items": [deal_out(d) for d in rows], "next_cursor": cursor}
+
+
+DEAL_FIELDS = {
+    "company": "company_id",
+    "counterparty": "counterparty_id",
+    "contact": "contact_id",
+    "responsible": "responsible_id",
+}
+
+
+@router.post("/deals", response={201: DealOut, **ERRORS}, auth=auth.SEND)
+def deal_create(request: HttpRequest, payload: DealIn) -> Any:
+    user = caller(request)
+    require(access.can_use_crm(user))
+    can_reassign = access.can_reassign_deal(user)
+    company_id = payload.company_id or getattr(services.own_company_default(), "pk", None)
+    stage = DealStage.objects.first_open()
+    if payload.stage:
+        stage = DealStage.objects.filter(code=payload.stage).first() or DealStage(pk=0)
+    data = {
+        "title": payload.title,
+        "company": company_id,
+        "counterparty": payload.counterparty_id,
+        "contact": payload.contact_id,
+        "stage": stage.pk,
+        "amount": payload.amount,
+        "currency": payload.currency,
+        "responsible": payload.responsible_id,
+    }
+    if payload.responsible_id and not can_reassign:
+        raise NotAllowed(
+            message=_("Only a manager chooses another responsible employee."),
+            fields={"responsible_id": [_("Only a manager chooses another responsible employee.")]},
+        )
+    form = DealForm(data, can_reassign=can_reassign)
+    if not form.is_valid():
+        raise form_error(form, DEAL_FIELDS)
+    cleaned = form.cleaned_data
+    deal = services.deal_create(
+        title=cleaned["title"],
+        company=cleaned["company"],
+        counterparty=cleaned["counterparty"],
+        contact=cleaned["contact"],
+        responsible=cleaned.get("responsible") or user,
+        amount=cleaned["amount"],
+        currency=cleaned["currency"],
+        stage=cleaned["stage"],
+        actor=user,
+    )
+    return Status(201, deal_out(selectors.deal_queryset().get(pk=deal.pk)))
+
+
+@router.get("/invoices", response={200: InvoicePage, **ERRORS}, auth=auth.READ)
+def invoice_list(
+    request: HttpRequest,
+    page: Query[PageQuery],
+    q: str = "",
+    status: str = "",
+    deal_id: int | None = None,
+) -> Any:
+    invoices = selectors.invoice_search(
+        invoices=access.invoices_visible_to(caller(request)), text=q[:100], status=status[:10]
+    )
+    if deal_id is not None:
+        invoices = invoices.filter(deal_id=deal_id if 0 < deal_id < 2**63 else 0)
+    rows, cursor = paginate(invoices, cursor=page.cursor, limit=page.limit)
+    return {"items": [invoice_out(i) for i in rows], "next_cursor": cursor}
+
+
+@router.post("/invoices", response={201: InvoiceOut, **ERRORS}, auth=auth.SEND)
+def invoice_create(request: HttpRequest, payload: InvoiceIn) -> Any:
+    user = caller(request)
+    deal = get_object_or_404(selectors.deal_queryset(), pk=payload.deal_id)
+    require(access.can_edit_deal(user, deal))
+    invoice = services.invoice_create(
+        deal=deal,
+        lines=[line.model_dump() for line in payload.lines],  # type: ignore[misc]
+        issue_date=payload.issue_date,
+        due_date=payload.due_date,
+        notes=payload.notes,
+        actor=user,
+    )
+    return Status(201, invoice_out(selectors.invoice_queryset().get(pk=invoice.pk)))
