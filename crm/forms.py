@@ -76,7 +76,8 @@ class OwnCompanyForm(NormalisingForm):
             "director_title",
             "director_email",
             "director_phone",
-            "default_stamp",
+            # The stamp has its own page (signing:company_stamp): the upload is cleaned there.
+            "ask_client_stamp",
             "is_default",
         ]
         widgets = {"address": forms.Textarea(attrs={"rows": 3})}
@@ -244,16 +245,31 @@ InvoiceLineFormSet = forms.formset_factory(
 )
 
 
+STAGE_FIELDS = ["position", "code", "name_fr", "name_en", "is_closed", "on_signature"]
+
+
 class DealStageForm(CleanTextMixin, forms.ModelForm):
     class Meta:
         model = DealStage
-        fields = ["position", "code", "name_fr", "name_en", "is_closed"]
+        fields = STAGE_FIELDS
+
+
+class BaseDealStageFormSet(forms.BaseModelFormSet):
+    def clean(self) -> None:
+        super().clean()
+        marked = [f for f in self.forms if getattr(f, "cleaned_data", {}).get("on_signature")]
+        if len(marked) > 1:
+            raise ValidationError(
+                _("Only one stage can be the one a deal reaches when its document is signed."),
+                code="on_signature",
+            )
 
 
 DealStageFormSet = forms.modelformset_factory(
     DealStage,
     form=DealStageForm,
-    fields=["position", "code", "name_fr", "name_en", "is_closed"],
+    formset=BaseDealStageFormSet,
+    fields=STAGE_FIELDS,
     extra=1,
     can_delete=False,
 )

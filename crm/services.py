@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max
-from django.utils import formats
 from django.utils.translation import gettext as _
 
 from crm.models import (
@@ -23,6 +22,7 @@ from crm.models import (
     InvoiceLine,
     OwnCompany,
 )
+from crm.timeline import money_param, stage_param
 from crm.validators import CLEANERS
 
 # French VAT rates an invoice line may carry (standard, intermediate, reduced, special, none).
@@ -46,10 +46,25 @@ def _actor(user: User | None) -> Any:
 # --- Timeline ---------------------------------------------------------------------------------
 
 
-def deal_timeline_add(*, deal: Deal, kind: str, text: str, actor: User | None = None) -> DealEvent:
-    """Append an event to a deal's timeline (also called by `signing`: sent, signed...)."""
-    event = DealEvent(deal=deal, kind=kind, text=text[:500], actor=_actor(actor))
-    event.full_clean()
+def deal_timeline_add(
+    *,
+    deal: Deal | int,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    text: str = "",
+    actor: User | None = None,
+) -> DealEvent:
+    """Append one event to a deal's timeline (also called by `signing`: sent, signed...).
+
+    `params` are what crm.timeline needs to word the event in the reader's language; `text` is
+    a note's own words. One fact, one event: callers write it once, where the fact happens.
+    """
+    event = DealEvent(kind=kind, params=params or {}, text=text[:500], actor=_actor(actor))
+    if isinstance(deal, Deal):
+        event.deal = deal
+    else:
+        event.deal_id = deal
+    event.full_clean(exclude=["deal"])
     event.save()
     return event
 
@@ -102,7 +117,7 @@ def deal_create(
     deal_timeline_add(
         deal=deal,
         kind=DealEvent.Kind.CREATED,
-        text=_("Deal created, stage “%(stage)s”.") % {"stage": deal.stage},
+        params={"stage": stage_param(deal.stage)},
         actor=actor,
     )
     return deal
@@ -120,8 +135,7 @@ def deal_update(*, deal: Deal, data: dict[str, Any], actor: User | None = None) 
         deal_timeline_add(
             deal=deal,
             kind=DealEvent.Kind.STAGE_CHANGED,
-            text=_("Stage changed from “%(old)s” to “%(new)s”.")
-            % {"old": old_stage, "new": deal.stage},
+            params={"old": stage_param(old_stage), "new": stage_param(deal.stage)},
             actor=actor,
         )
     return deal
@@ -210,12 +224,7 @@ def invoice_create(
     deal_timeline_add(
         deal=deal,
         kind=DealEvent.Kind.INVOICE_CREATED,
-        text=_("Invoice %(number)s created: %(gross)s %(currency)s incl. VAT.")
-        % {
-            "number": invoice.number,
-            "gross": formats.number_format(totals["gross"], 2, force_grouping=True),
-            "currency": invoice.currency,
-        },
+        params={"number": invoice.number, "gross": money_param(totals["gross"], invoice.currency)},
         actor=actor,
     )
     return invoice
@@ -256,6 +265,8 @@ def invoice_update(
 INVOICE_TRANSITIONS: dict[str, set[str]] = {
     Invoice.Status.DRAFT: {Invoice.Status.ISSUED, Invoice.Status.CANCELLED},
     Invoice.Status.ISSUED: {Invoice.Status.PAID, Invoice.Status.CANCELLED},
+    # Only a signature makes an invoice signed (invoice_mark_signed), never a click.
+    Invoice.Status.SIGNED: {Invoice.Status.PAID, Invoice.Status.CANCELLED},
     Invoice.Status.PAID: set(),
     Invoice.Status.CANCELLED: set(),
 }
@@ -279,8 +290,7 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor: User | None = No
     deal_timeline_add(
         deal=invoice.deal,
         kind=DealEvent.Kind.INVOICE_STATUS,
-        text=_("Invoice %(number)s: %(status)s.")
-        % {"number": invoice.number, "status": invoice.get_status_display()},
+        params={"number": invoice.number, "status": invoice.status},
         actor=actor,
     )
     return invoice
@@ -333,16 +343,65 @@ def counterparty_write_back(
     )
     counterparty.save(update_fields=[attribute])
     if deal is not None:
-        label = getattr(Counterparty._meta.get_field(attribute), "verbose_name", attribute)
         deal_timeline_add(
             deal=deal,
             kind=DealEvent.Kind.WRITE_BACK,
-            text=_("%(field)s of %(counterparty)s set from a signed document: “%(value)s”%(old)s.")
-            % {
-                "field": str(label).capitalize(),
-                "counterparty": counterparty,
+            params={
+                "attribute": attribute,
+                "counterparty": counterparty.legal_name,
                 "value": value,
-                "old": (_(" (was “%(old)s”)") % {"old": old}) if old else "",
+                "old": old or "",
             },
         )
     return counterparty
+
+
+# --- Following signatures ---------------------------------------------------------------------
+# Called by `signing` in the transaction that completes an envelope, so the CRM never says
+# "Issued" about a sealed invoice, nor the other way round.
+
+
+def invoice_mark_signed(*, invoice: Invoice, title: str, actor: User | None = None) -> Invoice:
+    """The invoice's document is signed by every party and sealed: the invoice is Signed.
+
+    A paid or cancelled invoice keeps its status (the signature still shows on the timeline).
+    """
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status in {Invoice.Status.DRAFT, Invoice.Status.ISSUED}:
+            invoice.status = Invoice.Status.SIGNED
+            invoice.save(update_fields=["status"])
+        deal_timeline_add(
+            deal=invoice.deal_id,
+            kind=DealEvent.Kind.INVOICE_SIGNED,
+            params={"number": invoice.number, "title": title},
+            actor=actor,
+        )
+    return invoice
+
+
+def deal_move_on_signature(*, deal: Deal | int, title: str, actor: User | None = None) -> Deal:
+    """Move the deal to the pipeline's "reached when a document is signed" stage, if there is
+    one, the deal is still open and the stage lies ahead of the deal's (never backwards)."""
+    with transaction.atomic():
+        # Locked: a manager editing the deal at the same moment must not undo the move.
+        deal = (
+            Deal.objects.select_for_update()
+            .select_related("stage")
+            .get(pk=deal.pk if isinstance(deal, Deal) else deal)
+        )
+        target = DealStage.objects.filter(on_signature=True).order_by("position", "id").first()
+        current = deal.stage
+        if target is None or current.is_closed or target.pk == current.pk:
+            return deal
+        if (target.position, target.pk) < (current.position, current.pk):
+            return deal
+        deal.stage = target
+        deal.save(update_fields=["stage"])
+        deal_timeline_add(
+            deal=deal,
+            kind=DealEvent.Kind.STAGE_ON_SIGNATURE,
+            params={"title": title, "old": stage_param(current), "new": stage_param(target)},
+            actor=actor,
+        )
+    return deal

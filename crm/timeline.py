@@ -36,7 +36,7 @@ def _write_back(params: Mapping[str, Any]) -> str:
 
     attribute = str(params.get("attribute", ""))
     try:
-        field = str(Counterparty._meta.get_field(attribute).verbose_name)
+        field = str(getattr(Counterparty._meta.get_field(attribute), "verbose_name", attribute))
     except Exception:  # an attribute that no longer exists: show its name
         field = attribute
     values = {

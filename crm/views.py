@@ -441,7 +441,8 @@ def stage_list(request: HttpRequest) -> HttpResponse:
     DealStage.objects.ensure_defaults()
     formset = DealStageFormSet(request.POST or None, queryset=DealStage.objects.all())
     if request.method == "POST" and formset.is_valid():
-        formset.save()
+        with transaction.atomic():
+            formset.save()
         messages.success(request, _("Pipeline saved."))
         return redirect("crm:stage_list")
     return render(request, "crm/stage_list.html", {"formset": formset})

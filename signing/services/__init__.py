@@ -30,6 +30,7 @@ from signing.services._common import (
     _lock,
     _notify_sender,
     _set_status,
+    message_party,
     party_for_token,
     signing_link,
 )
@@ -76,11 +77,18 @@ from signing.services.sending import (
     PartyInput,
     SendValidationError,
     _status_for,
+    current_envelope,
     envelope_create,
     envelope_create_from_invoice,
+    envelope_discard_draft,
     envelope_for_document,
+    envelope_open_for_invoice,
+    envelope_open_for_template,
+    envelope_replace,
     envelope_send,
+    invoice_source,
     normalise_phone,
+    template_source,
     validate_party_input,
 )
 from signing.services.signing import (
@@ -94,6 +102,7 @@ from signing.services.signing import (
 from signing.services.viewing import copy_download, filled_values
 
 __all__ = [
+    "message_party",
     "settings",
     "Actor",
     "LINK_MESSAGES",
@@ -135,6 +144,13 @@ __all__ = [
     "envelope_cancel",
     "envelope_create",
     "envelope_create_from_invoice",
+    "envelope_discard_draft",
+    "envelope_open_for_invoice",
+    "envelope_open_for_template",
+    "envelope_replace",
+    "current_envelope",
+    "invoice_source",
+    "template_source",
     "envelope_for_document",
     "envelope_remind",
     "envelope_retry_sealing",

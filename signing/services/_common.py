@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
-from crm.models import DealEvent
+from crm import services as crm_services
 from signflow.errors import SignFlowError
 from signing import tokens
 from signing.models import Envelope, Message, Party
@@ -90,13 +90,22 @@ def _invite(
     link = _issue_link(party)
     party.status = Party.Status.ACTIVE
     party.save(update_fields=["token_nonce", "token_hash", "token_issued_at", "status"])
-    message_queue(
+    message_party(envelope, party, template, party_name=party.name, link=link)
+
+
+def message_party(
+    envelope: Envelope, party: Party, template: str, *, attach_sealed: bool = False, **context: Any
+) -> Message:
+    """Queue `template` to `party` on its own channel, with the envelope's common context
+    (title, sender, company, deadline, note) plus `context`, in the current transaction."""
+    return message_queue(
         envelope=envelope,
         party=party,
         template=template,
         channel=party.channel,
         recipient=party.recipient,
-        context={**_base_context(envelope), "party_name": party.name, "link": link},
+        attach_sealed=attach_sealed,
+        context={**_base_context(envelope), **context},
     )
 
 
@@ -126,6 +135,46 @@ def _set_status(envelope: Envelope, status: str, *extra: str) -> None:
     envelope.save(update_fields=["status", "status_changed_at", *extra])
 
 
-def _deal_timeline(envelope: Envelope, kind: str, text: str) -> None:
+def _deal_timeline(
+    envelope: Envelope,
+    kind: str,
+    text: str = "",
+    *,
+    params: dict[str, Any] | None = None,
+    actor: Actor = None,
+) -> None:
+    """One event on the envelope's deal timeline, through crm.services (which words it in the
+    reader's language at display time: crm.timeline).
+
+    The parameters come from the envelope's state, as the caller just left it: the document's
+    title always, who signed last for "party_signed", who declined and why for "declined",
+    the reason of a cancellation. `text` is kept only as the fallback sentence.
+    """
+    if not envelope.deal_id:
+        return
+    data: dict[str, Any] = {"title": envelope.title, "envelope": envelope.public_id}
+    if kind in {"cancelled", "declined"}:
+        data["reason"] = envelope.closed_reason[:300]
+    if kind in {"party_signed", "declined"}:
+        status = Party.Status.SIGNED if kind == "party_signed" else Party.Status.DECLINED
+        party = (
+            envelope.parties.filter(status=status).order_by("-signed_at", "-order").first()
+            if status == Party.Status.SIGNED
+            else envelope.parties.filter(status=status).first()
+        )
+        data["name"] = party.name if party else ""
+    data.update(params or {})
+    crm_services.deal_timeline_add(
+        deal=envelope.deal_id, kind=kind, params=data, text=text, actor=actor
+    )
+
+
+def _crm_follow_signature(envelope: Envelope) -> None:
+    """The envelope is completed: its invoice becomes Signed and its deal moves to the
+    pipeline's signature stage, in the caller's transaction (the completion's)."""
+    _deal_timeline(envelope, "signed")
+    invoice = envelope.document.invoice if envelope.document_id else None
+    if invoice is not None:
+        crm_services.invoice_mark_signed(invoice=invoice, title=envelope.title)
     if envelope.deal_id:
-        DealEvent.objects.create(deal_id=envelope.deal_id, kind=kind, text=text[:500])
+        crm_services.deal_move_on_signature(deal=envelope.deal_id, title=envelope.title)

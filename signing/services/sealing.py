@@ -25,11 +25,13 @@ from signing.services._common import (
     Actor,
     SigningError,
     _base_context,
+    _crm_follow_signature,
     _deal_timeline,
     _local,
     _lock,
     _notify_sender,
     _set_status,
+    message_party,
     signing_link,
 )
 from signing.services.signing import _queue_seal
@@ -217,7 +219,7 @@ def envelope_seal(*, envelope_id: int) -> Envelope:
 
 def _flatten(envelope: Envelope) -> bytes:
     """The document with every value drawn; any failure says what failed."""
-    from documents.flatten import FlattenValue, flatten_pdf
+    from documents.flatten import FlattenValue, erase_unfilled, flatten_pdf
     from verification.services import SealingError
 
     try:
@@ -230,7 +232,8 @@ def _flatten(envelope: Envelope) -> bytes:
                 with value.image.open("rb") as fh:
                     image = fh.read()
             values.append(FlattenValue(field=value.field, text=value.text, image=image))
-        return flatten_pdf(document=envelope.document, values=values)
+        flat = flatten_pdf(document=envelope.document, values=values)
+        return erase_unfilled(document=envelope.document, data=flat, values=values)
     except SealingError:
         raise
     except OSError as exc:
@@ -311,19 +314,14 @@ def _seal(envelope_id: int) -> Envelope:
         )
         verify_link = f"{settings.SIGNFLOW_BASE_URL}/verify/{sealed.code}/"
         for party in envelope.parties.order_by("order"):
-            message_queue(
-                envelope=envelope,
-                party=party,
-                template=Message.Template.COMPLETED,
-                channel=party.channel,
-                recipient=party.recipient,
+            message_party(
+                envelope,
+                party,
+                Message.Template.COMPLETED,
                 attach_sealed=party.channel == Party.Channel.EMAIL,
-                context={
-                    **_base_context(envelope),
-                    "verify_link": verify_link,
-                    "download_link": signing_link(party) + "download/",
-                    "retention": retention,
-                },
+                verify_link=verify_link,
+                download_link=signing_link(party) + "download/",
+                retention=retention,
             )
         if envelope.responsible.email:
             message_queue(
@@ -339,9 +337,8 @@ def _seal(envelope_id: int) -> Envelope:
                     "retention": "",
                 },
             )
-        _deal_timeline(
-            envelope, "signed", _("Signed by every party and sealed: %s") % envelope.title
-        )
+        # The invoice becomes Signed and the deal moves on in this same transaction.
+        _crm_follow_signature(envelope)
     return envelope
 
 

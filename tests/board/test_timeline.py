@@ -29,7 +29,7 @@ def test_sending_signing_and_declining_reach_the_deal_timeline(sent_envelope):
         user_agent="",
     )
     assert "declined" in _kinds(sent_envelope)
-    text = DealEvent.objects.filter(deal=sent_envelope.deal, kind="declined").get().text
+    text = DealEvent.objects.filter(deal=sent_envelope.deal, kind="declined").get().sentence
     assert "Prix trop élevé" in text
 
 

@@ -15,8 +15,8 @@ def test_a_signed_address_is_written_to_the_counterparty_and_the_timeline(deal: 
     counterparty.refresh_from_db()
     assert counterparty.address == "5 rue Neuve\n75011 Paris"
     event = deal.timeline.get(kind=DealEvent.Kind.WRITE_BACK)
-    assert "5 rue Neuve" in event.text
-    assert "3 place du Marché" in event.text  # the previous value is kept in the timeline
+    assert "5 rue Neuve" in event.sentence
+    assert "3 place du Marché" in event.sentence  # the previous value is kept in the timeline
 
 
 def test_a_signed_siret_is_normalised_before_it_is_stored(deal: Deal) -> None:
