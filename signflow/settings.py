@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "documents",
     "verification",
     "signing",
+    "webhooks",
     # The REST API (/api/v1/, django-ninja: its Swagger UI assets are served from static).
     "ninja",
     "api",
@@ -179,6 +180,8 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {"task": "signing.tasks.send_reminders", "schedule": 900.0},
     # Every minute: it only picks envelopes whose next sealing attempt is due (backoff).
     "sweep-sealing": {"task": "signing.tasks.sweep_sealing", "schedule": 60.0},
+    # Outgoing webhooks: retries when due (backoff) and deliveries the broker lost.
+    "sweep-webhooks": {"task": "webhooks.tasks.sweep_webhooks", "schedule": 60.0},
     # PAdES B-LTA: a new document timestamp before the newest one's certificate expires.
     "archive-timestamps": {
         "task": "verification.tasks.add_archive_timestamps",
@@ -280,6 +283,9 @@ OTP_TOTP_ISSUER = "SignFlow"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # How many proxies of ours append to X-Forwarded-For (0: use REMOTE_ADDR, the client IP).
 SIGNFLOW_TRUSTED_PROXIES = env_int("SIGNFLOW_TRUSTED_PROXIES", 0)
+# Outgoing webhooks are refused when their host resolves to a private, loopback, link-local or
+# reserved address (SSRF), except for these host names, addresses or networks (CIDR).
+SIGNFLOW_WEBHOOK_ALLOWED_HOSTS = env_list("SIGNFLOW_WEBHOOK_ALLOWED_HOSTS", [])
 TSA_TIMEOUT = env_int("TSA_TIMEOUT", 10)
 
 # Served over HTTPS (the base URL says so) and not in development: cookies only over HTTPS,

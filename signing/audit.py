@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.dispatch import Signal
 from django.utils import timezone
 
 from signing.models import Envelope, Event, Party
 
 GENESIS = "0" * 64
+
+# Sent after each event row is written, inside the caller's transaction (kwargs: `event`, with
+# `event.envelope` and `event.party` set). Receivers that write (the webhook outbox) share the
+# state change's transaction: they commit or roll back with it.
+event_appended = Signal()
 
 
 def _canonical(event: Event) -> bytes:
@@ -67,6 +73,7 @@ def event_append(
     )
     event.hash = compute_hash(event)
     event.save()
+    event_appended.send(sender=Event, event=event)
     return event
 
 

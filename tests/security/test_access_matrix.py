@@ -90,6 +90,31 @@ def token(w: World) -> dict[str, Any]:
     return {"token": w.token}
 
 
+def webhook_endpoint(w: World) -> dict[str, Any]:
+    from webhooks.models import Endpoint
+
+    endpoint = Endpoint.objects.first() or Endpoint.objects.create(
+        url="https://hooks.example.com/in", events=["envelope.sent"]
+    )
+    return {"endpoint_id": endpoint.pk}
+
+
+def webhook_delivery(w: World) -> dict[str, Any]:
+    from webhooks.models import WebhookDelivery
+
+    endpoint_id = webhook_endpoint(w)["endpoint_id"]
+    delivery = WebhookDelivery.objects.filter(endpoint_id=endpoint_id).first()
+    if delivery is None:
+        delivery = WebhookDelivery.objects.create(
+            endpoint_id=endpoint_id,
+            message_id="msg_matrix",
+            event_type="envelope.sent",
+            payload="{}",
+            status=WebhookDelivery.Status.FAILED,
+        )
+    return {"endpoint_id": endpoint_id, "delivery_id": delivery.pk}
+
+
 def field_form(w: World) -> dict[str, Any]:
     return {
         "kind": "text",
@@ -311,6 +336,36 @@ ROUTES = [
     Route("signing:signer_compare", kwargs=token, expect=EVERYONE),
     Route("signing:signer_compare", "post", kwargs=token, data=pdf_file, expect=EVERYONE),
     Route("signing:default_stamp", kwargs=token, expect=EVERYONE),
+    # outgoing webhooks: the organisation's endpoints and their secrets, managers only
+    Route("webhooks:endpoint_list", expect=MANAGERS),
+    Route("webhooks:endpoint_create", expect=MANAGERS),
+    Route(
+        "webhooks:endpoint_create",
+        "post",
+        data=lambda w: {"url": "https://hooks.example.com/in", "events": ["envelope.sent"]},
+        expect=MANAGERS,
+    ),
+    Route("webhooks:endpoint_detail", kwargs=webhook_endpoint, expect=MANAGERS),
+    Route("webhooks:endpoint_edit", kwargs=webhook_endpoint, expect=MANAGERS),
+    Route(
+        "webhooks:endpoint_edit",
+        "post",
+        kwargs=webhook_endpoint,
+        data=lambda w: {"url": "https://hooks.example.com/in", "events": ["envelope.sent"]},
+        expect=MANAGERS,
+    ),
+    Route("webhooks:endpoint_rotate", "post", kwargs=webhook_endpoint, expect=MANAGERS),
+    Route(
+        "webhooks:endpoint_active",
+        "post",
+        kwargs=webhook_endpoint,
+        data=lambda w: {"active": "0"},
+        expect=MANAGERS,
+    ),
+    Route("webhooks:endpoint_delete", "post", kwargs=webhook_endpoint, expect=MANAGERS),
+    Route("webhooks:endpoint_test", "post", kwargs=webhook_endpoint, expect=MANAGERS),
+    Route("webhooks:delivery_detail", kwargs=webhook_delivery, expect=MANAGERS),
+    Route("webhooks:delivery_redeliver", "post", kwargs=webhook_delivery, expect=MANAGERS),
 ]
 
 
