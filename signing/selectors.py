@@ -186,7 +186,10 @@ def _last_contact_before(when: datetime.datetime) -> Q:
 
 
 def reminder_due_q(now: datetime.datetime) -> Q:
-    """Open, reminders on, not capped, and the last contact older than the interval.
+    """The one rule for "a reminder is due", as SQL (`is_reminder_due` is the same in Python).
+
+    Open, reminders on, not capped, the deadline not passed (expiry comes first), and the last
+    contact (the last reminder, else the last status change) older than the interval.
 
     One branch per interval (the send form offers a handful; 1 to 31 days covered) keeps the
     condition plain SQL on SQLite and PostgreSQL alike, without interval arithmetic.
@@ -201,8 +204,22 @@ def reminder_due_q(now: datetime.datetime) -> Q:
         Q(status__in=Envelope.OPEN_STATUSES)
         & Q(reminder_every_days__gt=0)
         & Q(reminders_sent__lt=F("reminder_max"))
+        & (Q(deadline__isnull=True) | Q(deadline__gt=now))
         & due
     )
+
+
+def is_reminder_due(envelope: Envelope, now: datetime.datetime) -> bool:
+    """`reminder_due_q` for an envelope already loaded (the board's cards)."""
+    if envelope.status not in Envelope.OPEN_STATUSES or envelope.reminder_every_days <= 0:
+        return False
+    if envelope.reminders_sent >= envelope.reminder_max:
+        return False
+    if envelope.deadline is not None and envelope.deadline <= now:
+        return False
+    last = envelope.last_reminded_at or envelope.status_changed_at
+    interval = datetime.timedelta(days=min(envelope.reminder_every_days, 31))
+    return last is not None and last <= now - interval
 
 
 def needs_action_q(*, user: Any, now: datetime.datetime) -> Q:
@@ -420,19 +437,12 @@ def _decorate(cards: list[Envelope], now: datetime.datetime) -> None:
             is_open and card.deadline and card.deadline <= now + NEAR_DEADLINE
         )
         card.overdue = bool(is_open and card.deadline and card.deadline < now)  # type: ignore[attr-defined]
-        card.reminder_due = is_open and _reminder_due(card, now)  # type: ignore[attr-defined]
+        card.reminder_due = is_reminder_due(card, now)  # type: ignore[attr-defined]
         sealing_failed = card.status == Envelope.Status.SEALING_FAILED
         card.alert = card.deadline_near or card.reminder_due or sealing_failed  # type: ignore[attr-defined]
         card.download = (  # type: ignore[attr-defined]
             card.status == Envelope.Status.COMPLETED and card.sealed_id is not None
         )
-
-
-def _reminder_due(envelope: Envelope, now: datetime.datetime) -> bool:
-    if envelope.reminder_every_days <= 0 or envelope.reminders_sent >= envelope.reminder_max:
-        return False
-    last = envelope.last_reminded_at or envelope.status_changed_at
-    return last is not None and now - last >= datetime.timedelta(days=envelope.reminder_every_days)
 
 
 def _cards_by_id(ids: list[int]) -> dict[int, Envelope]:

@@ -12,8 +12,12 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from signing import audit, tokens
 from signing.models import Envelope, Event, Message, Party
-from signing.notifications import message_queue
-from signing.services._common import SigningError, _base_context, _deadline_passed, _lock
+from signing.services._common import (
+    SigningError,
+    _deadline_passed,
+    _lock,
+    message_party,
+)
 
 # ---------------------------------------------------------------------------------------------
 # The signer's side
@@ -110,17 +114,12 @@ def otp_send(*, party: Party, ip: str | None, user_agent: str) -> None:
             user_agent=user_agent,
             data={"channel": party.channel},
         )
-        message_queue(
-            envelope=envelope,
-            party=party,
-            template=Message.Template.CODE,
-            channel=party.channel,
-            recipient=party.recipient,
-            context={
-                **_base_context(envelope),
-                "code": code,
-                "minutes": settings.SIGNFLOW_OTP_TTL_SECONDS // 60,
-            },
+        message_party(
+            envelope,
+            party,
+            Message.Template.CODE,
+            code=code,
+            minutes=settings.SIGNFLOW_OTP_TTL_SECONDS // 60,
         )
 
 

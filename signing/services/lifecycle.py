@@ -5,23 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from signing import audit
+from signing import audit, selectors
 from signing.models import Envelope, Event, Message, Party
-from signing.notifications import message_queue
 from signing.services._common import (
     Actor,
     SigningError,
-    _base_context,
     _deadline_passed,
     _deal_timeline,
     _invite,
     _lock,
     _notify_sender,
     _set_status,
+    message_party,
     signing_link,
 )
 from signing.services.sending import PartyInput, validate_party_input
@@ -55,14 +53,7 @@ def envelope_cancel(*, envelope: Envelope, actor: Actor, reason: str) -> None:
             envelope=envelope, actor=actor, type=Event.Type.CANCELLED, data={"reason": reason[:500]}
         )
         for party in notify:
-            message_queue(
-                envelope=envelope,
-                party=party,
-                template=Message.Template.CANCELLED,
-                channel=party.channel,
-                recipient=party.recipient,
-                context={**_base_context(envelope), "reason": reason},
-            )
+            message_party(envelope, party, Message.Template.CANCELLED, reason=reason)
         _deal_timeline(envelope, "cancelled", _("Signature cancelled: %s") % envelope.title)
 
 
@@ -89,17 +80,12 @@ def envelope_remind(*, envelope: Envelope, actor: Actor, automatic: bool = False
         envelope.last_reminded_at = now
         envelope.reminders_sent += 1
         envelope.save(update_fields=["last_reminded_at", "reminders_sent"])
-        message = message_queue(
-            envelope=envelope,
-            party=party,
-            template=Message.Template.REMINDER,
-            channel=party.channel,
-            recipient=party.recipient,
-            context={
-                **_base_context(envelope),
-                "party_name": party.name,
-                "link": signing_link(party),
-            },
+        message = message_party(
+            envelope,
+            party,
+            Message.Template.REMINDER,
+            party_name=party.name,
+            link=signing_link(party),
         )
         audit.event_append(
             envelope=envelope,
@@ -178,14 +164,7 @@ def expire_due() -> int:
             active = list(envelope.parties.filter(status=Party.Status.ACTIVE))
             audit.event_append(envelope=envelope, type=Event.Type.EXPIRED)
             for party in active:
-                message_queue(
-                    envelope=envelope,
-                    party=party,
-                    template=Message.Template.EXPIRED,
-                    channel=party.channel,
-                    recipient=party.recipient,
-                    context=_base_context(envelope),
-                )
+                message_party(envelope, party, Message.Template.EXPIRED)
             _notify_sender(envelope, Message.Template.EXPIRED, {})
             _deal_timeline(envelope, "expired", _("Signature expired: %s") % envelope.title)
             count += 1
@@ -193,17 +172,10 @@ def expire_due() -> int:
 
 
 def reminders_due() -> int:
+    """Send every reminder that is due (the rule: `selectors.reminder_due_q`)."""
     now = timezone.now()
-    candidates = Envelope.objects.filter(
-        status__in=Envelope.OPEN_STATUSES, reminder_every_days__gt=0
-    ).filter(Q(deadline__isnull=True) | Q(deadline__gt=now))
     count = 0
-    for envelope in candidates.iterator():
-        if envelope.reminders_sent >= envelope.reminder_max:
-            continue
-        last = envelope.last_reminded_at or envelope.status_changed_at or envelope.sent_at
-        if last and now - last < timedelta(days=envelope.reminder_every_days):
-            continue
+    for envelope in Envelope.objects.filter(selectors.reminder_due_q(now)).iterator():
         try:
             envelope_remind(envelope=envelope, actor=None, automatic=True)
         except SigningError:

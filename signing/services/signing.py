@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -19,15 +21,14 @@ from signflow.text import clean_text
 from signing import audit
 from signing.consent import CONSENT_VERSION, consent_text
 from signing.models import Envelope, Event, FieldValue, Message, Party
-from signing.notifications import message_queue
 from signing.services._common import (
     SigningError,
-    _base_context,
     _deal_timeline,
     _invite,
     _local,
     _notify_sender,
     _set_status,
+    message_party,
 )
 from signing.services.codes import _locked_party
 from signing.services.sending import _status_for
@@ -42,6 +43,16 @@ class SubmittedValue:
     text: str = ""
     image: bytes | None = None
     method: str = FieldValue.Method.TYPED
+
+
+def mention_key(text: str) -> str:
+    """A mention as compared: accents and case ignored (NFKD, combining marks dropped,
+    casefold), quotes and punctuation around words ignored, spaces collapsed:
+    « Bon pour accord » == "bon pour ACCORD." == "Bon pour accord"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    words = "".join(c if c.isalnum() else " " for c in bare)
+    return " ".join(words.split())
 
 
 def _check_value(field: Field, value: SubmittedValue | None) -> SubmittedValue | None:
@@ -69,6 +80,14 @@ def _check_value(field: Field, value: SubmittedValue | None) -> SubmittedValue |
         value.text = "1" if value.text in {"1", "on", "true"} else ""
         if field.required and not value.text:
             raise SigningError("field_missing", _("Tick “%s” before signing.") % field.label)
+    is_mention = field.kind == Field.Kind.MENTION and field.phrase
+    if is_mention and mention_key(value.text) != mention_key(field.phrase):
+        raise SigningError(
+            "field_invalid",
+            _("Type “%(phrase)s” in “%(field)s”.")
+            % {"phrase": field.phrase, "field": field.label or field.get_kind_display()},
+            fields={f"field-{field.pk}": [_("Type “%s”.") % field.phrase]},
+        )
     if len(value.text) > 2000:
         raise SigningError("field_invalid", _("“%s” is too long.") % field.label)
     return value
@@ -252,17 +271,10 @@ def party_decline(
             user_agent=user_agent,
             data={"reason": reason[:500]},
         )
-        context = {"signer_name": party.name, "reason": reason}
+        context: dict[str, Any] = {"signer_name": party.name, "reason": reason}
         _notify_sender(envelope, Message.Template.DECLINED, context)
         for earlier in envelope.parties.filter(status=Party.Status.SIGNED):
-            message_queue(
-                envelope=envelope,
-                party=earlier,
-                template=Message.Template.DECLINED,
-                channel=earlier.channel,
-                recipient=earlier.recipient,
-                context={**_base_context(envelope), **context},
-            )
+            message_party(envelope, earlier, Message.Template.DECLINED, **context)
         _deal_timeline(
             envelope,
             "declined",
