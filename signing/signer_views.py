@@ -148,7 +148,8 @@ def _sign_context(
     errors = errors or {}
     for field in input_fields:
         field.current = _input_value(field, posted)  # type: ignore[attr-defined]
-        field.error = errors.get(f"field-{field.pk}", "")  # type: ignore[attr-defined]
+        field.error_key = f"field-{field.pk}"  # type: ignore[attr-defined]
+        field.error = errors.get(field.error_key, "")  # type: ignore[attr-defined]
     signature_fields = [
         f for f in my_fields if f.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}
     ]
@@ -189,6 +190,17 @@ def _sign_context(
         "stamp_error": errors.get("stamp", ""),
         "consent_error": errors.get("consent", ""),
         "form_error": errors.get("form", ""),
+        # The first input that needs attention gets `autofocus`: the browser scrolls to it
+        # even without JavaScript (the answer to a POST cannot carry a #fragment).
+        "first_error": next(
+            (
+                key
+                for key in [*(f"field-{f.pk}" for f in input_fields), "signature", "stamp"]
+                + ["consent"]
+                if key in errors
+            ),
+            "",
+        ),
         "signature_method": posted_get("signature-method", "typed"),
         "signature_typed": posted_get("signature-typed", party.name),
         "signature_drawn": posted_get("signature-drawn", ""),
@@ -387,6 +399,9 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
                 messages.error(request, exc.message)  # the link's state changed: say it on top
                 return _back(token)
             errors["form"] = exc.message
+            # A rule checked only under the lock (a mention typed wrong): next to its input too.
+            for key, field_messages in exc.fields.items():
+                errors.setdefault(key, field_messages[0])
     if errors:
         # The page again, with each message next to its input and every value kept (the
         # consent box stays ticked); 400 so that it is not mistaken for a success.

@@ -93,8 +93,11 @@
   if (form && bar && dialog && dialog.showModal) {
     var boxes = $$("a.fieldbox.mine"), finish = $$("[data-finish]");
     var adopted = {}, opened = null, home = null, step = -1;
-    var hadErrors = !!$(".error", form);
+    var hadErrors = !!$(".has-error, #error-form", form);
     bar.hidden = false;
+    // Our own checks (Finish waits for the fields, the consent gets its message next to it)
+    // instead of the browser's bubbles, which cannot point at a box inside a closed dialog.
+    form.noValidate = true;
     if (document.fonts && document.fonts.load) { document.fonts.load('110px "Dancing Script"'); }
     $(".sign-guided-help", form).hidden = false;
     if (!hadErrors) { form.classList.add("guided"); }
