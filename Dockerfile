@@ -8,14 +8,18 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+# The pinned, hashed versions of requirements.lock (`make lock`), in their own layer so that a
+# code change does not reinstall them; then SignFlow itself without resolving anything again.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY . .
 # Every folder a volume is mounted on exists in the image, owned by the runtime user: Docker
 # copies that owner into a new named volume (otherwise root would own it and uploads, the
-# sealing keys and beat's schedule could not be written).
-RUN pip install . && useradd --create-home signflow \
- && mkdir -p /app/var /data/media /data/beat \
- && chown signflow:signflow /app/var /data /data/media /data/beat \
+# sealing keys, the metrics files and beat's schedule could not be written).
+RUN pip install --no-deps -e . && useradd --create-home signflow \
+ && mkdir -p /app/var /data/media /data/keys /data/metrics /data/beat \
+ && chown signflow:signflow /app/var /data /data/media /data/keys /data/metrics /data/beat \
+ && chmod 0700 /data/keys \
  && chmod 0755 /app/scripts/docker-entrypoint.sh
 USER signflow
 RUN DEBUG=1 python manage.py collectstatic --noinput

@@ -7,15 +7,30 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test check system-deps venv migrate seed serve worker beat messages lint format bench bench-load clean
+.PHONY: run test check system-deps venv lock migrate seed serve worker beat messages lint format bench bench-load clean
+LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet \
+  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-$(STAMP): pyproject.toml
+# The venv installs the pinned, hashed versions of requirements-dev.lock, then SignFlow itself
+# without resolving again. While pyproject.toml names a package the lock lacks (someone added it
+# and `make lock` has not run yet), the last step installs what is missing and says so.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet --require-hashes -r requirements-dev.lock
+	$(PIP) install --quiet --no-deps -e .
+	@$(PY) scripts/lock_check.py requirements-dev.lock || $(PIP) install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+## Pin every dependency (main: requirements.lock, for the image; main + dev:
+## requirements-dev.lock) with hashes, keeping current pins where pyproject.toml allows them.
+## `make lock UPGRADE=1` moves every pin to the newest allowed version.
+lock: venv
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -c requirements.lock $(LOCK_FLAGS) \
+	  -o requirements-dev.lock
 
 ## Debian packages the app and the tests need (WeasyPrint, fonts, poppler, qpdf, Chromium).
 system-deps:
@@ -55,8 +70,11 @@ messages: venv
 	  (cd $$dir && ../$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete && ../$(VENV)/bin/django-admin compilemessages); \
 	done
 
+## One worker on every queue (development). Production runs one worker per group of queues:
+## `make worker QUEUES=messages` and `make worker QUEUES=sealing,previews,webhooks,bulk`.
+QUEUES := messages,sealing,previews,webhooks,bulk
 worker: venv
-	$(VENV)/bin/celery -A signflow worker -l info
+	$(VENV)/bin/celery -A signflow worker -l info -Q $(QUEUES)
 
 beat: venv
 	$(VENV)/bin/celery -A signflow beat -l info

@@ -12,6 +12,8 @@ class SignflowConfig(AppConfig):
     verbose_name = "SignFlow"
 
     def ready(self) -> None:
+        from signflow import metrics  # noqa: F401 - connects the seal task's metric signals
+
         checks.register(dev_outbox_check, checks.Tags.security, deploy=True)
         checks.register(provider_webhooks_check, checks.Tags.security)
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from signflow.cache import caches_for
 from signflow.env import env_bool, env_int, env_list, env_str
+from signflow.logging_setup import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SIGNFLOW_VAR_DIR", str(BASE_DIR / "var")))
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "django_structlog",
     "signflow",
     "crm",
     "documents",
@@ -70,6 +72,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Binds a request id (and user id, client IP) to every log line of the request and to the
+    # Celery tasks it queues (django-structlog); the answer carries it as X-Request-ID.
+    "django_structlog.middlewares.RequestMiddleware",
+    "signflow.request_id.request_id_header",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -168,12 +174,69 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = False
+# A task is acknowledged when it has finished, not when a worker took it: a worker that dies
+# (SIGKILL, OOM, a lost node) gives its task back. A child process killed under a live worker
+# is requeued at once (reject_on_worker_lost); a whole worker lost comes back after Redis's
+# visibility timeout. Every task is idempotent (claims, seal lock), so a second run is safe.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues and routes (signflow/celery.py explains each queue). A worker without -Q consumes
+# them all; production runs one worker on `messages` alone (see README, Queues and workers).
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name}
+    for name in ("messages", "sealing", "previews", "webhooks", "bulk")
+}
+CELERY_TASK_DEFAULT_QUEUE = "bulk"  # a task nobody routed never lands ahead of a code
+CELERY_TASK_ROUTES = [
+    # Deliveries queued by a batch task (reminders, expiry notices) go to `bulk`.
+    "signflow.celery.route_batch_deliveries",
+    {
+        "signing.tasks.deliver_message": {"queue": "messages"},
+        "signing.tasks.seal_envelope": {"queue": "sealing"},
+        "signing.tasks.sweep_sealing": {"queue": "sealing"},
+        "verification.tasks.add_archive_timestamps": {"queue": "sealing"},
+        "documents.tasks.render_previews": {"queue": "previews"},
+        "signing.tasks.sweep_outbox": {"queue": "bulk"},
+        "signing.tasks.send_reminders": {"queue": "bulk"},
+        "signing.tasks.expire_envelopes": {"queue": "bulk"},
+        # The webhooks and bulk apps: every task of theirs on its own queue.
+        "webhooks.tasks.*": {"queue": "webhooks"},
+        "bulk.tasks.*": {"queue": "bulk"},
+    },
+]
+# Time limits per task (seconds; soft raises SoftTimeLimitExceeded in the task, which records
+# the failure like any other, hard kills the child). Enforced by the prefork pool (not --pool
+# solo). A seal holds its TSA call (TSA_TIMEOUT, 10 s) and a 200-page flatten; a delivery the
+# slowest provider (EMAIL_TIMEOUT, 30 s) with the sealed PDF attached; the sweeps stop where
+# they are and the next run goes on.
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
+CELERY_TASK_ANNOTATIONS = {
+    "signing.tasks.deliver_message": {"soft_time_limit": 90, "time_limit": 120},
+    "signing.tasks.seal_envelope": {"soft_time_limit": 300, "time_limit": 360},
+    "documents.tasks.render_previews": {"soft_time_limit": 600, "time_limit": 660},
+    "signing.tasks.sweep_sealing": {"soft_time_limit": 1500, "time_limit": 1800},
+    "signing.tasks.sweep_outbox": {"soft_time_limit": 1500, "time_limit": 1800},
+    "signing.tasks.send_reminders": {"soft_time_limit": 600, "time_limit": 660},
+    "signing.tasks.expire_envelopes": {"soft_time_limit": 600, "time_limit": 660},
+    "verification.tasks.add_archive_timestamps": {"soft_time_limit": 3300, "time_limit": 3600},
+}
+# Redis redelivers a task not acknowledged within the visibility timeout, as if its worker had
+# died. It must exceed the longest hard limit (3600 s) plus the time a task waits reserved
+# behind the one its process runs (prefetch 1): twice the longest limit. A lost worker's tasks
+# come back after it; the outbox and sealing sweeps usually get there first.
 # A broker outage must not hang a request: publishing gives up fast, the sweep sends later.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "visibility_timeout": 7200,
+}
 CELERY_TASK_PUBLISH_RETRY = False
+# Workers log through Django's LOGGING (JSON with the request id), not Celery's handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "signing.tasks.sweep_outbox", "schedule": 60.0},
     "expire-envelopes": {"task": "signing.tasks.expire_envelopes", "schedule": 300.0},
@@ -296,7 +359,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
 # Health probes come from inside the network, over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -322,14 +385,17 @@ CONTENT_SECURITY_POLICY = {
 }
 SESSION_COOKIE_HTTPONLY = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "fontTools": {"level": "WARNING"},
-        "weasyprint": {"level": "ERROR"},
-        "pyhanko": {"level": "WARNING"},
-    },
-}
+# Logs: one JSON object per line on stderr (SIGNFLOW_LOG_FORMAT=console for people), with the
+# request id that also follows the request into its Celery tasks; link tokens, codes and
+# secret-named values are masked in every line (signflow/logging_setup.py).
+SIGNFLOW_LOG_FORMAT = env_str("SIGNFLOW_LOG_FORMAT", "json")
+if SIGNFLOW_LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured("SIGNFLOW_LOG_FORMAT must be json or console.")
+configure_structlog()
+LOGGING = logging_config(level=env_str("LOG_LEVEL", "INFO"), fmt=SIGNFLOW_LOG_FORMAT)
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# Prometheus metrics at /metrics (signflow/metrics.py): off (404) unless one of these is set.
+# Allowed client addresses or networks (as signflow.net.client_ip sees them), and/or a bearer
+# token the scraper sends (`Authorization: Bearer <token>`); anyone else gets 403.
+SIGNFLOW_METRICS_ALLOWED_IPS = env_list("SIGNFLOW_METRICS_ALLOWED_IPS", [])
+SIGNFLOW_METRICS_TOKEN = env_str("SIGNFLOW_METRICS_TOKEN")

@@ -21,13 +21,60 @@ def _compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
+APP_SERVICES = ("web", "worker-messages", "worker", "beat")
+RUNTIME_USER = "signflow"
+
+
 def test_compose_has_every_service():
     services = _compose()["services"]
-    assert set(services) >= {"web", "worker", "beat", "postgres", "redis"}
-    for name in ("web", "worker", "beat"):
+    assert set(services) >= {
+        *APP_SERVICES,
+        *("migrate", "bucket", "proxy", "postgres", "redis", "minio"),
+    }
+    for name in APP_SERVICES:
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://")
         assert env["REDIS_URL"].startswith("redis://")
+        # Keys outside media, storage in the bucket MinIO serves (README, Storage).
+        assert env["SIGNFLOW_KEYS_DIR"] != env["MEDIA_ROOT"]
+        assert not Path(env["SIGNFLOW_KEYS_DIR"]).is_relative_to(env["MEDIA_ROOT"])
+        assert env["AWS_S3_ENDPOINT_URL"].endswith("minio:9000}")
+        # No app service runs as root: the image's user owns the volumes.
+        assert services[name].get("user", RUNTIME_USER) == RUNTIME_USER, name
+    assert services["web"]["deploy"]["replicas"] == 2
+
+
+def _queues(command: str) -> set[str]:
+    words = shlex.split(command)
+    assert "-Q" in words, command
+    return set(words[words.index("-Q") + 1].split(","))
+
+
+def test_the_workers_split_the_queues_with_codes_alone():
+    from signflow.celery import QUEUES
+
+    services = _compose()["services"]
+    messages = _queues(services["worker-messages"]["command"])
+    others = _queues(services["worker"]["command"])
+    assert messages == {"messages"}
+    assert messages | others == set(QUEUES) and not messages & others
+
+
+def test_the_proxy_sends_to_the_web_replicas_with_the_client_address():
+    services = _compose()["services"]
+    proxy = services["proxy"]
+    source, target = proxy["volumes"][0].split(":")[:2]
+    config = (ROOT / source).read_text()
+    assert target == "/etc/nginx/conf.d/default.conf"
+    assert re.search(r"server web:8000\b", config)
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for" in config
+    assert "X-Forwarded-Proto" in config
+    # One proxy appends to X-Forwarded-For: the web trusts exactly one entry.
+    assert services["web"]["environment"]["SIGNFLOW_TRUSTED_PROXIES"] == "1"
+    # Uploads (20 MB by default) pass the proxy.
+    size = re.search(r"client_max_body_size (\d+)m;", config)
+    assert size and int(size.group(1)) * 1024 * 1024 > 20 * 1024 * 1024
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
 
 
 def _targets(command: str) -> list[str]:
@@ -43,7 +90,7 @@ def _targets(command: str) -> list[str]:
 def test_every_command_points_at_modules_that_exist():
     services = _compose()["services"]
     checked = 0
-    for name in ("web", "worker", "beat"):
+    for name in APP_SERVICES:
         command = services[name]["command"]
         if "manage.py" in command:
             assert (ROOT / "manage.py").exists()
@@ -51,7 +98,7 @@ def test_every_command_points_at_modules_that_exist():
             module, attr = target.split(":")
             assert hasattr(importlib.import_module(module), attr), f"{name}: {target}"
             checked += 1
-    assert checked >= 3
+    assert checked >= 4
 
 
 def test_dockerfile_command_and_dependencies_exist():
@@ -60,10 +107,6 @@ def test_dockerfile_command_and_dependencies_exist():
     assert hasattr(importlib.import_module("signflow.wsgi"), "application")
     assert "libharfbuzz-subset0" in dockerfile
     assert (ROOT / ".env.example").exists()
-
-
-APP_SERVICES = ("web", "worker", "beat")
-RUNTIME_USER = "signflow"
 
 
 def _dockerfile() -> str:
@@ -79,6 +122,9 @@ def test_migrations_run_once_before_the_other_services():
     for name in APP_SERVICES:
         waits_for = services[name]["depends_on"]
         assert waits_for["migrate"]["condition"] == "service_completed_successfully", name
+        assert waits_for["bucket"]["condition"] == "service_completed_successfully", name
+        assert waits_for["postgres"]["condition"] == "service_healthy", name
+        assert waits_for["redis"]["condition"] == "service_healthy", name
         # Every replica running migrate at start races the others on the same tables.
         assert "migrate" not in services[name]["command"], name
     # migrate itself must not wait for what waits for it.
@@ -123,13 +169,21 @@ def test_every_volume_target_exists_in_the_image_owned_by_the_runtime_user():
         for name in ("migrate", *APP_SERVICES)
         for mount in _compose()["services"][name].get("volumes", [])
     }
-    assert {"/data/media", "/data/beat"} <= targets
+    assert {"/data/media", "/data/keys", "/data/metrics", "/data/beat"} <= targets
     for target in targets:
         assert target in made, f"{target} is not created in the Dockerfile"
         assert target in owned, f"{target} is not chowned to {RUNTIME_USER}"
     # MEDIA_ROOT (uploads and the sealing keys) is one of them.
     for name in APP_SERVICES:
-        assert _compose()["services"][name]["environment"]["MEDIA_ROOT"] in targets
+        env = _compose()["services"][name]["environment"]
+        for variable in ("MEDIA_ROOT", "SIGNFLOW_KEYS_DIR", "PROMETHEUS_MULTIPROC_DIR"):
+            assert env[variable] in targets, (name, variable)
+        # The entry point checks each of them before starting.
+        assert set(env["SIGNFLOW_WRITABLE_DIRS"].split()) >= {
+            env["MEDIA_ROOT"],
+            env["SIGNFLOW_KEYS_DIR"],
+            env["PROMETHEUS_MULTIPROC_DIR"],
+        }
 
 
 def test_the_entrypoint_is_the_one_in_the_repository():
@@ -186,3 +240,55 @@ def test_entrypoint_starts_the_command_when_every_folder_is_writable(open_tmp: P
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "started"
     assert not list(media.iterdir()) and not list(beat.iterdir())  # the probe is removed
+
+
+def _pinned(lock: str) -> dict[str, str]:
+    from scripts.lock_check import pins
+
+    return pins(ROOT / lock)
+
+
+@pytest.mark.parametrize("lock", ["requirements.lock", "requirements-dev.lock"])
+def test_every_dependency_of_pyproject_is_pinned_in_the_lock(lock: str):
+    """Fails when someone adds a dependency without `make lock` (make venv still installs it)."""
+    from scripts.lock_check import missing
+
+    assert missing(ROOT / lock, dev="dev" in lock) == []
+
+
+@pytest.mark.parametrize("lock", ["requirements.lock", "requirements-dev.lock"])
+def test_every_pin_carries_its_hashes(lock: str):
+    text = (ROOT / lock).read_text()
+    entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])
+    assert len(entries) == len(_pinned(lock)) > 30
+    for entry in entries:
+        assert "==" in entry.splitlines()[0] and "--hash=sha256:" in entry, entry[:200]
+
+
+def test_the_dev_lock_keeps_the_main_pins():
+    main, dev = _pinned("requirements.lock"), _pinned("requirements-dev.lock")
+    assert {name: dev.get(name) for name in main} == main
+
+
+def test_the_image_and_make_install_from_the_lock_then_signflow_without_dependencies():
+    dockerfile = _dockerfile()
+    lock_step = dockerfile.index("pip install --require-hashes -r requirements.lock")
+    assert lock_step < dockerfile.index("pip install --no-deps -e .")
+    assert "pip install ." not in dockerfile.replace("pip install --no-deps -e .", "")
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert recipe.index("--require-hashes -r requirements-dev.lock") < recipe.index(
+        "--no-deps -e ."
+    )
+    # A stale lock (a dependency added since `make lock`) still gives a working venv.
+    assert "scripts/lock_check.py requirements-dev.lock ||" in recipe
+    assert re.search(r"^lock: venv$", makefile, flags=re.MULTILINE)
+
+
+def test_lock_check_names_a_dependency_the_lock_lacks(tmp_path: Path):
+    from scripts.lock_check import missing
+
+    stale = tmp_path / "requirements.lock"
+    text = (ROOT / "requirements.lock").read_text()
+    stale.write_text(re.sub(r"(?m)^django-structlog==.*\n(    .*\n)*", "", text))
+    assert any("django-structlog" in problem for problem in missing(stale, dev=False))

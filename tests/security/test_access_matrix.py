@@ -142,6 +142,9 @@ ROUTES = [
     Route("favicon", expect=EVERYONE),
     Route("healthz", expect=EVERYONE),
     Route("readyz", expect=EVERYONE),
+    # Off (404) unless SIGNFLOW_METRICS_ALLOWED_IPS or _TOKEN is set (tests/ops/test_metrics.py):
+    # no login is asked of the scraper, and no user, manager included, gets the metrics.
+    Route("metrics", expect={**dict.fromkeys(PERSONAS, DENY), "anonymous": PUBLIC}),
     Route("set_language", "post", data=lambda w: {"language": "en"}, expect=EVERYONE),
     Route("login", expect=EVERYONE),
     Route("logout", "post", expect=dict.fromkeys(PERSONAS, LOGIN)),  # logged out, back to login

@@ -1,0 +1,5 @@
+from tests.signing.conftest import (  # noqa: F401  (fixtures)
+    invoice,
+    media_root,
+    sent_envelope,
+)
