@@ -58,6 +58,16 @@ def client_context(counterparty: Counterparty) -> dict[str, Any]:
     return data
 
 
+def client_stamp_asked(company: OwnCompany | None, counterparty: Counterparty | None) -> bool:
+    """Whether the document has a client stamp field at all: for a company client, when our
+    company asks for it (OwnCompany.ask_client_stamp); an individual is never asked."""
+    return bool(
+        company is not None
+        and company.ask_client_stamp
+        and (counterparty is None or counterparty.kind == Counterparty.Kind.COMPANY)
+    )
+
+
 def deal_context(deal: Deal, *, language: str) -> dict[str, Any]:
     return clean_value(_deal_context(deal, language=language))
 
@@ -66,7 +76,10 @@ def _deal_context(deal: Deal, *, language: str) -> dict[str, Any]:
     contact = deal.contact
     return {
         "company": company_context(deal.company),
-        "client": client_context(deal.counterparty),
+        "client": {
+            **client_context(deal.counterparty),
+            "stamp_asked": client_stamp_asked(deal.company, deal.counterparty),
+        },
         "contact": {
             "name": contact.name if contact else "",
             "position": contact.position if contact else "",
@@ -98,6 +111,9 @@ def invoice_context(invoice: Invoice, *, language: str) -> dict[str, Any]:
     ]
     context = _deal_context(invoice.deal, language=language)
     context["company"] = company_context(invoice.company)
+    context["client"]["stamp_asked"] = client_stamp_asked(
+        invoice.company, invoice.deal.counterparty
+    )
     context.update(
         invoice={
             "number": invoice.number,
@@ -167,6 +183,7 @@ def sample_context(*, language: str, company: OwnCompany | None = None) -> dict[
             "bic": "",
             "kind": Counterparty.Kind.COMPANY,
             "is_company": True,
+            "stamp_asked": client_stamp_asked(company, None),
             "email": "contact@client-exemple.fr",
             "phone": "+33612345678",
         },

@@ -93,9 +93,47 @@ def _value_html(value: FlattenValue, *, page_height: float) -> str:
     size = fit_font_size(text, width=field.width, height=field.height)
     return (
         f'<div style="{box}overflow:hidden;display:flex;align-items:center;'
-        f'justify-content:flex-start;font-size:{size}pt;line-height:{LINE_HEIGHT}">'
-        f'<span style="white-space:pre">{escape(text)}</span></div>'
+        f"justify-content:flex-start;font-size:{size}pt;line-height:{LINE_HEIGHT};"
+        f'{_text_font(field)}"><span style="white-space:pre">{escape(text)}</span></div>'
     )
+
+
+def _text_font(field: Field) -> str:
+    """A mention ("Bon pour accord") is written by the signer's hand: the handwriting font,
+    in ink blue, like the typed signature next to it. Every other value is printed."""
+    if field.kind == Field.Kind.MENTION:
+        return "font-family:'Dancing Script';color:#1b2a6b"
+    return ""
+
+
+# Fields of a document built from a template are drawn into its pages (a caption above a
+# framed box, documents.rendering). One that nobody filled in (optional, or no longer asked)
+# is erased when sealing, so nothing on the final document looks pending. The caption sits
+# above the box: 7.5 pt text at line-height 1.35 and a 1 mm gap.
+CAPTION_ABOVE_PT = 14.0
+FRAME_PT = 1.5
+
+
+def erase_unfilled(*, document: Document, data: bytes, values: Sequence[FlattenValue]) -> bytes:
+    """`data` (the flattened document) with the frame and caption of every field nobody filled
+    in covered in white. Only documents built from a template have them drawn in; a checkbox
+    stays (an unticked box is an answer too)."""
+    if document.source != Document.Source.TEMPLATE:
+        return data
+    filled = {value.field.pk for value in values if value.image or value.text.strip()}
+    covers: dict[int, list[tuple[float, float, float, float]]] = {}
+    for field in document.fields.exclude(kind=Field.Kind.CHECKBOX):
+        if field.pk in filled:
+            continue
+        covers.setdefault(field.page, []).append(
+            (
+                field.x - FRAME_PT,
+                field.y - FRAME_PT,
+                field.width + 2 * FRAME_PT,
+                field.height + 2 * FRAME_PT + CAPTION_ABOVE_PT,
+            )
+        )
+    return cover_rectangles(data, covers) if covers else data
 
 
 def _outline_html(field: Field, *, page_height: float) -> str:
@@ -123,6 +161,7 @@ def _overlay_from_html(parts: str, *, width: float, height: float) -> bytes:
     html = (
         '<!doctype html><html><head><meta charset="utf-8"><style>'
         '@font-face { font-family: "DejaVu Sans"; src: url("fonts/DejaVuSans.ttf"); }'
+        '@font-face { font-family: "Dancing Script"; src: url("fonts/DancingScript-Regular.otf"); }'
         f"@page {{ size: {width:.3f}pt {height:.3f}pt; margin: 0 }}"
         "html, body { margin: 0; padding: 0; font-family: 'DejaVu Sans'; color: #10182b; }"
         f"</style></head><body>{parts}</body></html>"

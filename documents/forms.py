@@ -53,6 +53,7 @@ class FieldForm(CleanTextMixin, forms.Form):
     height = forms.FloatField(min_value=1)
     label = forms.CharField(max_length=200, required=False)
     required = forms.BooleanField(required=False)
+    phrase = forms.CharField(max_length=200, required=False)
 
 
 class TemplateForm(CleanTextMixin, forms.Form):

@@ -56,6 +56,7 @@ def layout_save(*, document: Document, name: str, creator: User) -> FieldLayout:
                 "height": field.height,
                 "label": field.label,
                 "required": field.required,
+                "phrase": field.phrase,
             }
             for field in fields
         ],
@@ -118,6 +119,7 @@ def layout_fields_for(
                 y=float(spec["y"]),
                 width=float(spec["width"]),
                 height=float(spec["height"]),
+                phrase=str(spec.get("phrase", ""))[:200],
             )
         )
     return placed

@@ -86,6 +86,7 @@ class PlacedField:
     y: float
     width: float
     height: float
+    phrase: str = ""  # a mention's phrase ("Bon pour accord")
 
     def to_field(self, document: Any) -> Any:
         """An unsaved documents.Field for `document` at this place."""
@@ -103,6 +104,7 @@ class PlacedField:
             height=self.height,
             label=self.label[:200],
             required=self.required,
+            phrase=self.phrase[:200],
         )
 
 
@@ -279,6 +281,7 @@ def _render_pdf_here(*, body: str, css: str, context: dict[str, Any], language: 
                 role=spec.role,
                 label=spec.label,
                 required=spec.required,
+                phrase=spec.phrase,
                 page=page_number,
                 x=round(x, 3),
                 y=round(y, 3),

@@ -308,6 +308,7 @@ def field_create(
     height: float,
     label: str = "",
     required: bool = True,
+    phrase: str = "",
 ) -> Field:
     with transaction.atomic():
         # Lock the document row: a send that locks it cannot interleave with this edit.
@@ -330,6 +331,7 @@ def field_create(
             height=height,
             label=label,
             required=required,
+            phrase=phrase,
         )
         try:
             field.full_clean()
@@ -340,7 +342,7 @@ def field_create(
 
 
 def field_update(*, field: Field, **changes: Any) -> Field:
-    allowed = {"kind", "role", "page", "x", "y", "width", "height", "label", "required"}
+    allowed = {"kind", "role", "page", "x", "y", "width", "height", "label", "required", "phrase"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"Cannot change {sorted(unknown)}")

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from signflow.text import CleanTextMixin
 from signing.models import Envelope, Party
@@ -10,7 +11,7 @@ from signing.models import Envelope, Party
 
 class PartyForm(CleanTextMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
-    email = forms.CharField(label=_("Email"), max_length=254, required=False)
+    email = forms.CharField(label=pgettext_lazy("signing", "Email"), max_length=254, required=False)
     phone = forms.CharField(label=_("Mobile phone"), max_length=30, required=False)
     channel = forms.ChoiceField(
         label=_("Send the link and the code by"),
@@ -45,9 +46,6 @@ class SendOptionsForm(CleanTextMixin, forms.Form):
         initial=3,
     )
     reminder_max = forms.IntegerField(label=_("At most"), min_value=1, max_value=20, initial=3)
-    require_client_stamp = forms.BooleanField(
-        label=_("Ask a company client for its stamp"), required=False
-    )
     note = forms.CharField(
         label=_("Message to the signers"),
         required=False,
@@ -69,6 +67,6 @@ class ReasonForm(CleanTextMixin, forms.Form):
 
 
 class ReissueForm(CleanTextMixin, forms.Form):
-    email = forms.CharField(label=_("Email"), max_length=254, required=False)
+    email = forms.CharField(label=pgettext_lazy("signing", "Email"), max_length=254, required=False)
     phone = forms.CharField(label=_("Mobile phone"), max_length=30, required=False)
     channel = forms.ChoiceField(label=_("Channel"), choices=Party.Channel.choices)

@@ -22,6 +22,7 @@ from django.utils.safestring import mark_safe
 
 from signflow.text import clean_value
 from signing import audit
+from signing.downloads import sealed_filename
 from signing.models import Envelope, Event, Message, Party
 from signing.sms import get_sms_backend
 
@@ -218,7 +219,7 @@ def _send(message: Message) -> str:
         sealed = message.envelope.sealed
         assert sealed is not None
         with sealed.file.open("rb") as fh:
-            email.attach(f"{message.envelope.public_id}.pdf", fh.read(), "application/pdf")
+            email.attach(sealed_filename(message.envelope), fh.read(), "application/pdf")
     email.send()
     anymail_status = getattr(email, "anymail_status", None)
     return str(getattr(anymail_status, "message_id", "") or "")

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from signing import compare_views, signer_views, views, webhooks
+from signing import compare_views, signer_views, stamp_views, views, webhooks
 
 app_name = "signing"
 
@@ -18,6 +18,12 @@ urlpatterns = [
     ),
     path("envelopes/<int:envelope_id>/remind/", views.envelope_remind, name="envelope_remind"),
     path("envelopes/<int:envelope_id>/cancel/", views.envelope_cancel, name="envelope_cancel"),
+    path("envelopes/<int:envelope_id>/discard/", views.envelope_discard, name="envelope_discard"),
+    path(
+        "envelopes/<int:envelope_id>/new-version/",
+        views.envelope_replace,
+        name="envelope_replace",
+    ),
     path(
         "envelopes/<int:envelope_id>/retry-sealing/",
         views.envelope_retry_sealing,
@@ -37,6 +43,23 @@ urlpatterns = [
     path("deals/<int:deal_id>/send/", views.send_deal, name="send_deal"),
     path("send/<int:document_id>/", views.send, name="send"),
     path("dev/outbox/", views.dev_outbox, name="dev_outbox"),
+    # A manager's stamp page for one of our companies (crm.access.can_manage_companies).
+    path("companies/<int:company_id>/stamp/", stamp_views.company_stamp, name="company_stamp"),
+    path(
+        "companies/<int:company_id>/stamp.png",
+        stamp_views.company_stamp_image,
+        name="company_stamp_image",
+    ),
+    path(
+        "companies/<int:company_id>/stamp/remove/",
+        stamp_views.company_stamp_remove,
+        name="company_stamp_remove",
+    ),
+    path(
+        "companies/<int:company_id>/client-stamp/",
+        stamp_views.company_client_stamp,
+        name="company_client_stamp",
+    ),
     path("webhooks/twilio/", webhooks.twilio_status, name="twilio_status"),
     # The signer's side: a link, no account.
     path("s/<str:token>/", signer_views.sign_page, name="sign"),

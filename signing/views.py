@@ -18,9 +18,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from crm.models import Deal, Invoice
+from documents.contexts import client_stamp_asked
 from documents.models import Document, Field
 from documents.selectors import template_notice
 from signing import access, audit, services
+from signing.downloads import pdf_attachment, sealed_filename
 from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
 from signing.models import Envelope, Message, Party
 
@@ -71,13 +73,8 @@ def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponse:
     envelope = _envelope_for(request, envelope_id)
     if envelope.sealed is None:
         raise Http404
-    return _pdf_response(envelope.sealed.file.read(), f"{envelope.public_id}.pdf")
-
-
-def _pdf_response(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    with envelope.sealed.file.open("rb") as fh:
+        return pdf_attachment(fh.read(), sealed_filename(envelope))
 
 
 @require_POST
@@ -180,6 +177,9 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
         messages.info(request, _("This document has already been sent."))
         return redirect("signing:envelope_detail", envelope_id=envelope.pk)
     fields = list(Field.objects.filter(document=document))
+    if not client_stamp_asked(envelope.company, envelope.counterparty):
+        # Not asked for: it goes away when sending (envelope_send), so it is not listed.
+        fields = [f for f in fields if not (f.role == "client" and f.kind == Field.Kind.STAMP)]
     roles = [
         role
         for role in (Party.Role.COMPANY, Party.Role.CLIENT)
@@ -213,7 +213,6 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
                     reminder_every_days=options.cleaned_data["reminder_every_days"],
                     reminder_max=options.cleaned_data["reminder_max"],
                     note=options.cleaned_data["note"],
-                    require_client_stamp=options.cleaned_data["require_client_stamp"],
                 )
             except services.SendValidationError as exc:
                 errors = exc.errors
@@ -232,9 +231,7 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
                 messages.success(request, _("Sent. The first signer has been invited."))
                 return redirect("signing:envelope_detail", envelope_id=envelope.pk)
     else:
-        options = SendOptionsForm(
-            initial={"language": envelope.language, "require_client_stamp": False}
-        )
+        options = SendOptionsForm(initial={"language": envelope.language})
         party_forms = {role: PartyForm(prefix=role, initial=initial[role]) for role in roles}
     return render(
         request,

@@ -83,7 +83,7 @@ def both_times(value: Any) -> dict[str, str]:
 
 def _labels() -> dict[str, dict[str, str]]:
     return {
-        "role": {"company": _("Company (sender)"), "client": _("Counterparty")},
+        "role": {"company": _("Sending company"), "client": _("Counterparty")},
         "channel": {"email": _("email"), "sms": _("SMS")},
         "method": {
             "drawn": _("drawn by hand"),

@@ -28,6 +28,7 @@ _DEFAULT_SIZES = {
     Field.Kind.STAMP: ("3.5cm", "3.5cm"),
     Field.Kind.DATE: ("4cm", "0.8cm"),
     Field.Kind.CHECKBOX: ("0.6cm", "0.6cm"),
+    Field.Kind.MENTION: ("5.5cm", "0.9cm"),
 }
 
 
@@ -38,6 +39,7 @@ class FieldSpec:
     role: str
     label: str
     required: bool
+    phrase: str = ""
 
 
 class FieldCollector:
@@ -49,12 +51,18 @@ class FieldCollector:
         # (labels) is rendered in its own language.
         self.reader_language = reader_language
 
-    def add(self, *, kind: str, role: str, label: str, required: bool, key: str = "") -> str:
+    def add(
+        self, *, kind: str, role: str, label: str, required: bool, key: str = "", phrase: str = ""
+    ) -> str:
         if not key:
             key = f"{kind}-{role}-{len(self.fields) + 1}"
         if any(spec.key == key for spec in self.fields):
             raise template.TemplateSyntaxError(_('Two fields use the same key "%s".') % key)
-        self.fields.append(FieldSpec(key=key, kind=kind, role=role, label=label, required=required))
+        self.fields.append(
+            FieldSpec(
+                key=key, kind=kind, role=role, label=label, required=required, phrase=phrase[:200]
+            )
+        )
         return key
 
 
@@ -76,6 +84,7 @@ def field(
     height: str | None = None,
     required: Any = True,
     key: str = "",
+    phrase: str = "",
 ) -> str:
     collector = context.get(COLLECTOR_KEY)
     if not isinstance(collector, FieldCollector):
@@ -95,6 +104,7 @@ def field(
             label=label,
             required=required not in (False, "false", "0", 0),
             key=key,
+            phrase=str(phrase or ""),
         )
     return _box(kind=kind, party=party, key=key, width=width, height=height, label=label)
 

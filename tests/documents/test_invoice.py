@@ -61,16 +61,18 @@ def test_an_invoice_document_gets_the_company_and_client_fields(invoice, sender)
     assert document.page_count == 1
     assert document.pdf.name == f"documents/{document.sha256}.pdf"
     fields = {field.key: field for field in document.fields.all()}
+    # No client stamp unless the company asks for one (OwnCompany.ask_client_stamp).
     assert set(fields) == {
         "company-signature",
         "company-stamp",
         "company-date",
+        "client-mention",
         "client-signature",
-        "client-stamp",
     }
     assert fields["company-signature"].role == "company"
     assert fields["client-signature"].role == "client"
-    assert fields["client-stamp"].kind == "stamp"
+    assert fields["client-mention"].kind == "mention"
+    assert fields["client-mention"].phrase == "Bon pour accord"
     assert fields["company-signature"].width == pytest.approx(155.906, abs=0.01)  # 5.5cm
 
 
@@ -91,7 +93,18 @@ def test_invoice_fields_match_the_boxes_visible_in_the_pdf(invoice, sender):
         assert coverage["outside_top"] < 0.2, (field.key, coverage)
 
 
+def test_a_company_client_gets_a_stamp_field_when_the_company_asks(company, invoice, sender):
+    company.ask_client_stamp = True
+    company.save()
+    document = document_create_from_invoice(invoice=invoice, creator=sender, language="en")
+    stamp = document.fields.get(key="client-stamp")
+    assert (stamp.kind, stamp.role, stamp.required) == ("stamp", "client", True)
+
+
 def test_an_individual_client_gets_no_stamp_field(company, sender):
+    # Never, even when the company asks company clients for theirs.
+    company.ask_client_stamp = True
+    company.save()
     person = factories.make_counterparty(
         kind=Counterparty.Kind.INDIVIDUAL, legal_name="Jeanne Moreau", siren=""
     )

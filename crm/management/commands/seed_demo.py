@@ -4,14 +4,20 @@ Idempotent: every record is looked up by a natural key first, so a second run cr
 """
 
 import datetime
+import hashlib
+import io
+import math
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone, translation
+from PIL import Image, ImageDraw, ImageFont
 
 from crm.models import Contact, Counterparty, Deal, DealStage, Employee, OwnCompany
 from crm.services import LineData, deal_create, invoice_create, invoice_set_status
@@ -52,6 +58,45 @@ def line(description: str, quantity: str, unit: str, price: str, rate: str) -> L
     }
 
 
+STAMP_INK = (38, 58, 150, 235)  # the blue-violet of a rubber stamp
+STAMP_PX = 600
+
+
+def demo_stamp_png(*, name: str, city: str, siren: str) -> bytes:
+    """A round company stamp as a transparent PNG: the name and city around the rim, the SIREN
+    and "Le Président" across the middle, in stamp ink. Drawn here so the demo needs no file."""
+    font_path = Path(settings.BASE_DIR) / "static" / "fonts" / "DejaVuSans-Bold.ttf"
+    image = Image.new("RGBA", (STAMP_PX, STAMP_PX), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    centre = STAMP_PX / 2
+    for radius, width in ((290, 12), (200, 5)):
+        draw.ellipse(
+            (centre - radius, centre - radius, centre + radius, centre + radius),
+            outline=STAMP_INK,
+            width=width,
+        )
+    rim = f"{name.upper()} \u2022 {city.upper()} \u2022 "
+    rim_font = ImageFont.truetype(str(font_path), 44)
+    step = 360 / len(rim)
+    for index, char in enumerate(rim):
+        angle = math.radians(index * step - 90)
+        glyph = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+        ImageDraw.Draw(glyph).text((32, 32), char, font=rim_font, fill=STAMP_INK, anchor="mm")
+        glyph = glyph.rotate(-(index * step), resample=Image.Resampling.BICUBIC)
+        x = centre + 245 * math.cos(angle) - 32
+        y = centre + 245 * math.sin(angle) - 32
+        image.alpha_composite(glyph, (round(x), round(y)))
+    middle = ImageFont.truetype(str(font_path), 40)
+    small = ImageFont.truetype(str(font_path), 30)
+    draw.text((centre, centre - 50), "CACHET", font=middle, fill=STAMP_INK, anchor="mm")
+    draw.line((centre - 150, centre - 12, centre + 150, centre - 12), fill=STAMP_INK, width=4)
+    draw.text((centre, centre + 30), f"SIREN {siren}", font=small, fill=STAMP_INK, anchor="mm")
+    draw.text((centre, centre + 80), "La Présidente", font=small, fill=STAMP_INK, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
 class Command(BaseCommand):
     help = "Load the French demo data (idempotent) and print the demo logins."
 
@@ -72,6 +117,12 @@ class Command(BaseCommand):
         if not OwnCompany.objects.filter(is_default=True).exists():
             company.is_default = True
             company.save(update_fields=["is_default"])
+        if not company.default_stamp:
+            # The director's page then offers "Use the company stamp" from the first signature.
+            png = demo_stamp_png(name="Atelier Lumière SAS", city="Lyon", siren="732 829 320")
+            digest = hashlib.sha256(png).hexdigest()
+            company.default_stamp.save(f"{digest}.png", ContentFile(png), save=False)
+            company.save(update_fields=["default_stamp"])
 
         users: dict[str, User] = {}
         for username, first, last, role in PEOPLE:
