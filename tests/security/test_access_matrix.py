@@ -132,6 +132,34 @@ def pdf_file(w: World) -> dict[str, Any]:
     return {"file": SimpleUploadedFile("copy.pdf", blank_pdf(), content_type="application/pdf")}
 
 
+def own_company(w: World) -> dict[str, Any]:
+    return {"company_id": w.company.pk}
+
+
+def _stamp_png() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (120, 120), "white")
+    ImageDraw.Draw(image).ellipse((10, 10, 110, 110), outline=(30, 60, 200), width=8)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def stamp_file(w: World) -> dict[str, Any]:
+    return {"stamp": SimpleUploadedFile("stamp.png", _stamp_png(), content_type="image/png")}
+
+
+def stamped_company(w: World) -> dict[str, Any]:
+    from signing.stamps import company_stamp_set
+
+    if not w.company.default_stamp:
+        company_stamp_set(company=w.company, data=_stamp_png())
+    return own_company(w)
+
+
 def template_form(w: World) -> dict[str, Any]:
     return {"name": "Renamed", "kind": "other", "language": "en", "body": "<p>x</p>", "css": ""}
 
@@ -339,6 +367,18 @@ ROUTES = [
     Route("signing:signer_compare", kwargs=token, expect=EVERYONE),
     Route("signing:signer_compare", "post", kwargs=token, data=pdf_file, expect=EVERYONE),
     Route("signing:default_stamp", kwargs=token, expect=EVERYONE),
+    # Our companies' stamps and the client-stamp setting: managers only.
+    Route("signing:company_stamp", kwargs=own_company, expect=MANAGERS),
+    Route("signing:company_stamp", "post", kwargs=own_company, data=stamp_file, expect=MANAGERS),
+    Route("signing:company_stamp_image", kwargs=stamped_company, expect=MANAGERS),
+    Route("signing:company_stamp_remove", "post", kwargs=own_company, expect=MANAGERS),
+    Route(
+        "signing:company_client_stamp",
+        "post",
+        kwargs=own_company,
+        data=lambda w: {"ask_client_stamp": "1"},
+        expect=MANAGERS,
+    ),
     # outgoing webhooks: the organisation's endpoints and their secrets, managers only
     Route("webhooks:endpoint_list", expect=MANAGERS),
     Route("webhooks:endpoint_create", expect=MANAGERS),
