@@ -45,7 +45,9 @@ __all__ = [
     "default_upload_fields",
     "document_create_from_invoice",
     "document_create_from_template",
+    "document_copy",
     "document_create_from_upload",
+    "document_prefill",
     "ensure_builtin_templates",
     "field_create",
     "field_delete",
@@ -272,6 +274,52 @@ def document_create_from_upload(
         created_by=creator,
         sanitized=checked.removed,
     )
+
+
+def document_copy(
+    *,
+    document: Document,
+    creator: AbstractBaseUser,
+    title: str,
+    prefilled: dict[str, str] | None = None,
+) -> Document:
+    """A new, unlocked document with the same PDF (the file is shared: addressed by hash) and
+    a copy of its fields, `prefilled` giving some of them a value by key. Bulk send makes one
+    per recipient from a document whose fields were placed once."""
+    prefilled = prefilled or {}
+    with transaction.atomic():
+        copy = Document(
+            title=title[:200],
+            source=document.source,
+            template=document.template,
+            template_version=document.template_version,
+            language=document.language,
+            sha256=document.sha256,
+            page_count=document.page_count,
+            created_by=creator,  # type: ignore[misc]  # a User, typed as the base class here
+            sanitized=document.sanitized,
+        )
+        copy.pdf.name = document.pdf.name
+        copy.full_clean()
+        copy.save()
+        fields = list(Field.objects.filter(document=document).order_by("pk"))
+        for field in fields:
+            field.pk = None
+            field.document = copy
+            field.prefilled = prefilled.get(field.key, field.prefilled)
+        Field.objects.bulk_create(fields)
+    if needs_preview_task(copy.page_count):
+        previews_queue(document=copy)
+    return copy
+
+
+def document_prefill(*, document: Document, values: dict[str, str]) -> None:
+    """Give fields of a document not yet sent a prefilled value, by field key."""
+    with transaction.atomic():
+        document = Document.objects.select_for_update().get(pk=document.pk)
+        _ensure_editable(document)
+        for key, value in values.items():
+            Field.objects.filter(document=document, key=key).update(prefilled=value)
 
 
 # Field editor ----------------------------------------------------------------------------

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "verification",
     "signing",
     "webhooks",
+    "bulk",
     # The REST API (/api/v1/, django-ninja: its Swagger UI assets are served from static).
     "ninja",
     "api",

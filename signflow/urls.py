@@ -30,6 +30,7 @@ urlpatterns = [
     *provider_webhook_urls(),
     path("crm/", include("crm.urls")),
     path("documents/", include("documents.urls")),
+    path("bulk/", include("bulk.urls")),
     path("settings/webhooks/", include("webhooks.urls")),
     path("api/v1/", api_v1.urls),
     path("", include("api.urls")),
