@@ -219,7 +219,7 @@ def deal_create(request: HttpRequest, payload: DealIn) -> Any:
         "stage": stage.pk,
         "amount": payload.amount,
         "currency": payload.currency,
-        "responsible": payload.responsible_id,
+        "responsible": payload.responsible_id or user.pk,
     }
     if payload.responsible_id and not can_reassign:
         raise NotAllowed(

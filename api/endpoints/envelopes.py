@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -214,6 +214,10 @@ def envelope_create(request: HttpRequest, payload: EnvelopeIn) -> Any:
     existing = Envelope.objects.filter(document=document).first()
     if existing is not None:
         require(access.can_act_on_envelope(user, existing))
+    else:
+        # The send page's rule (signing.views.send): only its creator starts an envelope on a
+        # document that has none yet.
+        require(document.created_by_id == user.pk)
     if existing is not None and existing.status != Envelope.Status.DRAFT or document.locked:
         raise Conflict("already_sent", _("This document has already been sent."))
     errors = _party_errors(payload.parties)
@@ -378,14 +382,21 @@ def envelope_certificate(request: HttpRequest, envelope_id: int) -> Any:
     """The certificate of completion: the pages the seal appended after the document's own.
     A copy for reading; only the whole sealed PDF carries the seal."""
     from pypdf import PdfReader, PdfWriter
+    from pypdf.errors import PdfReadError
 
     envelope = _visible(request, envelope_id)
-    reader = PdfReader(io.BytesIO(_sealed_bytes(envelope)))
-    writer = PdfWriter()
-    for page in reader.pages[envelope.document.page_count :]:
-        writer.add_page(page)
-    if not writer.pages:
-        raise Http404
     out = io.BytesIO()
-    writer.write(out)
+    try:
+        reader = PdfReader(io.BytesIO(_sealed_bytes(envelope)))
+        writer = PdfWriter()
+        for page in reader.pages[envelope.document.page_count :]:
+            writer.add_page(page)
+        if not writer.pages:
+            raise PdfReadError("no certificate pages")
+        writer.write(out)
+    except PdfReadError:
+        raise Conflict(
+            "certificate_unavailable",
+            _("The certificate cannot be extracted: download the sealed PDF."),
+        ) from None
     return _pdf(out.getvalue(), f"{envelope.public_id}-certificate.pdf")

@@ -20,6 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.api.matrix import API_ROUTES, check_api_route
 from tests.security.conftest import (
     COUNTERPARTY_NAME,
     DEAL_TITLE,
@@ -412,6 +413,10 @@ ROUTES = [
 ]
 
 
+# The REST API and its keys pages (tests/api/matrix.py): API rows are tried with a key.
+ROUTES += API_ROUTES  # type: ignore[arg-type]
+
+
 def _named_urls() -> set[str]:
     names: set[str] = set()
 
@@ -466,6 +471,9 @@ CASES = [
 
 @pytest.mark.parametrize(("route", "persona"), CASES)
 def test_access(route: Route, persona: str, world: World, clients: dict[str, Client]) -> None:
+    if getattr(route, "api", False):
+        check_api_route(route, persona, world, clients, LEAKS.get(persona, ()))  # type: ignore[arg-type]
+        return
     client = clients[persona]
     url = reverse(route.name, kwargs=route.kwargs(world))
     send = getattr(client, route.method)
