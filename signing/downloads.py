@@ -34,7 +34,10 @@ def ascii_fallback(name: str) -> str:
 
 
 def content_disposition(filename: str, *, attachment: bool = True) -> str:
-    name = _clean(filename)
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or not extension.isalnum():
+        stem, extension = filename, ""
+    name = _clean(stem) + (f".{extension}" if extension else "")
     kind = "attachment" if attachment else "inline"
     return f"{kind}; filename=\"{ascii_fallback(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
