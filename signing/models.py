@@ -261,6 +261,10 @@ class Event(models.Model):
         CANCELLED = "cancelled", pgettext_lazy("signing", "Cancelled")
         EXPIRED = "expired", _("Expired")
         LINK_REISSUED = "link_reissued", _("Link reissued")
+        # The sender corrects an envelope nobody has signed yet: the links die while the fields
+        # are changed (started), then new links go out (corrected, with what changed).
+        CORRECTION_STARTED = "correction_started", _("Correction started")
+        CORRECTED = "corrected", _("Corrected")
         SEALING_STARTED = "sealing_started", _("Sealing started")
         SEALING_FAILED = "sealing_failed", _("Sealing failed")
         SEALED = "sealed", _("Sealed")
