@@ -45,6 +45,14 @@ def _party(token: str) -> Party:
     return party
 
 
+def _party_in_language(request: HttpRequest, token: str) -> Party:
+    """The link's party, with the page in the envelope's language."""
+    party = _party(token)
+    translation.activate(party.envelope.language)
+    request.LANGUAGE_CODE = party.envelope.language
+    return party
+
+
 def _confirmed(request: HttpRequest, party: Party) -> bool:
     return party.otp_confirmed_at is not None and party.pk in request.session.get(SESSION_KEY, [])
 
@@ -211,10 +219,7 @@ def _sign_context(
 
 @never_cache
 def sign_page(request: HttpRequest, token: str) -> HttpResponse:
-    party = _party(token)
-    envelope = party.envelope
-    translation.activate(envelope.language)
-    request.LANGUAGE_CODE = envelope.language
+    party = _party_in_language(request, token)
     problem = services.link_problem(party)
     if problem is None:
         services.party_open(party=party, ip=client_ip(request), user_agent=user_agent(request))
@@ -374,10 +379,8 @@ def _submitted(
 
 @require_POST
 def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
-    party = _party(token)
+    party = _party_in_language(request, token)
     envelope = party.envelope
-    translation.activate(envelope.language)
-    request.LANGUAGE_CODE = envelope.language
     if not _confirmed(request, party):
         # Before any image is decoded: without the code, an upload costs us nothing.
         messages.error(request, _("Confirm the code we sent you before signing."))
@@ -456,9 +459,8 @@ def page_image(request: HttpRequest, token: str, page: int) -> HttpResponse:
 @require_POST
 def copy_download(request: HttpRequest, token: str) -> HttpResponse:
     """The document as it stands, before signing (a POST: handing it out writes an event)."""
-    party = _party(token)
+    party = _party_in_language(request, token)
     envelope = party.envelope
-    translation.activate(envelope.language)
     if not _confirmed(request, party):
         messages.error(request, _("Confirm the code we sent you to download the document."))
         return _back(token)

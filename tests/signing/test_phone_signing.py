@@ -33,6 +33,19 @@ def director(sent_envelope: Envelope, django_capture_on_commit_callbacks) -> tup
     return signer, token
 
 
+def director_signs(signer: Client, token: str, **overrides: str):
+    """The director's form: a typed name, an uploaded stamp, the consent ticked."""
+    data: dict = {
+        "signature-method": "typed",
+        "signature-typed": "Claire Dubois",
+        "stamp-method": "uploaded",
+        "stamp-file": io.BytesIO(stamp_png()),
+        "consent": "1",
+    }
+    data.update(overrides)
+    return signer.post(f"/s/{token}/sign/", {k: v for k, v in data.items() if v is not None})
+
+
 def _ink(png: bytes) -> tuple[Image.Image, tuple[int, int, int, int]]:
     image = Image.open(io.BytesIO(png)).convert("RGBA")
     bbox = image.getchannel("A").getbbox()
@@ -88,16 +101,7 @@ def test_an_empty_drawing_cannot_be_fitted():
 
 def test_the_stored_signature_has_the_shape_of_its_field(director, sent_envelope: Envelope):
     signer, token = director
-    response = signer.post(
-        f"/s/{token}/sign/",
-        {
-            "signature-method": "typed",
-            "signature-typed": "Claire Dubois",
-            "stamp-method": "uploaded",
-            "stamp-file": io.BytesIO(stamp_png()),
-            "consent": "1",
-        },
-    )
+    response = director_signs(signer, token)
     assert response.status_code == 302
     for value in FieldValue.objects.filter(party__envelope=sent_envelope).exclude(image=""):
         field = value.field
@@ -134,15 +138,7 @@ def test_an_error_shows_next_to_its_field_and_keeps_the_consent_and_the_typed_na
 
 def test_an_unticked_consent_is_reported_next_to_the_box(director):
     signer, token = director
-    response = signer.post(
-        f"/s/{token}/sign/",
-        {
-            "signature-method": "typed",
-            "signature-typed": "Claire Dubois",
-            "stamp-method": "uploaded",
-            "stamp-file": io.BytesIO(stamp_png()),
-        },
-    )
+    response = director_signs(signer, token, consent=None)
     assert response.status_code == 400
     html = response.content.decode()
     consent = html[html.index('id="consent-block"') :]
@@ -206,16 +202,7 @@ def test_the_client_copy_shows_the_director_signature(
 ):
     signer, token = director
     with django_capture_on_commit_callbacks(execute=True):
-        signer.post(
-            f"/s/{token}/sign/",
-            {
-                "signature-method": "typed",
-                "signature-typed": "Claire Dubois",
-                "stamp-method": "uploaded",
-                "stamp-file": io.BytesIO(stamp_png()),
-                "consent": "1",
-            },
-        )
+        director_signs(signer, token)
     client_message = last_message(template="invitation", recipient="+33698765432")
     client_token, client = link_token(client_message), Client()
     with django_capture_on_commit_callbacks(execute=True):

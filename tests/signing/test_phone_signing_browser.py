@@ -14,6 +14,7 @@ from PIL import Image
 from signing.models import Envelope, Event, FieldValue, Message, Party
 from tests.browser_support import ARTIFACTS, needs_chromium
 from tests.signing.conftest import code_in, link_token, sign_with_code, stamp_png
+from tests.signing.test_phone_signing import director_signs
 
 pytestmark = [pytest.mark.browser, needs_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -207,16 +208,7 @@ def test_the_client_taps_to_sign_on_a_desktop(
     )
     with django_capture_on_commit_callbacks(execute=True):
         sign_with_code(director, token, "claire.dubois@atelier-lumiere.fr")
-        director.post(
-            f"/s/{token}/sign/",
-            {
-                "signature-method": "typed",
-                "signature-typed": "Claire Dubois",
-                "stamp-method": "uploaded",
-                "stamp-file": io.BytesIO(stamp_png()),
-                "consent": "1",
-            },
-        )
+        director_signs(director, token)
     context = browser.new_context(**DESKTOP)
     page = context.new_page()
     _open_confirmed(page, live_server, sent_envelope, "client")
