@@ -80,26 +80,36 @@ def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
-    """From a deal or an invoice: render the invoice into a document and open the send screen."""
+    """From a deal or an invoice: the invoice's envelope, reopened if it has one (draft, in
+    progress or signed), else a new draft with the invoice rendered; then the send screen."""
     invoice = get_object_or_404(Invoice.objects.select_related("deal"), pk=invoice_id)
     employee = getattr(_user(request), "employee", None)
     if employee is None or not (
         employee.is_manager or invoice.deal.responsible_id == _user(request).pk
     ):
         raise Http404
-    language = (get_language() or "fr")[:2]
-    if language not in {"fr", "en"}:
+    # The document's language: chosen on the button's form, else the employee's own; the
+    # send screen can still change it (the document is then rendered again).
+    language = request.POST.get("language") or (get_language() or "fr")[:2]
+    if language not in dict(Envelope.Language.choices):
         language = "fr"
     from documents.services import DocumentError
 
     try:
-        envelope = services.envelope_create_from_invoice(
+        envelope = services.envelope_open_for_invoice(
             invoice=invoice, actor=_user(request), language=language
         )
     except DocumentError as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return redirect("crm:deal_detail", deal_id=invoice.deal_id)
-    return redirect("signing:send", document_id=envelope.document_id)
+    return _to_envelope(envelope)
+
+
+def _to_envelope(envelope: Envelope) -> HttpResponse:
+    """A draft opens on the send screen; a sent or signed one on its own page."""
+    if envelope.status == Envelope.Status.DRAFT:
+        return redirect("signing:send", document_id=envelope.document_id)
+    return redirect("signing:envelope_detail", envelope_id=envelope.pk)
 
 
 @require_POST
@@ -108,7 +118,7 @@ def send_deal(request: HttpRequest, deal_id: int) -> HttpResponse:
     """From a deal: a document rendered from a chosen template, then the send screen."""
     from documents.access import can_view_template
     from documents.models import DocumentTemplate
-    from documents.services import DocumentError, document_create_from_template
+    from documents.services import DocumentError
 
     deal = get_object_or_404(Deal, pk=deal_id)
     user = _user(request)
@@ -121,21 +131,12 @@ def send_deal(request: HttpRequest, deal_id: int) -> HttpResponse:
         messages.error(request, _("Choose a template."))
         return redirect("crm:deal_detail", deal_id=deal.pk)
     try:
-        document = document_create_from_template(
-            template=template,
-            context={},
-            title=f"{template.name} — {deal.title}",
-            creator=user,
-            language=template.language,
-            deal=deal,
-        )
+        # One document per deal and template, as for invoices.
+        envelope = services.envelope_open_for_template(deal=deal, template=template, actor=user)
     except DocumentError as exc:
         messages.error(request, exc.message)
         return redirect("crm:deal_detail", deal_id=deal.pk)
-    envelope = services.envelope_create(
-        document=document, responsible=user, language=template.language
-    )
-    return redirect("signing:send", document_id=envelope.document_id)
+    return _to_envelope(envelope)
 
 
 def _prefill(envelope: Envelope) -> dict[str, dict[str, Any]]:
@@ -163,6 +164,22 @@ def _prefill(envelope: Envelope) -> dict[str, dict[str, Any]]:
     return {"company": company, "client": client}
 
 
+def _unsaved_envelope(document: Document, user: User) -> Envelope:
+    """What the send screen shows for an uploaded document before its envelope exists: a GET
+    writes nothing, the envelope is created by the POST that sends it."""
+    employee = getattr(user, "employee", None)
+    deal = document.deal
+    return Envelope(
+        document=document,
+        title=document.title,
+        language=document.language,
+        responsible=user,
+        company=deal.company if deal else (employee.company if employee else None),
+        counterparty=deal.counterparty if deal else None,
+        deal=deal,
+    )
+
+
 @login_required
 def send(request: HttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(Document, pk=document_id)
@@ -170,8 +187,11 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
     if envelope is None:
         if document.created_by_id != _user(request).pk:
             raise Http404
-        envelope = services.envelope_for_document(document=document, actor=_user(request))
-    if not access.can_act_on_envelope(_user(request), envelope):
+        if request.method == "POST":
+            envelope = services.envelope_for_document(document=document, actor=_user(request))
+        else:
+            envelope = _unsaved_envelope(document, _user(request))
+    if envelope.pk and not access.can_act_on_envelope(_user(request), envelope):
         raise Http404
     if envelope.status != Envelope.Status.DRAFT:
         messages.info(request, _("This document has already been sent."))
@@ -295,6 +315,47 @@ def envelope_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
         else:
             messages.success(request, _("The signature request was cancelled."))
     return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+
+
+@require_POST
+@login_required
+def envelope_discard(request: HttpRequest, envelope_id: int) -> HttpResponse:
+    """Throw a draft away (the explicit way to start over before sending)."""
+    envelope = _act(request, envelope_id)
+    deal_id = envelope.deal_id
+    try:
+        services.envelope_discard_draft(envelope=envelope, actor=_user(request))
+    except services.SigningError as exc:
+        messages.error(request, exc.message)
+        return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+    messages.success(request, _("The draft was discarded."))
+    if deal_id:
+        return redirect("crm:deal_detail", deal_id=deal_id)
+    return redirect("signing:board")
+
+
+@require_POST
+@login_required
+def envelope_replace(request: HttpRequest, envelope_id: int) -> HttpResponse:
+    """Cancel a document in progress, with a reason, and prepare a new version to send."""
+    envelope = _act(request, envelope_id)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason for cancelling."))
+        return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+    from documents.errors import DocumentError
+
+    try:
+        new = services.envelope_replace(
+            envelope=envelope, actor=_user(request), reason=form.cleaned_data["reason"]
+        )
+    except (services.SigningError, DocumentError) as exc:
+        messages.error(request, exc.message)
+        return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+    messages.success(
+        request, _("The previous version was cancelled. Check the new one and send it.")
+    )
+    return _to_envelope(new)
 
 
 @require_POST

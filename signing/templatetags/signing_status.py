@@ -22,6 +22,27 @@ def invoice_signing_status(invoice: Any) -> dict[str, Any]:
     return {"envelopes": envelopes_for_invoice(invoice_id=invoice.pk)}
 
 
+@register.inclusion_tag("signing/_invoice_action.html", takes_context=True)
+def invoice_signature_action(context: dict[str, Any], invoice: Any) -> dict[str, Any]:
+    """What an invoice offers about its signature: "Send for signature" (with the document's
+    language) when it has no envelope, the draft or the request in progress when it has one,
+    "Signed" with the sealed PDF once signed: one document per invoice (signing.services)."""
+    from django.utils.translation import get_language
+
+    from signing.models import Envelope
+    from signing.services import current_envelope, invoice_source
+
+    envelope = current_envelope(invoice_source(invoice.pk))
+    return {
+        "invoice": invoice,
+        "envelope": envelope,
+        "can_send": invoice.status in {"draft", "issued"},
+        "languages": Envelope.Language.choices,
+        "language": (get_language() or "fr")[:2],
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
 @register.inclusion_tag("signing/_deal_send_template.html", takes_context=True)
 def deal_send_template_form(context: dict[str, Any], deal: Any) -> dict[str, Any]:
     """A form to send a document made from a template (agreement, NDA...) for this deal."""

@@ -328,6 +328,16 @@ ROUTES = [
         data=lambda w: {"reason": "x"},
         expect=OWNED,
     ),
+    # Start over: discard a draft, or cancel and prepare a new version (envelope here is sent:
+    # the owner gets a message and the page back, others nothing).
+    Route("signing:envelope_discard", "post", kwargs=envelope, expect=OWNED),
+    Route(
+        "signing:envelope_replace",
+        "post",
+        kwargs=envelope,
+        data=lambda w: {"reason": "x"},
+        expect=OWNED,
+    ),
     Route(
         "signing:party_reissue",
         "post",
