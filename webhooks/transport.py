@@ -113,6 +113,8 @@ def post(*, url: str, body: str, secrets: list[str], message_id: str) -> Outcome
         finally:
             response.close()
         return done(response.status, raw[:EXCERPT_BYTES].decode("utf-8", "replace"))
+    except urllib3.exceptions.NewConnectionError as exc:  # a subclass of the timeout error
+        return done(error=f"connection failed: {exc}", code="connection")
     except urllib3.exceptions.TimeoutError as exc:
         return done(error=f"no answer in time: {exc}", code="timeout")
     except urllib3.exceptions.SSLError as exc:

@@ -63,7 +63,7 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def endpoint_create(request: HttpRequest) -> HttpResponse:
     _require_manager(request)
-    form = EndpointForm(request.POST or None)
+    form = EndpointForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         endpoint = _save(request, form, None)
         if endpoint is not None:
@@ -76,7 +76,7 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
 def endpoint_edit(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     initial = {"url": endpoint.url, "description": endpoint.description, "events": endpoint.events}
-    form = EndpointForm(request.POST or None, initial=initial)
+    form = EndpointForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid() and _save(request, form, endpoint):
         messages.success(request, _("Endpoint saved."))
         return redirect("webhooks:endpoint_detail", endpoint.pk)

@@ -139,3 +139,37 @@ def fresh_subscriptions() -> Iterator[None]:
 @pytest.fixture
 def endpoint(receiver: Receiver, manager: User) -> Endpoint:
     return services.endpoint_create(url=receiver.url, events=list(EVENT_TYPES), actor=manager)
+
+
+@pytest.fixture
+def sent_envelope_for_webhooks(endpoint: Endpoint, sender: User, settings):
+    """An envelope sent through the service after `endpoint` subscribed (its deliveries are
+    written; on-commit tasks do not run in a rolled-back test)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from signing import services as signing_services
+    from tests.security.conftest import _upload
+
+    settings.SIGNFLOW_BASE_URL = "http://127.0.0.1:8000"
+    document = _upload("Contrat webhooks", sender)
+    envelope = signing_services.envelope_create(
+        document=document, responsible=sender, language="en"
+    )
+    signing_services.envelope_send(
+        envelope=envelope,
+        actor=sender,
+        parties=[
+            signing_services.PartyInput(
+                role="company", name="Claire Dubois", email="claire@example.com", is_company=True
+            ),
+            signing_services.PartyInput(
+                role="client", name="Paul Martin", email="paul@example.com"
+            ),
+        ],
+        language="en",
+        deadline=timezone.now() + datetime.timedelta(days=10),
+    )
+    envelope.refresh_from_db()
+    return envelope
