@@ -156,7 +156,7 @@
       $("[data-slot]", dialog).appendChild(target);
       $("[data-field-title]", dialog).textContent = box.getAttribute("data-label");
       var reuse = isImage(box) && !adopted[box.getAttribute("data-field")] && captured(box.getAttribute("data-kind")) &&
-        boxes.some(function (b) { return b !== box && b.getAttribute("data-kind") === box.getAttribute("data-kind") && adopted[b.getAttribute("data-field")]; });
+        boxes.some(function (b) { return b !== box && b.getAttribute("href") === box.getAttribute("href") && adopted[b.getAttribute("data-field")]; });
       $("[data-reuse]", dialog).hidden = !reuse;
       $("[data-field-error]", dialog).hidden = true;
       dialog.showModal();

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from PIL import Image
+from playwright.sync_api import expect
 
+from documents.models import Field
 from signing.models import Envelope, Event, FieldValue, Message, Party
 from tests.browser_support import ARTIFACTS, needs_chromium
 from tests.signing.conftest import code_in, link_token, sign_with_code, stamp_png
@@ -72,6 +74,20 @@ def test_the_director_signs_guided_on_a_360_px_phone(
 ):
     stamp_file = tmp_path / "cachet.png"
     stamp_file.write_bytes(stamp_png())
+    # A second signature field for the director, square and low on the page: the signature
+    # made in the first box is offered there.
+    Field.objects.create(
+        document=sent_envelope.document,
+        key="company-initials",
+        kind=Field.Kind.INITIALS,
+        role=Field.Role.COMPANY,
+        page=1,
+        x=480,
+        y=30,
+        width=40,
+        height=40,
+        label="Initials",
+    )
     context = browser.new_context(**PHONE_360)
     page = context.new_page()
     _open_confirmed(page, live_server, sent_envelope, "company")
@@ -130,7 +146,7 @@ def test_the_director_signs_guided_on_a_360_px_phone(
     _shot(page, "3-phone-pad")
     page.click("[data-field-done]")
     ink = page.locator("a.fieldbox[data-kind=signature] [data-overlay-img]")
-    assert ink.is_visible()
+    expect(ink).to_be_visible()
     assert ink.get_attribute("src").startswith("data:image/png")
     assert finish.is_disabled()  # the stamp is still to do
 
@@ -140,8 +156,17 @@ def test_the_director_signs_guided_on_a_360_px_phone(
     page.wait_for_selector("#field-dialog[open]")
     page.set_input_files("#field-dialog input[name=stamp-file]", str(stamp_file))
     page.click("[data-field-done]")
-    assert page.locator("a.fieldbox[data-kind=stamp] [data-overlay-img]").is_visible()
-    assert finish.is_enabled()
+    expect(page.locator("a.fieldbox[data-kind=stamp] [data-overlay-img]")).to_be_visible()
+    assert finish.is_disabled()  # the initials are left
+
+    page.click("[data-guide-next]")
+    assert page.get_attribute(current, "data-kind") == "initials"
+    page.locator(current).tap()
+    page.wait_for_selector("#field-dialog[open]")
+    expect(page.locator("#field-dialog [data-reuse]")).to_be_visible()
+    page.click("[data-field-done]")
+    expect(page.locator("a.fieldbox[data-kind=initials] [data-overlay-img]")).to_be_visible()
+    expect(finish).to_be_enabled()
     _shot(page, "4-phone-filled")
 
     # Finish without the consent: the message is next to the box, nothing sent.
@@ -165,6 +190,12 @@ def test_the_director_signs_guided_on_a_360_px_phone(
     with signature.image.open("rb") as fh:
         stored = Image.open(io.BytesIO(fh.read()))
     assert abs(stored.width / stored.height - box_w / box_h) < 0.03
+    # The same drawing in the square initials box, fitted to its own shape.
+    initials = FieldValue.objects.get(party=director, field__kind="initials")
+    assert initials.method == "drawn"
+    with initials.image.open("rb") as fh:
+        square = Image.open(io.BytesIO(fh.read()))
+    assert square.width == square.height
 
 
 def test_without_javascript_the_form_signs_and_keeps_values_after_an_error(
@@ -220,8 +251,8 @@ def test_the_client_taps_to_sign_on_a_desktop(
     page.wait_for_selector("#field-dialog[open]")
     page.fill("#field-dialog #signature-typed", "Paul Martin")
     page.click("[data-field-done]")
-    assert page.locator("a.fieldbox[data-kind=signature] [data-overlay-img]").is_visible()
-    assert finish.is_enabled()
+    expect(page.locator("a.fieldbox[data-kind=signature] [data-overlay-img]")).to_be_visible()
+    expect(finish).to_be_enabled()
     page.check("input[name=consent]")
     _shot(page, "8-desktop-filled")
     finish.click()
