@@ -111,6 +111,9 @@ class Command(BaseCommand):
 
     def _seed(self) -> None:
         DealStage.objects.ensure_defaults()
+        # The demo pipeline's rule: a deal is won when its document is signed.
+        if not DealStage.objects.filter(on_signature=True).exists():
+            DealStage.objects.filter(code="won").update(on_signature=True)
         company, _ = OwnCompany.objects.get_or_create(
             legal_name="Atelier Lumière SAS", defaults=COMPANY
         )
