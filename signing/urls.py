@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from signing import compare_views, signer_views, stamp_views, views, webhooks
+from signing import compare_views, correct_views, signer_views, stamp_views, views, webhooks
 
 app_name = "signing"
 
@@ -17,6 +17,16 @@ urlpatterns = [
         name="envelope_compare",
     ),
     path("envelopes/<int:envelope_id>/remind/", views.envelope_remind, name="envelope_remind"),
+    path(
+        "envelopes/<int:envelope_id>/correct/",
+        correct_views.envelope_correct,
+        name="envelope_correct",
+    ),
+    path(
+        "envelopes/<int:envelope_id>/correct/fields/",
+        correct_views.envelope_correct_fields,
+        name="envelope_correct_fields",
+    ),
     path("envelopes/<int:envelope_id>/cancel/", views.envelope_cancel, name="envelope_cancel"),
     path("envelopes/<int:envelope_id>/discard/", views.envelope_discard, name="envelope_discard"),
     path(

@@ -22,6 +22,7 @@ from documents.contexts import client_stamp_asked
 from documents.models import Document, Field
 from documents.selectors import template_notice
 from signing import access, audit, services
+from signing.correct_views import correction_context
 from signing.downloads import pdf_attachment, sealed_filename
 from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
 from signing.models import Envelope, Message, Party
@@ -59,6 +60,8 @@ def envelope_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
             "messages_out": envelope.messages.select_related("party").order_by("-id"),
             "events": envelope.events.select_related("party", "actor").order_by("id"),
             "chain": chain,
+            # Nobody signed yet: the sender may correct it (signing.services.correcting).
+            "correction": correction_context(envelope),
             "sealing_problem": services.sealing_problem(envelope),
             "reason_form": ReasonForm(),
             "download_available": envelope.status == Envelope.Status.COMPLETED

@@ -42,6 +42,7 @@ from signing.services.codes import (
     otp_send,
     party_open,
 )
+from signing.services.correcting import envelope_correct, envelope_correction_open
 from signing.services.lifecycle import (
     REMIND_COOLDOWN,
     envelope_cancel,
@@ -139,6 +140,8 @@ __all__ = [
     "_status_for",
     "_write_back",
     "copy_download",
+    "envelope_correct",
+    "envelope_correction_open",
     "download_available",
     "filled_values",
     "envelope_cancel",

@@ -318,6 +318,9 @@ ROUTES = [
     Route("signing:envelope_compare", kwargs=envelope, expect=OWNED),
     Route("signing:envelope_compare", "post", kwargs=envelope, data=pdf_file, expect=OWNED),
     Route("signing:envelope_remind", "post", kwargs=envelope, expect=OWNED),
+    # Correct before the first signature (an empty form: the owner gets a message back).
+    Route("signing:envelope_correct", "post", kwargs=envelope, expect=OWNED),
+    Route("signing:envelope_correct_fields", "post", kwargs=envelope, expect=OWNED),
     # Retry a failed seal: the responsible employee or a manager (the envelope here is not in
     # `sealing_failed`: the owner gets a message and the page back, others nothing).
     Route("signing:envelope_retry_sealing", "post", kwargs=envelope, expect=OWNED),
