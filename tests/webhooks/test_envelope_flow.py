@@ -5,19 +5,18 @@ Standard Webhooks and checked with the `standardwebhooks` package, in the order 
 import json
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from crm.models import Invoice
 from signing.models import Envelope, Party
-from tests.signing.conftest import last_message, link_token, send_form, sign_with_code, stamp_png
+from tests.signing.conftest import last_message, send_form
+from tests.signing.test_flow import _complete
 from tests.webhooks.conftest import Receiver
 from webhooks.models import Endpoint, WebhookDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DIRECTOR = "claire.dubois@atelier-lumiere.fr"
-CLIENT_PHONE = "+33698765432"
 
 
 def _send(sender_client: Client, invoice: Invoice) -> Envelope:
@@ -27,41 +26,11 @@ def _send(sender_client: Client, invoice: Invoice) -> Envelope:
     return Envelope.objects.get(document__invoice=invoice)
 
 
-def _director_signs() -> None:
-    token = link_token(last_message(template="invitation", recipient=DIRECTOR))
-    director = Client()
-    sign_with_code(director, token, DIRECTOR)
-    response = director.post(
-        f"/s/{token}/sign/",
-        {
-            "signature-method": "typed",
-            "signature-typed": "Claire Dubois",
-            "stamp-method": "uploaded",
-            "stamp-file": SimpleUploadedFile("stamp.png", stamp_png(), "image/png"),
-            "consent": "1",
-        },
-    )
-    assert response.status_code == 302
-
-
-def _client_signs() -> None:
-    token = link_token(last_message(template="invitation", recipient=CLIENT_PHONE))
-    client = Client()
-    sign_with_code(client, token, CLIENT_PHONE)
-    response = client.post(
-        f"/s/{token}/sign/",
-        {"signature-method": "typed", "signature-typed": "Paul Martin", "consent": "1"},
-    )
-    assert response.status_code == 302
-
-
 def test_the_receiver_gets_every_event_of_an_envelope_signed_and_in_order(
     sender_client: Client, invoice: Invoice, receiver: Receiver, endpoint: Endpoint
 ):
-    envelope = _send(sender_client, invoice)
-    _director_signs()
-    _client_signs()
-    envelope.refresh_from_db()
+    # The pages, as tests/signing/test_flow.py drives them: send, director signs, client signs.
+    envelope = _complete(sender_client, invoice)
     assert envelope.status == Envelope.Status.COMPLETED, envelope.sealing_error
 
     assert receiver.types() == [
