@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +25,7 @@ class EndpointForm(forms.Form):
         url: str = self.cleaned_data["url"]
         if not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError(_("Enter an http:// or https:// address."))
-        if "@" in url.split("/", 3)[2]:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
             raise forms.ValidationError(_("Put no user name or password in the address."))
         return url

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import time_machine
+from django.urls import resolve
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -207,6 +208,8 @@ def test_the_payload_is_stable_json(endpoint: Endpoint, sent_envelope_for_webhoo
     assert list(body) == ["data", "timestamp", "type"]
     assert body["timestamp"].endswith("Z")
     envelope = body["data"]["envelope"]
+    # The link names the REST API's own view of the envelope.
+    assert resolve(envelope["links"]["api"]).view_name == "api_v1:envelope_detail"
     assert envelope == {
         "id": sent_envelope_for_webhooks.pk,
         "reference": sent_envelope_for_webhooks.public_id,

@@ -46,6 +46,7 @@ def test_a_manager_adds_an_endpoint_and_sees_its_secret(manager_client: Client):
         (_form(url="not a url"), "url", "Enter a valid URL."),
         (_form(url="ftp://hooks.example.com/x"), "url", "http:// or https://"),
         (_form(url="https://user:pw@hooks.example.com/x"), "url", "no user name or password"),
+        (_form(url="https://user@hooks.example.com/x"), "url", "no user name or password"),
         (_form(url="http://169.254.169.254/latest/"), "url", "This address is internal"),
         (_form(url="http://10.0.0.8/x"), "url", "This address is internal"),
         (_form(url="https://" + "a" * 2100 + ".com/"), "url", "at most 2000"),
@@ -63,6 +64,12 @@ def test_bad_input_is_refused_on_the_page_and_nothing_is_written(
     errors = " ".join(str(e) for e in response.context["form"].errors.get(field, []))
     assert message in errors, response.context["form"].errors
     assert not Endpoint.objects.exists()
+
+
+def test_an_at_sign_after_the_host_is_fine(manager_client: Client):
+    response = manager_client.post(f"{BASE}new/", _form(url="https://hooks.example.com/in?to=a@b"))
+    assert response.status_code == 302
+    assert Endpoint.objects.get().url == "https://hooks.example.com/in?to=a@b"
 
 
 def test_editing_keeps_the_secret_and_checks_the_input(manager_client: Client, manager: User):
