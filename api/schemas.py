@@ -49,6 +49,10 @@ class ErrorOut(Schema):
     error: ErrorDetail
 
 
+# The error answers every endpoint documents (401 no key, 403 scope, 429 rate limit...).
+ERRORS: dict[int, Any] = {status: ErrorOut for status in (400, 401, 403, 404, 409, 429)}
+
+
 # --- CRM ---------------------------------------------------------------------------------
 
 
@@ -208,6 +212,22 @@ class TemplateOut(Schema):
     builtin: bool
     is_default_for_invoices: bool
     created_at: datetime.datetime
+
+
+class TemplateIn(Schema):
+    name: Line(200)  # type: ignore[valid-type]
+    kind: Literal["invoice", "agreement", "nda", "other"] = "other"
+    language: Language
+    body: str = Field(max_length=2_000_000, description="Sandboxed Django template (HTML).")
+    css: str = Field("", max_length=2_000_000)
+
+
+class TemplatePatch(Schema):
+    name: Line(200) | None = None  # type: ignore[valid-type]
+    kind: Literal["invoice", "agreement", "nda", "other"] | None = None
+    language: Language | None = None
+    body: str | None = Field(None, max_length=2_000_000)
+    css: str | None = Field(None, max_length=2_000_000)
 
 
 class FieldIn(Schema):

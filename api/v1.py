@@ -18,7 +18,7 @@ Create and send documents for signature without the browser.
 - **Keys**: an employee creates keys on *Account > API keys*; send one as
   `Authorization: Bearer sf_...`. A key acts as its employee, with the same access as on the
   pages, limited by its scopes: `read` (every GET), `send` (create CRM records, documents and
-  envelopes, and act on envelopes), `templates` (reserved for template management).
+  envelopes, and act on envelopes), `templates` (create and change document templates).
 - **Idempotency**: every POST accepts an `Idempotency-Key` header. The same key with the same
   request returns the first answer (header `Idempotent-Replayed: true`); with another request,
   409 `idempotency_key_reused`. Only successful answers are kept.

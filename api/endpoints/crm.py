@@ -19,6 +19,7 @@ from api import auth
 from api.endpoints.common import PageQuery, caller, changed, form_error, require
 from api.pagination import paginate
 from api.schemas import (
+    ERRORS,
     ContactIn,
     ContactOut,
     ContactPatch,
@@ -29,7 +30,6 @@ from api.schemas import (
     DealIn,
     DealOut,
     DealPage,
-    ErrorOut,
     InvoiceIn,
     InvoiceOut,
     InvoicePage,
@@ -40,7 +40,6 @@ from crm.models import Contact, Counterparty, Deal, DealStage, Invoice
 from signflow.errors import NotAllowed
 
 router = Router(tags=["CRM"])
-ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
 def counterparty_out(counterparty: Counterparty) -> dict[str, Any]:

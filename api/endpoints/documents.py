@@ -18,12 +18,24 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
 
 from api import auth
-from api.endpoints.common import caller, require
+from api.endpoints.common import caller, changed, form_error, require
 from api.errors import validation_fields
-from api.schemas import DocumentOut, ErrorOut, FieldIn, FromTemplateIn, Language, TemplateOut
+from api.schemas import ERRORS as COMMON_ERRORS
+from api.schemas import (
+    DocumentOut,
+    ErrorOut,
+    FieldIn,
+    FromTemplateIn,
+    Language,
+    TemplateIn,
+    TemplateOut,
+    TemplatePatch,
+)
 from crm import access as crm_access
 from crm.models import Deal, Invoice
 from documents import access
+from documents import services as document_services
+from documents.forms import TemplateForm
 from documents.models import Document, DocumentTemplate, Field
 from documents.services import (
     DocumentError,
@@ -34,19 +46,11 @@ from documents.services import (
     field_create,
     field_delete,
 )
-from signflow.errors import SignFlowError
+from signflow.errors import NotAllowed, SignFlowError
 from signflow.text import clean_text
 
 router = Router(tags=["Documents"])
-ERRORS: dict[int, Any] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    413: ErrorOut,
-    422: ErrorOut,
-}
+ERRORS: dict[int, Any] = {**COMMON_ERRORS, 413: ErrorOut, 422: ErrorOut}
 FIELDS = TypeAdapter(list[FieldIn])
 
 
@@ -91,19 +95,55 @@ def template_list(request: HttpRequest) -> Any:
     if not DocumentTemplate.objects.filter(builtin=True).exists():
         ensure_builtin_templates()  # as the templates page does on a fresh installation
     templates = DocumentTemplate.objects.order_by("name", "id")
-    return [
-        {
-            "id": t.pk,
-            "name": t.name,
-            "kind": t.kind,
-            "language": t.language,
-            "builtin": t.builtin,
-            "is_default_for_invoices": t.is_default_for_invoices,
-            "created_at": t.created_at,
-        }
-        for t in templates
-        if access.can_view_template(user, t)
-    ]
+    return [template_out(t) for t in templates if access.can_view_template(user, t)]
+
+
+def template_out(template: DocumentTemplate) -> dict[str, Any]:
+    return {
+        "id": template.pk,
+        "name": template.name,
+        "kind": template.kind,
+        "language": template.language,
+        "builtin": template.builtin,
+        "is_default_for_invoices": template.is_default_for_invoices,
+        "created_at": template.created_at,
+    }
+
+
+def _template_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Checked by the template editor's own form (lengths, choices, text cleaning)."""
+    form = TemplateForm(data)
+    if not form.is_valid():
+        raise form_error(form)
+    return form.cleaned_data
+
+
+@router.post("/templates", response={201: TemplateOut, **ERRORS}, auth=auth.TEMPLATES)
+def template_create(request: HttpRequest, payload: TemplateIn) -> Any:
+    """A new template (rendered once with sample data first: a template that fails is refused)."""
+    user = caller(request)
+    require(access.is_employee(user))
+    template = document_services.template_create(
+        creator=user, **_template_data(payload.model_dump())
+    )
+    return Status(201, template_out(template))
+
+
+@router.patch(
+    "/templates/{int:template_id}", response={200: TemplateOut, **ERRORS}, auth=auth.TEMPLATES
+)
+def template_update(request: HttpRequest, template_id: int, payload: TemplatePatch) -> Any:
+    user = caller(request)
+    template = get_object_or_404(DocumentTemplate, pk=template_id)
+    require(access.can_view_template(user, template))
+    if not access.can_edit_template(user, template):
+        raise NotAllowed(message=_("You may not change this template: duplicate it."))
+    current = {
+        name: getattr(template, name) for name in ("name", "kind", "language", "body", "css")
+    }
+    data = _template_data({**current, **changed(payload)})
+    template = document_services.template_update(template=template, actor=user, **data)
+    return template_out(template)
 
 
 def _fields_from_json(raw: str) -> list[FieldIn]:

@@ -26,12 +26,12 @@ from api.endpoints.documents import field_out
 from api.models import SendPlan
 from api.pagination import paginate
 from api.schemas import (
+    ERRORS,
     CancelIn,
     CorrectIn,
     EnvelopeIn,
     EnvelopeOut,
     EnvelopePage,
-    ErrorOut,
     PartyIn,
 )
 from documents import access as document_access
@@ -41,7 +41,6 @@ from signing import access, selectors, services
 from signing.models import Envelope, FieldValue, Party
 
 router = Router(tags=["Envelopes"])
-ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
 def _visible(request: HttpRequest, envelope_id: int) -> Envelope:

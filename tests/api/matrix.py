@@ -141,6 +141,19 @@ API_ROUTES = [
     ApiRoute("api_v1:invoice_create", "post", data=_invoice, expect=OWNED),
     # Documents: templates and documents are their creator's (built-in templates everyone's).
     ApiRoute("api_v1:template_list", expect={**LISTED, "outsider": HIDDEN}),
+    ApiRoute(
+        "api_v1:template_create",
+        "post",
+        data=lambda w: {"name": "T", "language": "en", "body": "<p>x</p>"},
+        expect=EMPLOYEES,
+    ),
+    ApiRoute(
+        "api_v1:template_update",
+        "patch",
+        kwargs=lambda w: {"template_id": w.template.pk},
+        data=lambda w: {"name": "Renamed"},
+        expect=OWNED,
+    ),
     ApiRoute("api_v1:document_upload", "post", data=_pdf, multipart=True, expect=EMPLOYEES),
     ApiRoute(
         "api_v1:document_from_template",

@@ -179,3 +179,22 @@ def test_only_a_manager_chooses_another_responsible(
     deal = manager_api.post("/deals", body).json()
     assert deal["responsible_id"] == colleague.pk
     assert sender_api.get("/deals").json()["items"] == []
+
+
+def test_the_templates_scope_creates_and_changes_templates(
+    sender: User, colleague: User, sender_api: Api
+) -> None:
+    from tests.api.conftest import api_for
+
+    body = {"name": "Devis", "kind": "other", "language": "fr", "body": "<p>{{ deal.title }}</p>"}
+    assert api_for(sender, ["read", "send"]).post("/templates", body).status_code == 403
+    created = sender_api.post("/templates", body)
+    assert created.status_code == 201, created.content
+    template_id = created.json()["id"]
+    renamed = sender_api.patch(f"/templates/{template_id}", {"name": "Devis 2026"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Devis 2026"
+    broken = sender_api.patch(f"/templates/{template_id}", {"body": "{% load x %}"})
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "document_invalid"
+    assert api_for(colleague).patch(f"/templates/{template_id}", {"name": "x"}).status_code == 404
+    builtin = next(t for t in sender_api.get("/templates").json() if t["builtin"])
+    assert sender_api.patch(f"/templates/{builtin['id']}", {"name": "x"}).status_code == 403

@@ -217,6 +217,7 @@ def _bodies(world: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             },
         ),
         ("post", "/documents/from-template", {"template_id": 999, "deal_id": deal.pk}),
+        ("post", "/templates", {"name": "T", "kind": "other", "language": "en", "body": "<p/>"}),
     ]
 
 
