@@ -186,8 +186,32 @@ def document_create_from_invoice(
     )
 
 
+def _empty_bottom(checked: CheckedPdf, *, margin: float, height: float, start: float) -> float:
+    """The lowest y from `start` of an empty band across the last page (`start` if none)."""
+    from documents.content_boxes import content_boxes, free_band_bottom
+
+    page = checked.pages[-1]
+    boxes = content_boxes(
+        checked.data,
+        sha256=hashlib.sha256(checked.data).hexdigest(),
+        page_count=checked.page_count,
+        pages=[checked.page_count],
+    ).get(checked.page_count, [])
+    found = free_band_bottom(
+        boxes,
+        left=margin / 2,
+        right=page.width - margin / 2,
+        page_height=page.height,
+        height=height,
+        start=start,
+    )
+    return start if found is None else found
+
+
 def default_upload_fields(checked: CheckedPdf, *, language: str) -> list[PlacedField]:
-    """Signature fields near the bottom of the last page: ours on the left, the client's right.
+    """Signature fields in empty space at the bottom of the last page: ours on the left, the
+    client's right; the lowest band with no text or image in it (content_boxes), else the
+    bottom margin (the field editor then warns that they cover something).
 
     Sizes are those of the invoice template on A4 and shrink on smaller pages. Like every field,
     they are in display space (documents.models): the bottom and width are those of the page
@@ -197,6 +221,7 @@ def default_upload_fields(checked: CheckedPdf, *, language: str) -> list[PlacedF
     scale = min(1.0, width / 595.28, height / 841.89)
     margin, gap, bottom = 36 * scale, 8 * scale, 40 * scale
     sig_w, sig_h, stamp = 156 * scale, 68 * scale, 96 * scale
+    bottom = _empty_bottom(checked, margin=margin, height=stamp + 6 * scale, start=bottom)
     page = checked.page_count
     with translation.override(language):
         return [

@@ -3,6 +3,7 @@ editor. Rules live in access.py and services.py; every error a person can cause 
 page in their language."""
 
 import difflib
+import json
 from typing import Any
 
 from django.conf import settings
@@ -28,11 +29,12 @@ from documents.access import (
     is_manager,
 )
 from documents.authoring import company_of, template_preview
+from documents.content_boxes import content_boxes, overlaps
 from documents.contexts import crm_variables
 from documents.errors import DocumentError
 from documents.forms import FieldForm, LayoutSaveForm, TemplateForm, UploadForm
 from documents.models import Document, DocumentTemplate, Field, FieldLayout, TemplateVersion
-from documents.previews import SIZES, page_image
+from documents.previews import SIZES, page_image, read_pdf
 from documents.sandbox import allowed_filters, allowed_tags
 from documents.selectors import page_sizes
 from signflow import pdfguard
@@ -101,6 +103,14 @@ def page_image_view(request: HttpRequest, document_id: int, page: int) -> HttpRe
 def _editor_context(document: Document, **extra: object) -> dict[str, object]:
     sizes = page_sizes(document)
     fields = list(document.fields.all())
+    # Text and images already on the pages: a field over them gets a warning (the editor's
+    # script checks again as fields move). Bounded and cached: documents.content_boxes.
+    contents = content_boxes(
+        read_pdf(document), sha256=document.sha256, page_count=document.page_count
+    )
+    for field in fields:
+        rect = (field.x, field.y, field.width, field.height)
+        field.overlaps = overlaps(rect, contents.get(field.page, []))  # type: ignore[attr-defined]
     pages = []
     for number, (width, height) in enumerate(sizes, start=1):
         boxes = [
@@ -114,7 +124,15 @@ def _editor_context(document: Document, **extra: object) -> dict[str, object]:
             for field in fields
             if field.page == number
         ]
-        pages.append({"number": number, "width": width, "height": height, "boxes": boxes})
+        pages.append(
+            {
+                "number": number,
+                "width": width,
+                "height": height,
+                "boxes": boxes,
+                "content": json.dumps(contents.get(number, []), separators=(",", ":")),
+            }
+        )
     return {
         "document": document,
         "pages": pages,

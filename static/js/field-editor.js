@@ -38,6 +38,29 @@
     rect.y = Math.max(0, Math.min(rect.y, size.h - rect.height));
     return rect;
   }
+  // Text and images of each page (display points, from the server: documents.content_boxes):
+  // a field that covers them is flagged, and its row says so.
+  function contentOf(page) {
+    if (!page._content) {
+      try { page._content = JSON.parse(page.dataset.content || "[]"); } catch (e) { page._content = []; }
+    }
+    return page._content;
+  }
+  function covers(rect, boxes) {
+    return boxes.some(function (b) {
+      return Math.min(rect.x + rect.width, b[0] + b[2]) - Math.max(rect.x, b[0]) > 1 &&
+        Math.min(rect.y + rect.height, b[1] + b[3]) - Math.max(rect.y, b[1]) > 1;
+    });
+  }
+  function checkOverlap(box) {
+    const page = pageOf(box);
+    if (!page) return;
+    const over = covers(rectOfBox(box), contentOf(page));
+    box.classList.toggle("overlaps", over);
+    const row = rowOf(box);
+    const warning = row && row.querySelector("[data-overlap-warning]");
+    if (warning) warning.hidden = !over;
+  }
   function save(box) {
     const row = rowOf(box);
     if (!row) return;
@@ -52,6 +75,7 @@
       const box = document.getElementById("box-" + row.dataset.fieldId);
       if (!box || String(pageOf(box).dataset.page) !== row.dataset.page) return;
       placeBox(box, { x: +row.dataset.x, y: +row.dataset.y, width: +row.dataset.width, height: +row.dataset.height });
+      checkOverlap(box);
     });
     // A deleted field's row is gone: remove its box too.
     document.querySelectorAll(".editor-box").forEach(function (box) {
@@ -94,6 +118,7 @@
     if (!drag) return;
     const done = drag;
     drag = null;
+    checkOverlap(done.box);
     if (done.moved) save(done.box);
   });
 
@@ -115,6 +140,7 @@
     if (event.altKey) { rect.width += move[0]; rect.height -= move[1]; rect.y += move[1]; }
     else { rect.x += move[0]; rect.y += move[1]; }
     placeBox(box, clamp(rect, pageOf(box)));
+    checkOverlap(box);
     clearTimeout(box._saveTimer);
     box._saveTimer = setTimeout(function () { save(box); }, 400);
   });
