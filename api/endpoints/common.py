@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.forms import BaseForm
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Schema
+from ninja import Schema
 from pydantic import Field
 
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -41,9 +41,6 @@ def form_error(form: BaseForm, rename: dict[str, str] | None = None) -> SignFlow
 class PageQuery(Schema):
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-
-
-PAGE = Query(...)  # type: ignore[misc]
 
 
 def changed(payload: Schema) -> dict[str, Any]:

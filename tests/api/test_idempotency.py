@@ -158,3 +158,53 @@ def test_concurrent_retries_create_one_object_and_all_get_its_answer(sender: Use
     assert [status for status, _ in answers] == [201] * 6
     assert len({body for _, body in answers}) == 1
     assert IdempotentRequest.objects.count() == 1
+
+
+@pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+    reason="row locks and concurrent transactions need PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_send_once(sender: User) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from signing.models import Envelope, Event
+    from tests.security.conftest import blank_pdf
+
+    api = api_for(sender)
+    document = api.upload(
+        "/documents",
+        {"file": SimpleUploadedFile("c.pdf", blank_pdf(), "application/pdf"), "title": "C"},
+    ).json()
+    parties = [
+        {"role": "company", "name": "Claire", "email": "claire@example.com"},
+        {"role": "client", "name": "Paul", "email": "paul@example.com"},
+    ]
+    envelope = api.post("/envelopes", {"document_id": document["id"], "parties": parties}).json()
+    barrier = threading.Barrier(4)
+    answers: dict[str, list[tuple[int, bytes]]] = {"a": [], "b": []}
+    lock = threading.Lock()
+
+    def send(key: str) -> None:
+        try:
+            client = Api(api.token)
+            barrier.wait()
+            response = client.post(
+                f"/envelopes/{envelope['id']}/send", headers={"Idempotency-Key": key}
+            )
+            with lock:
+                answers[key].append((response.status_code, response.content))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(key,)) for key in ("a", "a", "b", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = {key: sorted(status for status, _ in got) for key, got in answers.items()}
+    assert sorted(statuses.values()) == [[200, 200], [409, 409]], statuses
+    winner = next(key for key, got in statuses.items() if got == [200, 200])
+    assert len({body for _, body in answers[winner]}) == 1
+    assert Event.objects.filter(envelope_id=envelope["id"], type="sent").count() == 1
+    assert Envelope.objects.get(pk=envelope["id"]).parties.count() == 2

@@ -120,3 +120,21 @@ def test_use_is_recorded_every_write_and_once_a_minute_for_reads(sender: User) -
     assert [(e.method, e.status_code) for e in used] == [("GET", 200), ("POST", 201), ("POST", 201)]
     key.refresh_from_db()
     assert key.last_used_at is not None
+
+
+def test_a_key_needs_no_csrf_token_and_a_session_is_not_a_key(sender: User) -> None:
+    api = api_for(sender)
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        "/api/v1/counterparties",
+        '{"legal_name": "Acme"}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {api.token}",
+    )
+    assert response.status_code == 201, response.content
+    # A logged-in browser session alone does not open the API (no key, no CSRF door).
+    strict.force_login(sender)
+    response = strict.post(
+        "/api/v1/counterparties", '{"legal_name": "B"}', content_type="application/json"
+    )
+    assert response.status_code == 401
