@@ -36,7 +36,8 @@ def invoice_signature_action(context: dict[str, Any], invoice: Any) -> dict[str,
     return {
         "invoice": invoice,
         "envelope": envelope,
-        "can_send": invoice.status in {"draft", "issued"},
+        # A cancelled invoice is not signed; a signed one has its envelope above.
+        "can_send": invoice.status in {"draft", "issued", "paid"},
         "languages": Envelope.Language.choices,
         "language": (get_language() or "fr")[:2],
         "csrf_token": context.get("csrf_token"),
