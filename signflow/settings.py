@@ -205,6 +205,7 @@ CELERY_TASK_ROUTES = [
         # The webhooks and bulk apps: every task of theirs on its own queue.
         "webhooks.tasks.*": {"queue": "webhooks"},
         "bulk.tasks.*": {"queue": "bulk"},
+        "api.tasks.*": {"queue": "bulk"},
     },
 ]
 # Time limits per task (seconds; soft raises SoftTimeLimitExceeded in the task, which records
@@ -244,6 +245,8 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {"task": "signing.tasks.send_reminders", "schedule": 900.0},
     # Every minute: it only picks envelopes whose next sealing attempt is due (backoff).
     "sweep-sealing": {"task": "signing.tasks.sweep_sealing", "schedule": 60.0},
+    # The REST API forgets Idempotency-Keys after a day (api.tasks).
+    "purge-idempotency-keys": {"task": "api.tasks.purge_idempotent_requests", "schedule": 3600.0},
     # Outgoing webhooks: retries when due (backoff) and deliveries the broker lost.
     "sweep-webhooks": {"task": "webhooks.tasks.sweep_webhooks", "schedule": 60.0},
     # PAdES B-LTA: a new document timestamp before the newest one's certificate expires.

@@ -208,3 +208,24 @@ def test_concurrent_sends_send_once(sender: User) -> None:
     assert len({body for _, body in answers[winner]}) == 1
     assert Event.objects.filter(envelope_id=envelope["id"], type="sent").count() == 1
     assert Envelope.objects.get(pk=envelope["id"]).parties.count() == 2
+
+
+@pytest.mark.django_db
+def test_keys_are_forgotten_after_a_day(sender_api: Api) -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from api.tasks import purge_idempotent_requests
+
+    sender_api.post("/counterparties", BODY, headers={"Idempotency-Key": "old"})
+    sender_api.post("/counterparties", BODY, headers={"Idempotency-Key": "new"})
+    IdempotentRequest.objects.filter(key="old").update(
+        created_at=timezone.now() - datetime.timedelta(hours=25)
+    )
+    assert purge_idempotent_requests() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
+    again = sender_api.post(
+        "/counterparties", {"legal_name": "Z"}, headers={"Idempotency-Key": "old"}
+    )
+    assert again.status_code == 201
