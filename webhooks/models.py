@@ -27,6 +27,11 @@ def new_message_id() -> str:
     return "msg_" + secrets.token_hex(12)
 
 
+class EndpointQuerySet(models.QuerySet["Endpoint"]):
+    def live(self) -> "EndpointQuerySet":
+        return self.filter(deleted_at__isnull=True)
+
+
 class Endpoint(models.Model):
     url = models.URLField(_("URL"), max_length=2000)
     description = models.CharField(_("description"), max_length=200, blank=True)
@@ -43,6 +48,11 @@ class Endpoint(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Deleting keeps the row (without its secrets): a state change that read the endpoint just
+    # before may still be writing a delivery for it, and that write must not fail its commit.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EndpointQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("webhook endpoint")

@@ -114,8 +114,30 @@ def endpoint_set_active(*, endpoint: Endpoint, active: bool) -> Endpoint:
 
 
 def endpoint_delete(*, endpoint: Endpoint) -> None:
+    """Gone from the pages, its secrets erased, its queued deliveries failed. The row stays:
+    a signing transaction that listed the endpoint a moment ago may still insert a delivery
+    for it, and a deleted row would make that transaction fail at commit (deferred foreign
+    key), taking the signature with it."""
     with transaction.atomic():
-        endpoint.delete()
+        locked = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked.is_active = False
+        locked.deleted_at = timezone.now()
+        locked.secret = ""
+        locked.previous_secret = ""
+        locked.previous_secret_expires_at = None
+        locked.save(
+            update_fields=[
+                "is_active",
+                "deleted_at",
+                "secret",
+                "previous_secret",
+                "previous_secret_expires_at",
+                "updated_at",
+            ]
+        )
+        WebhookDelivery.objects.filter(
+            endpoint=locked, status=WebhookDelivery.Status.PENDING
+        ).update(status=WebhookDelivery.Status.FAILED, last_error="endpoint deleted")
         _subscriptions_changed()
 
 

@@ -26,7 +26,7 @@ def _require_manager(request: HttpRequest) -> None:
 
 def _endpoint(request: HttpRequest, endpoint_id: int) -> Endpoint:
     _require_manager(request)
-    return get_object_or_404(Endpoint, pk=endpoint_id)
+    return get_object_or_404(Endpoint.objects.live(), pk=endpoint_id)
 
 
 def _save(request: HttpRequest, form: EndpointForm, endpoint: Endpoint | None) -> Endpoint | None:
@@ -56,7 +56,7 @@ def _save(request: HttpRequest, form: EndpointForm, endpoint: Endpoint | None) -
 @login_required
 def endpoint_list(request: HttpRequest) -> HttpResponse:
     _require_manager(request)
-    endpoints = Endpoint.objects.all()
+    endpoints = Endpoint.objects.live()
     return render(request, "webhooks/endpoint_list.html", {"endpoints": endpoints})
 
 
@@ -138,7 +138,7 @@ def endpoint_active(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     services.endpoint_delete(endpoint=endpoint)
-    messages.success(request, _("Endpoint deleted, with its delivery log."))
+    messages.success(request, _("Endpoint deleted."))
     return redirect("webhooks:endpoint_list")
 
 

@@ -5,7 +5,7 @@ SQLite has no row locks (its writes are serialised by BEGIN IMMEDIATE instead)."
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from tests.webhooks.conftest import Receiver
@@ -69,3 +69,38 @@ def test_concurrent_sweeps_send_each_due_delivery_once(receiver: Receiver, endpo
     ids = [r.headers["webhook-id"] for r in receiver.requests]
     assert sorted(ids) == sorted(d.message_id for d in deliveries)
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_deleting_an_endpoint_never_fails_a_signature_being_committed(endpoint: Endpoint, sender):
+    """A state change lists the endpoint and writes its delivery; before it commits, a manager
+    deletes the endpoint. The state change still commits (the row stays, soft-deleted)."""
+    from signing import audit
+    from signing import services as signing_services
+    from signing.models import Envelope, Event
+    from tests.security.conftest import _upload
+
+    document = _upload("Contrat", sender)
+    envelope = signing_services.envelope_create(
+        document=document, responsible=sender, language="en"
+    )
+    deleted = threading.Event()
+
+    def delete() -> None:
+        try:
+            services.endpoint_delete(endpoint=Endpoint.objects.get(pk=endpoint.pk))
+            deleted.set()
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        Envelope.objects.select_for_update().get(pk=envelope.pk)
+        audit.event_append(envelope=envelope, type=Event.Type.EXPIRED)
+        assert WebhookDelivery.objects.filter(endpoint=endpoint).exists()
+        thread = threading.Thread(target=delete)
+        thread.start()
+        thread.join(20)
+        assert deleted.is_set()
+    # Committed: the audit event and its (never sent) delivery are both there.
+    assert Event.objects.filter(envelope=envelope, type=Event.Type.EXPIRED).exists()
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint, event_type="envelope.expired")
+    assert services.deliver(delivery_id=delivery.pk) == "skipped"

@@ -103,7 +103,11 @@ def test_rotate_disable_and_delete(manager_client: Client):
     manager_client.post(f"{BASE}{endpoint.pk}/active/", {"active": "1"})
     assert Endpoint.objects.get().is_active
     assert manager_client.post(f"{BASE}{endpoint.pk}/delete/").status_code == 302
-    assert not Endpoint.objects.exists()
+    assert not Endpoint.objects.live().exists()
+    assert Endpoint.objects.get().secret == ""  # the row stays, its secrets do not
+    assert manager_client.get(f"{BASE}{endpoint.pk}/").status_code == 404
+    assert manager_client.post(f"{BASE}{endpoint.pk}/test/").status_code == 404
+    assert endpoint.url not in manager_client.get(BASE).content.decode()
 
 
 def test_actions_are_post_only(manager_client: Client):
