@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
 from bulk.parsing import MAX_FILE_BYTES, MAX_ROWS
-from documents.access import can_view_template
+from documents.access import can_view_document, can_view_template, is_manager
 from documents.models import Document, DocumentTemplate
 from signflow.text import CleanTextMixin
 
@@ -27,13 +27,18 @@ class NewBatchForm(CleanTextMixin, forms.Form):
         templates = [
             t for t in DocumentTemplate.objects.order_by("name") if can_view_template(user, t)
         ]
-        documents = Document.objects.filter(created_by=user, fields__isnull=False).distinct()[:100]
+        # One's own documents with fields; a manager may use any (documents.access).
+        documents = Document.objects.filter(fields__isnull=False)
+        if not is_manager(user):
+            documents = documents.filter(created_by=user)
+        documents = documents.distinct().order_by("-id")[:100]
         field = self.fields["source"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [
             (str(_("Templates")), [(f"t:{t.pk}", t.name) for t in templates]),
-            (str(_("My documents with fields")), [(f"d:{d.pk}", d.title) for d in documents]),
+            (str(_("Documents with fields")), [(f"d:{d.pk}", d.title) for d in documents]),
         ]
+        self.sources = {f"t:{t.pk}" for t in templates} | {f"d:{d.pk}" for d in documents}
 
     def clean_source(self) -> DocumentTemplate | Document:
         kind, _sep, pk = self.cleaned_data["source"].partition(":")
@@ -42,8 +47,8 @@ class NewBatchForm(CleanTextMixin, forms.Form):
             if template is not None and can_view_template(self.user, template):
                 return template
         elif kind == "d":
-            document = Document.objects.filter(pk=int(pk), created_by=self.user).first()
-            if document is not None:
+            document = Document.objects.filter(pk=int(pk)).first()
+            if document is not None and can_view_document(self.user, document):
                 return document
         raise forms.ValidationError(_("Choose a template or a document."))
 

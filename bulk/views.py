@@ -62,6 +62,9 @@ def batch_new(request: HttpRequest) -> HttpResponse:
     _employee_only(request)
     user = _user(request)
     form = NewBatchForm(request.POST or None, request.FILES or None, user=user)
+    source = request.POST.get("source", "")
+    if source and source not in form.sources:
+        raise Http404  # someone else's template or document looks like a missing one
     if request.method == "POST" and form.is_valid():
         source = form.cleaned_data["source"]
         upload = form.cleaned_data["file"]

@@ -59,6 +59,7 @@ def _filter_choices(request: HttpRequest, filters: selectors.BoardFilters) -> di
             "employees": [],
             "selected_counterparty": None,
             "counterparties": [],
+            "batches": [],
         }
     manager = access.is_manager(request.user)
     choices: dict[str, Any] = {
@@ -84,6 +85,8 @@ def _filter_choices(request: HttpRequest, filters: selectors.BoardFilters) -> di
         "counterparties": list(
             Counterparty.objects.order_by("legal_name").values_list("pk", "legal_name")[:300]
         ),
+        # Bulk sends the user may see (empty when no app registers batches).
+        "batches": selectors.batch_choices(request.user),
     }
     return choices
 

@@ -10,7 +10,7 @@ import datetime
 import hashlib
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -91,7 +91,24 @@ FILTER_KEYS = (
     "amount_max",
     "mine",
     "overdue",
+    "batch",
 )
+
+
+@dataclass
+class BatchHook:
+    """Envelopes sent together (bulk send): the app that makes batches registers how to list
+    them and how to narrow envelopes to one (bulk.apps), so signing imports nothing of it."""
+
+    choices: Callable[[Any], list[tuple[int, str]]]
+    condition: Callable[[int], Q]
+
+
+BATCH_HOOK: list[BatchHook] = []
+
+
+def batch_choices(user: Any) -> list[tuple[int, str]]:
+    return BATCH_HOOK[0].choices(user) if BATCH_HOOK else []
 
 
 @dataclass
@@ -106,6 +123,7 @@ class BoardFilters:
     amount_max: Decimal | None = None
     mine: bool = False  # "needs my action"
     overdue: bool = False
+    batch: int | None = None
     raw: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -162,6 +180,7 @@ def parse_filters(params: Mapping[str, Any], *, user: Any) -> BoardFilters:
         amount_max=_decimal(raw["amount_max"]),
         mine=raw["mine"] == "1",
         overdue=raw["overdue"] == "1",
+        batch=_int(raw["batch"]) if BATCH_HOOK else None,
     )
     kept = {
         "q": filters.q,
@@ -174,6 +193,7 @@ def parse_filters(params: Mapping[str, Any], *, user: Any) -> BoardFilters:
         "amount_max": filters.amount_max,
         "mine": "1" if filters.mine else "",
         "overdue": "1" if filters.overdue else "",
+        "batch": filters.batch,
     }
     filters.raw = {key: str(value) for key, value in kept.items() if value not in (None, "")}
     return filters
@@ -272,6 +292,8 @@ def filtered_envelopes(*, user: Any, filters: BoardFilters) -> QuerySet[Envelope
         qs = qs.filter(needs_action_q(user=user, now=now))
     if filters.overdue:
         qs = qs.filter(overdue_q(now))
+    if filters.batch and BATCH_HOOK:
+        qs = qs.filter(BATCH_HOOK[0].condition(filters.batch))
     return qs
 
 

@@ -100,6 +100,45 @@ def webhook_endpoint(w: World) -> dict[str, Any]:
     return {"endpoint_id": endpoint.pk}
 
 
+def bulk_batch(w: World) -> dict[str, Any]:
+    """A bulk send of the sender's, titled like their document (a leak shows)."""
+    from bulk.models import Batch, BulkRow
+
+    batch = Batch.objects.filter(title=DOCUMENT_TITLE).first()
+    if batch is None:
+        batch = Batch.objects.create(
+            title=DOCUMENT_TITLE,
+            source=Batch.Source.DOCUMENT,
+            document=w.draft_document,
+            created_by=w.draft_document.created_by,
+            file_name="recipients.csv",
+            file_sha256="0" * 64,
+            header=["name", "email"],
+            mapping={"0": "client.name", "1": "client.email"},
+            fields=[{"key": "signature-client-1", "kind": "signature", "role": "client"}],
+        )
+        BulkRow.objects.create(batch=batch, line=2, cells=[DEAL_TITLE, "x@example.com"])
+    return {"batch_id": batch.pk}
+
+
+def bulk_file(w: World) -> dict[str, Any]:
+    return {
+        "source": f"d:{w.draft_document.pk}",
+        "file": SimpleUploadedFile("r.csv", b"name,email\nA,a@example.com\n", "text/csv"),
+    }
+
+
+def bulk_mapping(w: World) -> dict[str, Any]:
+    return {
+        "col-0": "client.name",
+        "col-1": "client.email",
+        "language": "fr",
+        "deadline_days": "30",
+        "reminder_every_days": "3",
+        "reminder_max": "3",
+    }
+
+
 def webhook_delivery(w: World) -> dict[str, Any]:
     from webhooks.models import WebhookDelivery
 
@@ -423,6 +462,20 @@ ROUTES = [
     Route("webhooks:endpoint_test", "post", kwargs=webhook_endpoint, expect=MANAGERS),
     Route("webhooks:delivery_detail", kwargs=webhook_delivery, expect=MANAGERS),
     Route("webhooks:delivery_redeliver", "post", kwargs=webhook_delivery, expect=MANAGERS),
+    # bulk send: a batch belongs to the employee who uploaded it (and managers)
+    Route("bulk:batch_list", expect={**LISTED, "outsider": DENY}),
+    Route("bulk:batch_new", expect=EMPLOYEES),
+    # From the sender's document: a manager may use it too, a colleague may not.
+    Route("bulk:batch_new", "post", data=bulk_file, expect=OWNED),
+    Route("bulk:batch_detail", kwargs=bulk_batch, expect=OWNED),
+    Route("bulk:batch_detail", "post", kwargs=bulk_batch, data=bulk_mapping, expect=OWNED),
+    Route("bulk:batch_send", "post", kwargs=bulk_batch, expect=OWNED),
+    Route("bulk:batch_progress", kwargs=bulk_batch, expect=OWNED),
+    Route("bulk:batch_failed_csv", kwargs=bulk_batch, expect=OWNED),
+    Route(
+        "bulk:batch_cancel", "post", kwargs=bulk_batch, data=lambda w: {"reason": "x"}, expect=OWNED
+    ),
+    Route("bulk:batch_remind", "post", kwargs=bulk_batch, expect=OWNED),
 ]
 
 
