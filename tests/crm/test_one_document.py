@@ -66,6 +66,24 @@ def test_send_on_an_envelope_in_progress_opens_its_page(
     assert f'action="/invoices/{invoice.pk}/send/"' not in page
 
 
+def test_a_deals_template_document_is_reopened_too(client: Client, sender: User, deal: Deal):
+    from documents.models import DocumentTemplate
+    from documents.services import ensure_builtin_templates
+
+    ensure_builtin_templates()
+    template = DocumentTemplate.objects.exclude(kind="invoice").filter(language="fr").first()
+    assert template is not None
+    login(client, sender)
+    targets = {
+        client.post(f"/deals/{deal.pk}/send/", {"template": template.pk})["Location"]
+        for _ in range(2)
+    }
+    envelope = Envelope.objects.get()
+    assert targets == {f"/send/{envelope.document_id}/"}
+    assert envelope.source_key == f"deal:{deal.pk}:template:{template.pk}"
+    assert Document.objects.filter(deal=deal).count() == 1
+
+
 def test_the_database_refuses_a_second_current_envelope(sender: User, invoice: Invoice):
     first = services.envelope_open_for_invoice(invoice=invoice, actor=sender, language="fr")
     other = factories.make_invoice(invoice.deal)
