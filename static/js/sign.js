@@ -37,8 +37,9 @@
         if (data.length) { pad.fromData(data); }
         else if (output.value) { pad.fromDataURL(output.value, { ratio: ratio, width: canvas.offsetWidth, height: canvas.offsetHeight }); }
       };
-      pad.addEventListener("endStroke", function () { output.value = pad.isEmpty() ? "" : pad.toDataURL("image/png"); });
-      $("[data-sigpad-clear]", box).addEventListener("click", function () { pad.clear(); output.value = ""; });
+      var changed = function () { output.dispatchEvent(new Event("change", { bubbles: true })); };
+      pad.addEventListener("endStroke", function () { output.value = pad.isEmpty() ? "" : pad.toDataURL("image/png"); changed(); });
+      $("[data-sigpad-clear]", box).addEventListener("click", function () { pad.clear(); output.value = ""; changed(); });
       window.addEventListener("resize", function () { if (!canvas.closest("[data-panel]").hidden) { box._resize(); } });
     }
     $$("[data-upload-preview]", box).forEach(function (input) {
@@ -100,7 +101,6 @@
     form.noValidate = true;
     if (document.fonts && document.fonts.load) { document.fonts.load('110px "Dancing Script"'); }
     $(".sign-guided-help", form).hidden = false;
-    if (!hadErrors) { form.classList.add("guided"); }
     var capture = function (kind) { return $('[data-capture="' + (kind === "stamp" ? "stamp" : "signature") + '"]'); };
     var isImage = function (box) { return /^(signature|initials|stamp)$/.test(box.getAttribute("data-kind")); };
 
@@ -203,6 +203,21 @@
         overlay(box);
       }
     });
+    // Filling the form below the document directly counts too: a signature changed there is
+    // adopted in every box it serves (a prefilled typed name alone is not, so Finish waits).
+    var refresh = function (event) {
+      if (opened) { return; }
+      var c = event.target.closest("[data-capture]");
+      boxes.forEach(function (b) {
+        var mine = c ? b.getAttribute("href") === "#" + c.id : input(b) === event.target;
+        if (!mine) { return; }
+        if (c) { adopted[b.getAttribute("data-field")] = captured(b.getAttribute("data-kind")); }
+        overlay(b);
+      });
+      progress();
+    };
+    form.addEventListener("input", refresh);
+    form.addEventListener("change", refresh);
     var next = $("[data-guide-next]", bar);
     next.addEventListener("click", function () {
       var left = progress();
