@@ -247,10 +247,17 @@ def test_the_client_taps_to_sign_on_a_desktop(
     assert page.locator(".fieldbox.has-value img.fieldbox-ink").count() >= 2
     finish = page.locator(".sign-bar [data-finish]")
     assert finish.is_disabled()
-    page.click("a.fieldbox[data-kind=signature]")
+    # With the keyboard only: the box is a link, Enter opens it, Tab walks the dialog.
+    page.focus("a.fieldbox[data-kind=signature]")
+    page.keyboard.press("Enter")
     page.wait_for_selector("#field-dialog[open]")
-    page.fill("#field-dialog #signature-typed", "Paul Martin")
-    page.click("[data-field-done]")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "signature-typed"
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Paul Martin")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.hasAttribute('data-field-done')")
+    page.keyboard.press("Enter")
     expect(page.locator("a.fieldbox[data-kind=signature] [data-overlay-img]")).to_be_visible()
     expect(finish).to_be_enabled()
     page.check("input[name=consent]")
