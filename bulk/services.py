@@ -14,8 +14,10 @@ leave on commit) and the row is waiting again for the next runner.
 import datetime
 import hashlib
 import logging
+import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -45,6 +47,9 @@ logger = logging.getLogger(__name__)
 # Runner tasks queued per send: each takes rows until none is left, so as many workers as
 # there are runners share a batch (more runners than workers only wait in the queue).
 RUNNERS = 4
+# A runner hands over to a fresh task after this long, well inside the task time limit
+# (CELERY_TASK_SOFT_TIME_LIMIT) even when the last row is a slow render.
+RUNNER_SECONDS = 120
 PREVIEW_ROWS = 10
 DEFAULT_OPTIONS: dict[str, Any] = {
     "deadline_days": 30,
@@ -347,6 +352,8 @@ def row_send_next(*, batch_id: int) -> int | None:
         try:
             with transaction.atomic():  # a failed row leaves nothing of its own behind
                 envelope = _send_row(batch, row)
+        except SoftTimeLimitExceeded:
+            raise  # the runner's time is up: the row rolls back and waits for the next one
         except Exception as exc:  # noqa: BLE001 - one bad row must not stop the batch
             if not isinstance(exc, SignFlowError | ValidationError):
                 logger.exception("Bulk batch %s line %s failed", batch_id, row.line)
@@ -361,13 +368,18 @@ def row_send_next(*, batch_id: int) -> int | None:
         return row.line
 
 
-def batch_work(*, batch_id: int) -> int:
-    """What one runner does: send rows until none is waiting, then close the batch if done."""
-    sent = 0
+def batch_work(*, batch_id: int, budget_seconds: float | None = None) -> tuple[int, bool]:
+    """What one runner does: send rows until none is waiting (then close the batch if done) or
+    until `budget_seconds` have passed. Returns the rows it handled and whether rows remain
+    for another runner (the task queues one: a task stays well inside its time limit)."""
+    handled = 0
+    started = time.monotonic()
     while row_send_next(batch_id=batch_id) is not None:
-        sent += 1
+        handled += 1
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            return handled, True
     _finish_if_done(batch_id)
-    return sent
+    return handled, False
 
 
 def _finish_if_done(batch_id: int) -> None:
@@ -419,17 +431,27 @@ def batch_request(*, batch: Batch, actor: User, action: str, reason: str = "") -
     return event
 
 
-def batch_action_run(*, event_id: int) -> dict[str, int]:
-    """Cancel or remind every envelope of the batch; the outcome is written on the event.
-    Run again (a retried task), it skips what is already cancelled or was just reminded."""
-    event = BatchEvent.objects.select_related("batch", "actor").get(pk=event_id)
-    outcome = {"done": 0, "skipped": 0}
-    envelopes = Envelope.objects.filter(bulk_row__batch_id=event.batch_id).order_by("pk")
-    for envelope in envelopes.iterator(chunk_size=500):
+def batch_action_run(
+    *, event_id: int, budget_seconds: float | None = None
+) -> tuple[dict[str, int], bool]:
+    """Cancel or remind every envelope of the batch, in envelope order from the cursor saved on
+    the event; the outcome is written there. Returns it and whether envelopes remain (after
+    `budget_seconds`, for a fresh task). Run again (a retried task), it goes on from the
+    cursor, and what was already cancelled or just reminded is skipped by signing's rules."""
+    event = BatchEvent.objects.select_related("actor").get(pk=event_id)
+    data = dict(event.data)
+    if data.get("finished"):
+        return {"done": data.get("done", 0), "skipped": data.get("skipped", 0)}, False
+    outcome = {"done": data.get("done", 0), "skipped": data.get("skipped", 0)}
+    cursor = data.get("cursor", 0)
+    started = time.monotonic()
+    envelopes = Envelope.objects.filter(bulk_row__batch_id=event.batch_id, pk__gt=cursor)
+    more = False
+    for envelope in envelopes.order_by("pk").iterator(chunk_size=200):
         try:
             if event.type == BatchEvent.Type.CANCEL:
                 signing.envelope_cancel(
-                    envelope=envelope, actor=event.actor, reason=event.data.get("reason", "")
+                    envelope=envelope, actor=event.actor, reason=data.get("reason", "")
                 )
             else:
                 signing.envelope_remind(envelope=envelope, actor=event.actor)
@@ -437,6 +459,10 @@ def batch_action_run(*, event_id: int) -> dict[str, int]:
             outcome["skipped"] += 1  # signed, already closed, reminded within the hour...
         else:
             outcome["done"] += 1
-    event.data = {**event.data, **outcome, "finished": True}
+        cursor = envelope.pk
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            more = True
+            break
+    event.data = {**data, **outcome, "cursor": cursor, "finished": not more}
     event.save(update_fields=["data"])
-    return outcome
+    return outcome, more

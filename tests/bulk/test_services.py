@@ -107,9 +107,9 @@ def test_sending_again_sends_nothing_twice(
     batch = make_batch(sender, csv_bytes(recipients(5)), document=model_document)
     batch = _send(batch, sender, django_capture_on_commit_callbacks)
     # A retried runner, and a runner queued again by hand on a finished batch.
-    assert services.batch_work(batch_id=batch.pk) == 0
+    assert services.batch_work(batch_id=batch.pk) == (0, False)
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.SENDING)
-    assert services.batch_work(batch_id=batch.pk) == 0
+    assert services.batch_work(batch_id=batch.pk) == (0, False)
     assert Envelope.objects.filter(bulk_row__batch=batch).count() == 5
     assert len(mail.outbox) == 5
 
@@ -154,7 +154,8 @@ def test_a_batch_is_cancelled_and_reminded_in_one_action(
     assert Event.objects.filter(envelope__in=envelopes, type=Event.Type.CANCELLED).count() == 3
     event = batch.events.get(type=BatchEvent.Type.CANCEL)
     assert event.actor == manager
-    assert event.data == {"reason": "Wrong price list", "finished": True, "done": 3, "skipped": 0}
+    assert event.data["reason"] == "Wrong price list"
+    assert (event.data["finished"], event.data["done"], event.data["skipped"]) == (True, 3, 0)
     # Reminding a cancelled batch does nothing, and says so.
     with django_capture_on_commit_callbacks(execute=True):
         services.batch_request(batch=batch, actor=sender, action=BatchEvent.Type.REMIND)
@@ -172,3 +173,27 @@ def test_cancel_needs_a_reason_and_a_draft_cannot_be_cancelled(
 
     with pytest.raises(Conflict):
         services.batch_request(batch=batch, actor=sender, action=BatchEvent.Type.REMIND)
+
+
+def test_a_runner_hands_over_when_its_time_is_up(
+    sender: User, model_document: Document, django_capture_on_commit_callbacks
+) -> None:
+    batch = make_batch(sender, csv_bytes(recipients(3)), document=model_document)
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.SENDING)
+    assert services.batch_work(batch_id=batch.pk, budget_seconds=0) == (1, True)
+    assert services.counts(batch)["pending"] == 2
+    assert services.batch_work(batch_id=batch.pk) == (2, False)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.DONE
+    # A whole-batch action goes on from its cursor in the next task, each envelope once.
+    event = BatchEvent.objects.create(
+        batch=batch, type=BatchEvent.Type.CANCEL, data={"reason": "x"}
+    )
+    assert services.batch_action_run(event_id=event.pk, budget_seconds=0) == (
+        {"done": 1, "skipped": 0},
+        True,
+    )
+    assert services.batch_action_run(event_id=event.pk) == ({"done": 3, "skipped": 0}, False)
+    assert services.batch_action_run(event_id=event.pk) == ({"done": 3, "skipped": 0}, False)
+    envelopes = Envelope.objects.filter(bulk_row__batch=batch)
+    assert set(envelopes.values_list("status", flat=True)) == {Envelope.Status.CANCELLED}
