@@ -46,7 +46,6 @@ import sys
 import tempfile
 import time
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -141,66 +140,18 @@ def _setup(args: argparse.Namespace) -> dict[str, Any]:
 
     redis.Redis.from_url(args.redis).flushdb()
 
-    from crm.models import Deal, Invoice, InvoiceLine
+    from _flow import demo_deal, new_invoice, send
+
     from signing import demo, services
     from signing.models import Envelope, Message
 
-    deal = Deal.objects.filter(contact__isnull=False).first()
-    assert deal is not None and deal.contact is not None
-    base = Invoice.objects.filter(deal=deal).first()
-    assert base is not None
+    deal = demo_deal()
 
     def new_envelope(phone: str | None) -> Envelope:
-        last = (
-            Invoice.objects.filter(company=deal.company, year=base.year)
-            .order_by("-sequence")
-            .first()
-        )
-        assert last is not None
-        invoice = Invoice.objects.create(
-            deal=deal,
-            company=deal.company,
-            year=base.year,
-            sequence=last.sequence + 1,
-            issue_date=base.issue_date,
-            due_date=base.due_date,
-            status=Invoice.Status.ISSUED,
-        )
-        InvoiceLine.objects.create(
-            invoice=invoice,
-            position=0,
-            description="Prestation",
-            quantity=Decimal(1),
-            unit="h",
-            unit_price=Decimal("95.50"),
-            vat_rate=Decimal("20"),
-        )
         envelope = services.envelope_create_from_invoice(
-            invoice=invoice, actor=deal.responsible, language="fr"
+            invoice=new_invoice(deal), actor=deal.responsible, language="fr"
         )
-        company, contact = deal.company, deal.contact
-        assert contact is not None
-        services.envelope_send(
-            envelope=envelope,
-            actor=deal.responsible,
-            language="fr",
-            deadline=django.utils.timezone.now() + timedelta(days=30),
-            reminder_every_days=1,
-            reminder_max=3,
-            parties=[
-                services.PartyInput(
-                    role="company",
-                    name=company.director_name,
-                    email="" if phone else company.director_email,
-                    phone=phone or "",
-                    channel="sms" if phone else "email",
-                    is_company=True,
-                ),
-                services.PartyInput(
-                    role="client", name=contact.name, email=contact.email, channel="email"
-                ),
-            ],
-        )
+        send(envelope, deal, director_phone=phone or "")
         return envelope
 
     from verification.keys import get_key_material

@@ -1,0 +1,81 @@
+"""Envelopes for the benches that need many: a one-line invoice of the demo deal, sent.
+
+Imported as `_flow` by bench_cost.py and bench_queue_latency.py (their folder is on sys.path
+when they run), after django.setup() and seed_demo.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+
+def demo_deal() -> Any:
+    from crm.models import Deal
+
+    deal = Deal.objects.filter(contact__isnull=False).first()
+    assert deal is not None and deal.contact is not None, "run seed_demo first"
+    return deal
+
+
+def new_invoice(deal: Any) -> Any:
+    """A one-line invoice of `deal`, numbered after the last one."""
+    from crm.models import Invoice, InvoiceLine
+
+    base = Invoice.objects.filter(deal=deal).first()
+    assert base is not None
+    last = Invoice.objects.filter(company=deal.company, year=base.year).order_by("-sequence")[0]
+    invoice = Invoice.objects.create(
+        deal=deal,
+        company=deal.company,
+        year=base.year,
+        sequence=last.sequence + 1,
+        issue_date=base.issue_date,
+        due_date=base.due_date,
+        status=Invoice.Status.ISSUED,
+    )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        position=0,
+        description="Prestation",
+        quantity=Decimal(1),
+        unit="h",
+        unit_price=Decimal("95.50"),
+        vat_rate=Decimal("20"),
+    )
+    return invoice
+
+
+def send(envelope: Any, deal: Any, *, director_phone: str = "", client_sms: bool = False) -> None:
+    """Send through the service: the director first (by SMS when a phone is given), the client."""
+    from django.utils import timezone
+
+    from signing import services
+
+    company, contact = deal.company, deal.contact
+    services.envelope_send(
+        envelope=envelope,
+        actor=deal.responsible,
+        language="fr",
+        deadline=timezone.now() + timedelta(days=30),
+        reminder_every_days=1,
+        reminder_max=3,
+        parties=[
+            services.PartyInput(
+                role="company",
+                name=company.director_name,
+                email="" if director_phone else company.director_email,
+                phone=director_phone,
+                channel="sms" if director_phone else "email",
+                is_company=True,
+            ),
+            services.PartyInput(
+                role="client",
+                name=contact.name,
+                email=contact.email,
+                phone=contact.phone if client_sms else "",
+                channel="sms" if client_sms else "email",
+            ),
+        ],
+    )
