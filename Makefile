@@ -79,10 +79,12 @@ worker: venv
 beat: venv
 	$(VENV)/bin/celery -A signflow beat -l info
 
-## The load run (bench_load.py, about 12 minutes) is its own target: `make bench-load`.
+## The load run (bench_load.py, about 12 minutes) is its own target: `make bench-load`; the
+## queue-latency and cost benches recreate their own databases: run them as their docstrings say.
 bench: venv
 	for script in bench/*.py; do \
-	  case $$script in *bench_load.py) continue;; esac; DEBUG=1 $(PY) $$script; done
+	  case $$script in *bench_load.py|*bench_queue_latency.py|*bench_cost.py|bench/_*) continue;; esac; \
+	  DEBUG=1 $(PY) $$script; done
 
 bench-load: venv
 	$(PY) bench/bench_load.py
