@@ -8,6 +8,7 @@ delivers, each against its floor in the same run (interleaved rounds, medians).
   transaction, with no endpoint (the floor: the audit trail alone) and with 3 endpoints
   subscribed (one delivery row each, queued on commit; the dispatch itself is not counted:
   no broker here, tasks eager and the HTTP call replaced by nothing: `dispatch` is stubbed).
+- db_round_trip: `SELECT 1`, to read the others in round trips on a loaded machine.
 - deliver: `webhooks.services.deliver` to a local receiver (claim, resolve and check, sign,
   POST, record the attempt) against the floor: a bare urllib3 POST of the same body to the same
   receiver (one new connection each, as deliver makes).
@@ -144,7 +145,17 @@ def main() -> None:
             pool.close()
         return (time.perf_counter() - started) / args.deliveries * 1000
 
+    def select1_round() -> float:
+        from django.db import connection
+
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            for _ in range(args.events):
+                cursor.execute("SELECT 1")
+        return (time.perf_counter() - started) / args.events * 1000
+
     results: dict[str, list[float]] = {
+        "db_round_trip": [],
         "append_no_endpoint": [],
         "append_3_endpoints": [],
         "deliver": [],
@@ -152,6 +163,7 @@ def main() -> None:
     }
     append_round(False), append_round(True), deliver_round(), floor_round()  # warm-up
     for _ in range(args.rounds):
+        results["db_round_trip"].append(select1_round())
         results["append_no_endpoint"].append(append_round(False))
         results["append_3_endpoints"].append(append_round(True))
         results["deliver"].append(deliver_round())
@@ -163,6 +175,12 @@ def main() -> None:
         f"outbox write per audit event, 3 endpoints: "
         f"+{median['append_3_endpoints'] - median['append_no_endpoint']:.3f} ms "
         f"(x{median['append_3_endpoints'] / median['append_no_endpoint']:.2f})"
+    )
+    trip = median["db_round_trip"]
+    print(
+        f"in database round trips (SELECT 1 = {trip:.3f} ms): append "
+        f"{median['append_no_endpoint'] / trip:.1f} -> {median['append_3_endpoints'] / trip:.1f}, "
+        f"deliver {median['deliver'] / trip:.1f}"
     )
     print(
         f"deliver vs bare POST: x{median['deliver'] / median['bare_post']:.2f} "
