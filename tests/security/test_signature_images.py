@@ -81,7 +81,7 @@ def test_a_drawn_bomb_gets_a_friendly_error_and_nothing_is_saved(
         },
         follow=True,
     )
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, the message next to the signature
     assert "The drawing could not be read. Draw it again." in response.content.decode()
     _nothing_signed(world, before, media_root)
 
@@ -101,7 +101,7 @@ def test_an_uploaded_bomb_gets_a_friendly_error_and_nothing_is_saved(
         },
         follow=True,
     )
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, the message next to the signature
     assert "The image has too many pixels. Upload a smaller photo." in response.content.decode()
     _nothing_signed(world, before, media_root)
 
@@ -133,5 +133,5 @@ def test_a_french_signer_reads_the_error_in_french(world: World) -> None:
         {"signature-method": "drawn", "signature-drawn": _data_url(bomb_png()), "consent": "1"},
         follow=True,
     )
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, the message next to the signature
     assert "Le tracé n’a pas pu être lu. Tracez-le à nouveau." in response.content.decode()
