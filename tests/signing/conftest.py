@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
@@ -108,3 +109,44 @@ def sent_envelope(
 
 def party(envelope: Envelope, role: str) -> Party:
     return envelope.parties.get(role=role)
+
+
+def director_signs(envelope: Envelope) -> None:
+    """The company's director opens the link, confirms the code and signs with a stamp."""
+    invitation = Message.objects.filter(
+        envelope=envelope, template="invitation", party__role="company"
+    ).latest("id")
+    token = link_token(invitation)
+    director = Client()
+    sign_with_code(director, token, invitation.recipient)
+    response = director.post(
+        f"/s/{token}/sign/",
+        {
+            "signature-method": "typed",
+            "signature-typed": "Claire Dubois",
+            "stamp-method": "uploaded",
+            "stamp-file": SimpleUploadedFile("stamp.png", stamp_png(), "image/png"),
+            "consent": "1",
+        },
+    )
+    assert response.status_code == 302, response.content[:500]
+
+
+def director_ready(envelope: Envelope) -> tuple[Party, dict]:
+    """The director with the code confirmed (through the services), and the values of the
+    company's fields: a typed signature and a stamp, ready for party_sign."""
+    from signing import images, services
+
+    director = envelope.parties.get(role=Party.Role.COMPANY)
+    services.otp_send(party=director, ip="198.51.100.1", user_agent="test")
+    code = code_in(last_message(template="code", recipient=director.email))
+    services.otp_confirm(party=director, code=code, ip="198.51.100.1", user_agent="test")
+    signature = images.typed_signature("Claire Dubois")
+    stamp = images.uploaded_image(stamp_png(), keep_colour=True)
+    values = {}
+    for field in envelope.document.fields.filter(role="company"):
+        if field.kind == "signature":
+            values[field.pk] = services.SubmittedValue(image=signature, method="typed")
+        elif field.kind == "stamp":
+            values[field.pk] = services.SubmittedValue(image=stamp, method="uploaded")
+    return director, values

@@ -5,9 +5,9 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from signing import images, services
+from signing import services
 from signing.models import Envelope, Event, FieldValue, Message, Party
-from tests.signing.conftest import code_in, last_message, stamp_png
+from tests.signing.conftest import director_ready
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -16,18 +16,7 @@ pytestmark = [
 
 
 def test_twenty_simultaneous_signatures_record_exactly_one(sent_envelope: Envelope):
-    director = sent_envelope.parties.get(role=Party.Role.COMPANY)
-    services.otp_send(party=director, ip="198.51.100.1", user_agent="test")
-    code = code_in(last_message(template="code", recipient=director.email))
-    services.otp_confirm(party=director, code=code, ip="198.51.100.1", user_agent="test")
-    signature = images.typed_signature("Claire Dubois")
-    stamp = images.uploaded_image(stamp_png(), keep_colour=True)
-    values = {}
-    for field in sent_envelope.document.fields.filter(role="company"):
-        if field.kind == "signature":
-            values[field.pk] = services.SubmittedValue(image=signature, method="typed")
-        elif field.kind == "stamp":
-            values[field.pk] = services.SubmittedValue(image=stamp, method="uploaded")
+    director, values = director_ready(sent_envelope)
 
     barrier = threading.Barrier(20)
     outcomes: list[str] = []

@@ -6,21 +6,19 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
-from signing import images, services
+from signing import services
 from signing.audit import chain_check
 from signing.models import Envelope, Event, Message, Party
 from tests.signing.conftest import (
-    code_in,
+    director_ready,
+    director_signs,
     last_message,
     link_token,
     party,
-    sign_with_code,
-    stamp_png,
 )
 
 
@@ -180,20 +178,8 @@ def test_a_colleague_cannot_correct_and_get_cannot_either(
 def test_after_the_first_signature_only_the_contact_can_be_corrected(
     sender_client: Client, sent_envelope: Envelope, django_capture_on_commit_callbacks
 ) -> None:
-    director = Client()
-    token = _director_token(sent_envelope)
-    sign_with_code(director, token, "claire.dubois@atelier-lumiere.fr")
     with django_capture_on_commit_callbacks(execute=True):
-        director.post(
-            f"/s/{token}/sign/",
-            {
-                "signature-method": "typed",
-                "signature-typed": "Claire Dubois",
-                "stamp-method": "uploaded",
-                "stamp-file": SimpleUploadedFile("stamp.png", stamp_png(), "image/png"),
-                "consent": "1",
-            },
-        )
+        director_signs(sent_envelope)
     sent_envelope.refresh_from_db()
     assert sent_envelope.status == Envelope.Status.AWAITING_CLIENT
     page = sender_client.get(f"/envelopes/{sent_envelope.pk}/").content.decode()
@@ -214,18 +200,7 @@ def test_after_the_first_signature_only_the_contact_can_be_corrected(
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
 @pytest.mark.parametrize("attempt", range(3))
 def test_a_signature_racing_a_correction_one_wins(sent_envelope: Envelope, attempt: int) -> None:
-    director = sent_envelope.parties.get(role=Party.Role.COMPANY)
-    services.otp_send(party=director, ip="198.51.100.1", user_agent="test")
-    code = code_in(last_message(template="code", recipient=director.email))
-    services.otp_confirm(party=director, code=code, ip="198.51.100.1", user_agent="test")
-    signature = images.typed_signature("Claire Dubois")
-    stamp = images.uploaded_image(stamp_png(), keep_colour=True)
-    values = {}
-    for field in sent_envelope.document.fields.filter(role="company"):
-        if field.kind == "signature":
-            values[field.pk] = services.SubmittedValue(image=signature, method="typed")
-        elif field.kind == "stamp":
-            values[field.pk] = services.SubmittedValue(image=stamp, method="uploaded")
+    director, values = director_ready(sent_envelope)
     inputs = [
         services.PartyInput(
             role=p.role, name=p.name, email=p.email, phone=p.phone, channel=p.channel

@@ -5,18 +5,17 @@ from urllib.parse import unquote
 
 import pytest
 from django.core import mail
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from crm.models import Invoice
 from signing.downloads import content_disposition
 from signing.models import Envelope
 from tests.signing.conftest import (
+    director_signs,
     last_message,
     link_token,
     send_form,
     sign_with_code,
-    stamp_png,
 )
 
 
@@ -56,22 +55,7 @@ def _complete(sender_client: Client, invoice: Invoice, language: str) -> Envelop
     response = sender_client.post(response["Location"], send_form(language=language))
     assert response.status_code == 302, response.content.decode()[:2000]
     envelope = Envelope.objects.get(document__invoice=invoice)
-    director = Client()
-    token = link_token(
-        last_message(template="invitation", recipient="claire.dubois@atelier-lumiere.fr")
-    )
-    sign_with_code(director, token, "claire.dubois@atelier-lumiere.fr")
-    response = director.post(
-        f"/s/{token}/sign/",
-        {
-            "signature-method": "typed",
-            "signature-typed": "Claire Dubois",
-            "stamp-method": "uploaded",
-            "stamp-file": SimpleUploadedFile("stamp.png", stamp_png(), "image/png"),
-            "consent": "1",
-        },
-    )
-    assert response.status_code == 302
+    director_signs(envelope)
     client = Client()
     client_token = link_token(last_message(template="invitation", recipient="+33698765432"))
     sign_with_code(client, client_token, "+33698765432")

@@ -4,7 +4,6 @@ types it, it is checked ignoring case and accents and drawn in the handwriting f
 import subprocess
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from crm.models import Invoice
@@ -14,11 +13,11 @@ from documents.services import document_create_from_invoice
 from signing.models import Envelope
 from signing.services.signing import mention_key
 from tests.signing.conftest import (
+    director_signs,
     last_message,
     link_token,
     party,
     sign_with_code,
-    stamp_png,
 )
 
 pytestmark = pytest.mark.django_db
@@ -60,21 +59,7 @@ def test_the_invoice_asks_the_client_for_the_mention_in_its_language(
 
 
 def _client_link(sent_envelope: Envelope) -> tuple[Client, str, Field]:
-    director = party(sent_envelope, "company")
-    token = link_token(last_message(template="invitation", recipient=director.recipient))
-    client = Client()
-    sign_with_code(client, token, director.recipient)
-    response = client.post(
-        f"/s/{token}/sign/",
-        {
-            "signature-method": "typed",
-            "signature-typed": "Claire Dubois",
-            "stamp-method": "uploaded",
-            "stamp-file": SimpleUploadedFile("stamp.png", stamp_png(), "image/png"),
-            "consent": "1",
-        },
-    )
-    assert response.status_code == 302
+    director_signs(sent_envelope)
     signer = party(sent_envelope, "client")
     token = link_token(last_message(template="invitation", recipient=signer.recipient))
     client = Client()
