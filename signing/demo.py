@@ -39,6 +39,8 @@ def _sign(party: Party, *, typed_name: str, stamp: bytes | None) -> None:
             values[field.pk] = services.SubmittedValue(
                 image=stamp, method=FieldValue.Method.UPLOADED
             )
+        elif field.kind == "mention" and field.phrase:
+            values[field.pk] = services.SubmittedValue(text=field.phrase)
         elif not field.is_image and field.kind != "date":
             values[field.pk] = services.SubmittedValue(text=field.prefilled or typed_name)
     party.refresh_from_db()
@@ -52,11 +54,14 @@ def _sign(party: Party, *, typed_name: str, stamp: bytes | None) -> None:
     )
 
 
-def demo_envelope(*, complete: bool, language: str = "fr") -> Envelope:
+def demo_envelope(*, complete: bool, language: str = "fr", invoice_index: int = 0) -> Envelope:
+    """An envelope for the demo's invoice number `invoice_index` (of those with a contact):
+    one invoice has one current envelope, so several envelopes need several invoices."""
     call_command("seed_demo", verbosity=0)
     invoice = (
         Invoice.objects.select_related("deal", "deal__contact", "company")
         .filter(deal__contact__isnull=False)
+        .order_by("id")[invoice_index : invoice_index + 1]
         .first()
     )
     assert invoice is not None, "seed_demo made no invoice with a contact"
