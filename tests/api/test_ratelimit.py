@@ -11,6 +11,17 @@ from tests.api.conftest import Api, api_for
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def early_in_a_minute():
+    """Windows are calendar minutes: start each test 5 s into one, so none rolls over."""
+    import datetime
+
+    import time_machine
+
+    with time_machine.travel(datetime.datetime(2026, 11, 30, 12, 0, 5, tzinfo=datetime.UTC)):
+        yield
+
+
 def test_a_key_past_its_limit_gets_429_with_retry_after(settings, sender: User) -> None:
     settings.SIGNFLOW_API_RATE_PER_MINUTE = 3
     api = api_for(sender)
