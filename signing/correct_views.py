@@ -20,21 +20,14 @@ from django.views.decorators.http import require_POST
 
 from signflow.text import CleanTextMixin
 from signing import services
-from signing.forms import PartyForm
+from signing.forms import PartyForm, SendOptionsForm
 from signing.models import Envelope, Party
 from signing.services.correcting import correction_in_progress, correction_problem
 
 
 class CorrectionForm(CleanTextMixin, forms.Form):
-    deadline_days = forms.IntegerField(
-        label=gettext_lazy("Deadline (days from now)"),
-        min_value=1,
-        max_value=365,
-        error_messages={
-            "min_value": gettext_lazy("The deadline must be at least one day."),
-            "invalid": gettext_lazy("Enter a whole number of days."),
-        },
-    )
+    # The same rules as on the send screen.
+    deadline_days = SendOptionsForm.base_fields["deadline_days"]
     note = forms.CharField(
         label=gettext_lazy("Message to the signers"),
         required=False,

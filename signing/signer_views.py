@@ -2,7 +2,6 @@
 
 import base64
 import io
-import mimetypes
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_POST
 from documents.models import Field
 from signflow import net, pdfguard
 from signflow.text import clean_text
-from signing import images, services
+from signing import images, services, stamps
 from signing.downloads import pdf_attachment, sealed_filename
 from signing.models import Envelope, FieldValue, Party
 
@@ -520,10 +519,4 @@ def default_stamp(request: HttpRequest, token: str) -> HttpResponse:
         or not company.default_stamp
     ):
         raise Http404
-    with company.default_stamp.open("rb") as fh:
-        data = fh.read()
-    content_type = mimetypes.guess_type(company.default_stamp.name or "")[0] or "image/png"
-    response = HttpResponse(data, content_type=content_type)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stamps.stamp_image_response(company.default_stamp)

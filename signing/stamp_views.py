@@ -4,8 +4,6 @@ It lives in `signing` (not `crm`) because the upload is cleaned by signing.image
 imports no other app (DESIGN.md); access is crm.access.can_manage_companies.
 """
 
-import mimetypes
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -75,10 +73,4 @@ def company_stamp_image(request: HttpRequest, company_id: int) -> HttpResponse:
     company = _company(request, company_id)
     if not company.default_stamp:
         raise Http404
-    with company.default_stamp.open("rb") as fh:
-        data = fh.read()
-    content_type = mimetypes.guess_type(company.default_stamp.name or "")[0] or "image/png"
-    response = HttpResponse(data, content_type=content_type)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stamps.stamp_image_response(company.default_stamp)

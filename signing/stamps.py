@@ -6,9 +6,12 @@ by its hash; a file that cannot be read leaves the company as it was.
 """
 
 import hashlib
+import mimetypes
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
+from django.http import HttpResponse
 
 from crm.models import OwnCompany
 from signing import images
@@ -49,3 +52,15 @@ def _delete_file(company: OwnCompany, name: str) -> None:
     # Another company may hold the same stamp file (files are named by hash).
     if not OwnCompany.objects.filter(default_stamp=name).exists():
         company.default_stamp.storage.delete(name)
+
+
+def stamp_image_response(stamp: FieldFile) -> HttpResponse:
+    """A stored stamp image for a page of ours (MEDIA_ROOT is not public): never cached, never
+    sniffed as anything but an image."""
+    with stamp.open("rb") as fh:
+        data = fh.read()
+    content_type = mimetypes.guess_type(stamp.name or "")[0] or "image/png"
+    response = HttpResponse(data, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
