@@ -138,3 +138,10 @@ def test_a_key_needs_no_csrf_token_and_a_session_is_not_a_key(sender: User) -> N
         "/api/v1/counterparties", '{"legal_name": "B"}', content_type="application/json"
     )
     assert response.status_code == 401
+
+
+def test_the_keys_page_shows_each_keys_recent_activity(sender_client: Client) -> None:
+    token = _create(sender_client)
+    assert Api(token).get("/deals").status_code == 200
+    page = sender_client.get("/account/api-keys/").content.decode()
+    assert "Recent activity" in page and "GET /api/v1/deals" in page and "Created" in page
