@@ -21,6 +21,15 @@ from webhooks.events import EVENT_TYPES
 from webhooks.models import Endpoint
 
 PORTS = range(8140, 8150)  # this helper's port range
+# What a receiver subscribed to everything hears over a whole envelope, in order.
+WHOLE_ENVELOPE = [
+    "envelope.sent",
+    "party.opened",  # director
+    "party.signed",
+    "party.opened",  # client
+    "party.signed",
+    "envelope.completed",
+]
 
 
 @dataclass
