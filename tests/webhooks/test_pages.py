@@ -172,3 +172,13 @@ def test_only_managers_see_the_menu_link_and_the_pages(
     outsider_client.force_login(outsider)
     assert outsider_client.get(BASE).status_code == 403
     assert not Endpoint.objects.exists()
+
+
+def test_the_pages_speak_french(manager_client: Client, endpoint: Endpoint):
+    manager_client.cookies["django_language"] = "fr"
+    page = manager_client.get(BASE, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Ajouter une adresse" in page
+    detail = manager_client.get(f"{BASE}{endpoint.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Afficher le secret de signature" in detail and "Envoyer un événement de test" in detail
+    response = manager_client.post(f"{BASE}new/", _form(events=[]), HTTP_ACCEPT_LANGUAGE="fr")
+    assert "Choisissez au moins un événement." in response.content.decode()
