@@ -346,3 +346,24 @@ def test_a_manager_names_the_signature_stage_on_the_pipeline_page(
 
     login(client, sender)
     assert client.post("/crm/stages/", data).status_code in {403, 404}
+
+
+def test_the_data_migration_rewords_old_signing_lines_for_each_reader(deal: Deal):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("crm.migrations.0004_timeline_params_signature_stage")
+    old = DealEvent.objects.create(
+        deal=deal, kind="document_sent", text="Envoyé pour signature : Facture F-2026-00001"
+    )
+    note = DealEvent.objects.create(deal=deal, kind="note", text="Rappeler lundi")
+
+    migration.parameters_from_old_sentences(apps, None)
+
+    old.refresh_from_db()
+    note.refresh_from_db()
+    assert old.params == {"title": "Facture F-2026-00001"}
+    with translation.override("en"):
+        assert old.sentence == "Sent for signature: Facture F-2026-00001."
+    assert note.params == {} and note.sentence == "Rappeler lundi"
