@@ -49,6 +49,13 @@ def sealed_filename(envelope: Envelope) -> str:
     return _clean(name) + ".pdf"
 
 
+def unsigned_filename(envelope: Envelope) -> str:
+    """The copy a signer downloads before signing says so in its name."""
+    with translation.override(envelope.language):
+        name = pgettext("download name", "%(title)s - not signed") % {"title": envelope.title}
+    return _clean(name) + ".pdf"
+
+
 def pdf_attachment(data: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition(filename)

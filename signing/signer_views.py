@@ -19,7 +19,7 @@ from documents.models import Field
 from signflow import net, pdfguard
 from signflow.text import clean_text
 from signing import images, services, stamps
-from signing.downloads import pdf_attachment, sealed_filename
+from signing.downloads import pdf_attachment, sealed_filename, unsigned_filename
 from signing.models import Envelope, FieldValue, Party
 
 SESSION_KEY = "signflow-otp-confirmed"
@@ -470,8 +470,7 @@ def copy_download(request: HttpRequest, token: str) -> HttpResponse:
     except services.SigningError as exc:
         messages.error(request, exc.message)
         return _back(token)
-    response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{envelope.public_id}-unsigned.pdf"'
+    response = pdf_attachment(data, unsigned_filename(envelope))
     response["Cache-Control"] = "private, no-store"
     return response
 

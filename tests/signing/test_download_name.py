@@ -97,3 +97,22 @@ def test_an_english_document_is_named_in_english(invoice: Invoice) -> None:
     envelope.language = "fr"
     envelope.title = "Facture F-2026-00001"
     assert sealed_filename(envelope) == "Facture F-2026-00001 - signée.pdf"
+
+
+@pytest.mark.django_db
+def test_the_copy_before_signing_is_named_after_the_document_too(sent_envelope: Envelope) -> None:
+    from tests.signing.conftest import party
+
+    sent_envelope.language = "fr"
+    sent_envelope.title = "Facture F-2026-00001"
+    sent_envelope.save(update_fields=["language", "title"])
+    director = party(sent_envelope, "company")
+    token = link_token(last_message(template="invitation", recipient=director.recipient))
+    signer = Client()
+    sign_with_code(signer, token, director.recipient)
+    response = signer.post(f"/s/{token}/copy.pdf")
+    assert response.status_code == 200
+    assert _names(response["Content-Disposition"]) == (
+        "Facture F-2026-00001 - non signee.pdf",
+        "Facture F-2026-00001 - non signée.pdf",
+    )
