@@ -234,3 +234,15 @@ def test_page_images_come_in_a_few_widths_only(director):
         assert response.status_code == 200
         widths[size] = Image.open(io.BytesIO(response.content)).width
     assert widths == {"page": 1000, "large": 2000, "huge": 1000, "../x": 1000}
+
+
+def test_copies_are_limited_per_day(director, sent_envelope: Envelope, monkeypatch):
+    from signing.services import viewing
+
+    monkeypatch.setattr(viewing, "COPIES_PER_DAY", 2)
+    signer, token = director
+    assert signer.post(f"/s/{token}/copy.pdf").status_code == 200
+    assert signer.post(f"/s/{token}/copy.pdf").status_code == 200
+    refused = signer.post(f"/s/{token}/copy.pdf", follow=True)
+    assert "many times today" in refused.content.decode()
+    assert Event.objects.filter(type=Event.Type.COPY_DOWNLOADED).count() == 2
