@@ -52,6 +52,7 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/send/", views.send_invoice, name="send_invoice"),
     path("deals/<int:deal_id>/send/", views.send_deal, name="send_deal"),
     path("send/<int:document_id>/", views.send, name="send"),
+    path("send/<int:document_id>/language/", views.send_language, name="send_language"),
     path("dev/outbox/", views.dev_outbox, name="dev_outbox"),
     # A manager's stamp page for one of our companies (crm.access.can_manage_companies).
     path("companies/<int:company_id>/stamp/", stamp_views.company_stamp, name="company_stamp"),

@@ -322,6 +322,30 @@ def envelope_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
+def send_language(request: HttpRequest, document_id: int) -> HttpResponse:
+    """The send screen's "Show in this language": the draft's document is rendered again in the
+    chosen language, and the send screen opens on it."""
+    document = get_object_or_404(Document, pk=document_id)
+    envelope = Envelope.objects.filter(document=document).first()
+    if envelope is None:
+        if document.created_by_id != _user(request).pk:
+            raise Http404
+        envelope = services.envelope_for_document(document=document, actor=_user(request))
+    if not access.can_act_on_envelope(_user(request), envelope):
+        raise Http404
+    from documents.errors import DocumentError
+
+    try:
+        envelope = services.envelope_set_language(
+            envelope=envelope, actor=_user(request), language=request.POST.get("language", "")
+        )
+    except (services.SigningError, DocumentError) as exc:
+        messages.error(request, exc.message)
+    return _to_envelope(envelope)
+
+
+@require_POST
+@login_required
 def envelope_discard(request: HttpRequest, envelope_id: int) -> HttpResponse:
     """Throw a draft away (the explicit way to start over before sending)."""
     envelope = _act(request, envelope_id)

@@ -215,6 +215,22 @@ def envelope_replace(*, envelope: Envelope, actor: User, reason: str) -> Envelop
         )
 
 
+def envelope_set_language(*, envelope: Envelope, actor: User, language: str) -> Envelope:
+    """Change a draft's document language now (the send screen then shows the document as it
+    will be sent); sending in another language does the same."""
+    if language not in dict(Envelope.Language.choices):
+        raise SigningError("language", _("Choose French or English."))
+    with transaction.atomic():
+        envelope = _lock(envelope.pk)
+        if envelope.status != Envelope.Status.DRAFT:
+            raise SigningError("already_sent", _("This document has already been sent."))
+        _document_in_language(envelope, language)
+        if envelope.language != language:
+            envelope.language = language
+            envelope.save(update_fields=["language"])
+    return envelope
+
+
 def _delete_document(document: Document) -> None:
     """Delete a document nobody refers to any more; its file goes once no document shares it
     (files are stored by content hash)."""

@@ -403,6 +403,13 @@ ROUTES = [
         expect=OWNED,
     ),
     Route("signing:send", kwargs=document, expect=OWNED),
+    Route(
+        "signing:send_language",
+        "post",
+        kwargs=document,
+        data=lambda w: {"language": "en"},
+        expect=OWNED,
+    ),
     Route("signing:send", kwargs=draft, expect={**OWNED, "manager": DENY}),
     # Development only: 404 unless SIGNFLOW_DEV_OUTBOX (tests/security/test_headers.py).
     Route("signing:dev_outbox", expect=EVERYONE),

@@ -171,3 +171,36 @@ def test_an_upload_keeps_its_pdf_but_its_default_labels_follow_the_language(
     assert labels["client-signature"] == "Signature du client, SVP"  # typed by someone: kept
     assert Envelope.objects.get(document=document).language == "fr"
     assert Party.objects.filter(envelope__document=document).count() == 2
+
+
+def test_the_send_screen_shows_the_document_in_the_chosen_language(
+    sender_client: Client, invoice: Invoice
+):
+    response = sender_client.post(f"/invoices/{invoice.pk}/send/", {"language": "en"})
+    english = Document.objects.get(invoice=invoice)
+
+    response = sender_client.post(f"/send/{english.pk}/language/", {"language": "fr"})
+
+    french = Document.objects.get(invoice=invoice)
+    assert response["Location"] == f"/send/{french.pk}/"
+    assert french.pk != english.pk and french.language == "fr"
+    assert french.title == f"Facture {invoice.number}"
+    envelope = Envelope.objects.get()
+    assert envelope.document == french and envelope.language == "fr"
+    assert envelope.title == french.title
+    page = sender_client.get(response["Location"]).content.decode()
+    assert 'id="apply-language"' in page
+
+
+def test_an_unknown_language_on_the_send_screen_changes_nothing(
+    sender_client: Client, invoice: Invoice
+):
+    sender_client.post(f"/invoices/{invoice.pk}/send/", {"language": "en"})
+    document = Document.objects.get(invoice=invoice)
+
+    response = sender_client.post(f"/send/{document.pk}/language/", {"language": "de"}, follow=True)
+
+    assert response.status_code == 200
+    assert "Choose French or English." in response.content.decode()
+    assert Document.objects.get(invoice=invoice) == document
+    assert Envelope.objects.get().language == "en"
