@@ -66,7 +66,7 @@ format: venv
 
 ## Regenerate and compile the French and English catalogs of every app.
 messages: venv
-	for dir in signflow crm documents signing verification webhooks api; do \
+	for dir in signflow crm documents signing verification webhooks api bulk; do \
 	  (cd $$dir && ../$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete && ../$(VENV)/bin/django-admin compilemessages); \
 	done
 

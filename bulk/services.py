@@ -143,17 +143,22 @@ def batch_create(
                 "company": _company_signer(actor),
             },
         )
-        BulkRow.objects.bulk_create(
-            [BulkRow(batch=batch, line=line, cells=cells) for line, cells in table.rows],
-            batch_size=1000,
-        )
+        # Checked before they are written: one INSERT per thousand rows, no UPDATE after it.
+        spec = spec_for(batch)
+        problems = mapping_problems(batch)
+        rows = []
+        for line, cells in table.rows:
+            status, error = _verdict(batch, spec, problems, cells)
+            rows.append(BulkRow(batch=batch, line=line, cells=cells, status=status, error=error))
+        BulkRow.objects.bulk_create(rows, batch_size=1000)
+        batch.checked = not problems
+        batch.save(update_fields=["checked"])
         BatchEvent.objects.create(
             batch=batch,
             type=BatchEvent.Type.CREATED,
             actor=actor,
             data={"file": batch.file_name, "sha256": batch.file_sha256, "rows": len(table.rows)},
         )
-        _check_rows(batch)
     return batch
 
 
@@ -182,18 +187,31 @@ def needs_company_signer(batch: Batch) -> bool:
     return any(spec["role"] == Party.Role.COMPANY for spec in batch.fields)
 
 
+def _verdict(
+    batch: Batch, spec: mappings.Spec, problems: list[str], cells: list[str]
+) -> tuple[str, str]:
+    """A row's status and reasons under the batch's mapping."""
+    if problems:
+        return BulkRow.Status.PENDING, ""  # the mapping is what to fix; rows are judged after
+    _data, errors = mappings.read_row(spec, cells)
+    if errors:
+        return BulkRow.Status.INVALID, " ".join(errors)[:2000]
+    return BulkRow.Status.PENDING, ""
+
+
 def _check_rows(batch: Batch) -> None:
-    """Every row not sent yet: waiting if it reads fine, invalid with its reasons otherwise."""
+    """Every row not sent yet: waiting if it reads fine, invalid with its reasons otherwise.
+    Only the rows whose verdict changed are written."""
     spec = spec_for(batch)
     problems = mapping_problems(batch)
-    rows = list(batch.rows.filter(status__in=[BulkRow.Status.PENDING, BulkRow.Status.INVALID]))
-    for row in rows:
-        _data, errors = mappings.read_row(spec, row.cells)
-        if problems:
-            errors = []  # the mapping is what to fix; rows are judged once it is complete
-        row.status = BulkRow.Status.INVALID if errors else BulkRow.Status.PENDING
-        row.error = " ".join(errors)[:2000]
-    BulkRow.objects.bulk_update(rows, ["status", "error"], batch_size=1000)
+    changed = []
+    rows = batch.rows.filter(status__in=[BulkRow.Status.PENDING, BulkRow.Status.INVALID])
+    for row in rows.only("pk", "cells", "status", "error").iterator(chunk_size=1000):
+        status, error = _verdict(batch, spec, problems, row.cells)
+        if (status, error) != (row.status, row.error):
+            row.status, row.error = status, error
+            changed.append(row)
+    BulkRow.objects.bulk_update(changed, ["status", "error"], batch_size=500)
     batch.checked = not problems
     batch.save(update_fields=["checked"])
 
