@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
@@ -19,6 +18,7 @@ from documents.models import Document
 from signflow.celery import app as celery_app
 from signing.models import Envelope, Message
 from tests.bulk.conftest import csv_bytes, make_batch, recipients
+from tests.signing.test_worker import _worker_env  # the same worker environment
 
 pytestmark = [
     pytest.mark.worker,
@@ -29,19 +29,6 @@ pytestmark = [
     ),
 ]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _worker_env() -> dict[str, str]:
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="signflow.settings_test",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        SECRET_KEY=settings.SECRET_KEY,
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        CELERY_WORKER="1",
-    )
-    return env
 
 
 @pytest.fixture
@@ -67,7 +54,7 @@ def workers(media_root: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
                 "--without-heartbeat",
             ],
             cwd=ROOT,
-            env=_worker_env(),
+            env=_worker_env(CELERY_WORKER="1"),
         )
         for index in range(2)
     ]
