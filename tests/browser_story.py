@@ -43,6 +43,8 @@ class StoryPage:
     path: str
     # After the page loaded: an upload and a submit, for the result pages.
     then: Callable[[Any, Story], None] | None = None
+    # A signer's page speaks its envelope's language whatever the browser asks: opened once.
+    language: str = ""
 
 
 @dataclass
@@ -52,6 +54,9 @@ class Story:
     # persona -> session cookie value ("" for anonymous visitors).
     sessions: dict[str, str] = field(default_factory=dict)
     pages: list[StoryPage] = field(default_factory=list)
+
+    def pages_in(self, language: str) -> list[StoryPage]:
+        return [page for page in self.pages if page.language in {"", language}]
 
     def open(self, browser: Any, story_page: StoryPage, *, language: str, device: dict) -> Any:
         """A new context on `device` in `language` with the persona's session, on the page."""
@@ -114,10 +119,12 @@ def _seed(base: str, tmp: Path) -> Story:
         signer = Client()
         sign_with_code(signer, token, director.email)
         story.sessions[f"signer-{language}"] = _session(signer)
-        story.pages.append(StoryPage(f"signer code step {language}", "anonymous", f"/s/{token}/"))
-        story.pages.append(
-            StoryPage(f"signer signing step {language}", f"signer-{language}", f"/s/{token}/")
-        )
+        story.pages += [
+            StoryPage("signer code step", "anonymous", f"/s/{token}/", language=language),
+            StoryPage(
+                "signer signing step", f"signer-{language}", f"/s/{token}/", language=language
+            ),
+        ]
     sent = Envelope.objects.filter(status=Envelope.Status.AWAITING_COMPANY).order_by("id").first()
     assert sent is not None
 

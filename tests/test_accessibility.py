@@ -44,7 +44,7 @@ def test_no_serious_accessibility_violation_on_any_page(
     report = ARTIFACTS / f"axe-{device}-{language}.json"
     report.unlink(missing_ok=True)
     found = {}
-    for story_page in story.pages:
+    for story_page in story.pages_in(language):
         page = story.open(browser, story_page, language=language, device=DEVICES[device])
         page.add_script_tag(path=str(AXE))
         violations = page.evaluate(RUN_AXE)

@@ -43,7 +43,7 @@ def test_every_page_of_the_story_fits_a_360_px_phone(browser, story: Story, lang
     report = ARTIFACTS / f"too-wide-{language}.json"
     report.unlink(missing_ok=True)
     too_wide = {}
-    for story_page in story.pages:
+    for story_page in story.pages_in(language):
         page = story.open(browser, story_page, language=language, device=PHONE_360)
         found = page.evaluate(OVERFLOWING, WIDTH)
         # A phone widens its layout viewport to fit content that overflows: clientWidth too.
