@@ -197,3 +197,54 @@ def test_a_runner_hands_over_when_its_time_is_up(
     assert services.batch_action_run(event_id=event.pk) == ({"done": 3, "skipped": 0}, False)
     envelopes = Envelope.objects.filter(bulk_row__batch=batch)
     assert set(envelopes.values_list("status", flat=True)) == {Envelope.Status.CANCELLED}
+
+
+def test_fields_for_our_company_are_signed_first_by_the_director(
+    sender: User, django_capture_on_commit_callbacks
+) -> None:
+    template = DocumentTemplate.objects.create(
+        name="Contrat",
+        kind="other",
+        language="fr",
+        body='<p>{{ client.legal_name }}</p>{% field "signature" party="company" %}'
+        '{% field "signature" party="client" %}',
+        created_by=sender,
+    )
+    batch = make_batch(sender, csv_bytes(recipients(2)), template=template)
+    assert services.needs_company_signer(batch)
+    # The company's director by default; a wrong address blocks the send.
+    assert batch.options["company"]["email"] == "claire.dubois@atelier-lumiere.fr"
+    services.batch_configure(
+        batch=batch,
+        actor=sender,
+        mapping=batch.mapping,
+        options={
+            "company": {"name": "Claire Dubois", "email": "nope", "phone": "", "channel": "email"}
+        },
+    )
+    with pytest.raises(services.BulkError) as info:
+        services.batch_send(batch=batch, actor=sender)
+    assert info.value.code == "company_signer"
+    services.batch_configure(
+        batch=batch,
+        actor=sender,
+        mapping=batch.mapping,
+        options={
+            "company": {
+                "name": "Claire Dubois",
+                "email": "claire@ours.fr",
+                "phone": "",
+                "channel": "email",
+            }
+        },
+    )
+    batch = _send(batch, sender, django_capture_on_commit_callbacks)
+    assert services.counts(batch)["sent"] == 2
+    envelope = batch.rows.get(line=2).envelope
+    assert envelope is not None
+    assert envelope.status == Envelope.Status.AWAITING_COMPANY
+    parties = list(envelope.parties.order_by("order").values_list("role", "email", "status"))
+    assert parties == [
+        ("company", "claire@ours.fr", Party.Status.ACTIVE),
+        ("client", "client1@example.com", Party.Status.WAITING),
+    ]
