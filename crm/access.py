@@ -14,7 +14,10 @@ from crm.models import Deal, Employee, Invoice
 
 
 def employee_of(user: Any) -> Employee | None:
-    if user is None or not user.is_authenticated:
+    """The one definition of an employee: an active, logged-in user with an Employee profile
+    (documents.access and signing.access use it; the profile is cached on the user object, so
+    asking again costs no query)."""
+    if user is None or not user.is_authenticated or not user.is_active:
         return None
     try:
         return user.employee
@@ -22,7 +25,12 @@ def employee_of(user: Any) -> Employee | None:
         return None
 
 
+def is_employee(user: Any) -> bool:
+    return employee_of(user) is not None
+
+
 def is_manager(user: Any) -> bool:
+    """The one definition of a manager: an employee whose profile says so."""
     employee = employee_of(user)
     if employee is None:
         return False

@@ -3,15 +3,11 @@
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from crm import access as crm_access
-from crm.models import Employee
 from documents.models import Document, DocumentTemplate, FieldLayout
 
-
-def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """crm.access holds the one definition of a manager."""
-    if not user.is_active:
-        return False
-    return crm_access.is_manager(user)
+# crm.access holds the one definition of an employee and of a manager.
+is_manager = crm_access.is_manager
+is_employee = crm_access.is_employee
 
 
 def can_view_document(user: AbstractBaseUser | AnonymousUser, document: Document) -> bool:
@@ -30,14 +26,6 @@ def can_edit_fields(user: AbstractBaseUser | AnonymousUser, document: Document) 
     if document.locked:
         return False
     return can_view_document(user, document)
-
-
-def is_employee(user: AbstractBaseUser | AnonymousUser) -> bool:
-    if not user.is_authenticated:
-        return False
-    if not user.is_active:
-        return False
-    return Employee.objects.filter(user_id=user.pk).exists()
 
 
 def can_view_template(user: AbstractBaseUser | AnonymousUser, template: DocumentTemplate) -> bool:

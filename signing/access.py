@@ -3,22 +3,13 @@
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
+from crm import access as crm_access
 from signing.models import Envelope
 
-
-def _employee(user: AbstractBaseUser | AnonymousUser):  # type: ignore[no-untyped-def]
-    if not user.is_authenticated:
-        return None
-    return getattr(user, "employee", None)
-
-
-def is_employee(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return _employee(user) is not None
-
-
-def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
-    employee = _employee(user)
-    return employee is not None and employee.is_manager
+# crm.access holds the one definition of an employee and of a manager.
+_employee = crm_access.employee_of
+is_employee = crm_access.is_employee
+is_manager = crm_access.is_manager
 
 
 def visible_envelopes(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Envelope]:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from crm import access as crm_access
 from crm.models import Deal, Invoice
 from documents.contexts import client_stamp_asked
 from documents.models import Document, Field
@@ -86,10 +87,7 @@ def send_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """From a deal or an invoice: the invoice's envelope, reopened if it has one (draft, in
     progress or signed), else a new draft with the invoice rendered; then the send screen."""
     invoice = get_object_or_404(Invoice.objects.select_related("deal"), pk=invoice_id)
-    employee = getattr(_user(request), "employee", None)
-    if employee is None or not (
-        employee.is_manager or invoice.deal.responsible_id == _user(request).pk
-    ):
+    if not crm_access.can_edit_invoice(_user(request), invoice):
         raise Http404
     # The document's language: chosen on the button's form, else the employee's own; the
     # send screen can still change it (the document is then rendered again).
@@ -125,8 +123,7 @@ def send_deal(request: HttpRequest, deal_id: int) -> HttpResponse:
 
     deal = get_object_or_404(Deal, pk=deal_id)
     user = _user(request)
-    employee = getattr(user, "employee", None)
-    if employee is None or not (employee.is_manager or deal.responsible_id == user.pk):
+    if not crm_access.can_edit_deal(user, deal):
         raise Http404
     template = DocumentTemplate.objects.filter(pk=request.POST.get("template") or 0).first()
     # Someone else's private template looks like a missing one.
