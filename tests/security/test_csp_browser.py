@@ -111,6 +111,9 @@ def _sign(browser: Any, base: str, link: str, recipient_part: str, stamp: str | 
     page.wait_for_selector("#sign-form")
     _draw(page)
     if stamp:
+        # The demo company has a stamp on file, preselected: choose the upload instead.
+        if page.locator("input[name=stamp-method][value=uploaded]").count():
+            page.check("input[name=stamp-method][value=uploaded]")
         page.set_input_files("input[name=stamp-file]", stamp)
         page.wait_for_selector("[data-capture=stamp] img.capture-preview:not([hidden])")
     page.check("input[name=consent]")
