@@ -113,7 +113,7 @@ def sign_as(party: Party) -> None:
             )
         elif field.kind != "date":
             values[field.pk] = services.SubmittedValue(
-                text=field.prefilled or "Bon pour accord", method="typed"
+                text=field.phrase or field.prefilled or "Bon pour accord", method="typed"
             )
     services.party_sign(
         party=Party.objects.select_related("envelope").get(pk=party.pk),
