@@ -50,11 +50,8 @@ def _free_port() -> int:
 
 
 def _environment(args: argparse.Namespace, work: Path, smtp_port: int) -> dict[str, str]:
-    mail = (
-        {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"}
-        if args.mail == "smtp"
-        else {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
-    )
+    backend = {"smtp": "smtp", "locmem": "locmem", "file": "filebased"}[args.mail]
+    mail = {"EMAIL_BACKEND": f"django.core.mail.backends.{backend}.EmailBackend"}
     return {
         "DJANGO_SETTINGS_MODULE": "signflow.settings",
         "DEBUG": "0",
@@ -288,7 +285,7 @@ def main() -> None:
         "--database", default="postgres://postgres@127.0.0.1:5432/sf_bench_messages"
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
-    parser.add_argument("--mail", choices=("smtp", "locmem"), default="smtp")
+    parser.add_argument("--mail", choices=("smtp", "file", "locmem"), default="smtp")
     parser.add_argument("--run-worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--run-sink", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--time-limit", type=int, default=1500)

@@ -241,10 +241,17 @@ def _send_all(messages: list[Message]) -> list[_Outcome]:
                     "Message %s attempt %s failed: %s", message.pk, message.attempts, exc
                 )
                 outcomes.append(_Outcome(message, error=exc))
-                mail.close()  # a broken connection is not reused; the next send opens another
+                _close(mail)  # a broken connection is not reused; the next send opens another
     finally:
-        mail.close()
+        _close(mail)
     return outcomes
+
+
+def _close(mail: Any) -> None:
+    try:
+        mail.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection: nothing left to save
+        logger.info("Closing the mail connection failed", exc_info=True)
 
 
 def _send_email(message: Message, mail: Any) -> str:
@@ -262,6 +269,7 @@ def _send_email(message: Message, mail: Any) -> str:
         if envelope.sealed is not None:
             with envelope.sealed.file.open("rb") as fh:
                 email.attach(sealed_filename(envelope), fh.read(), "application/pdf")
+    mail.open()  # once per batch: a no-op while the connection is open
     mail.send_messages([email])
     anymail_status = getattr(email, "anymail_status", None)
     return str(getattr(anymail_status, "message_id", "") or "")
@@ -271,8 +279,8 @@ def _record(outcomes: list[_Outcome]) -> None:
     """Mark each message sent, or queued again with its backoff, or failed for good, and append
     its audit event, in one transaction with the envelopes locked."""
     now = timezone.now()
-    events: list[audit.NewEvent] = []
     scrub = not settings.SIGNFLOW_DEV_OUTBOX
+    events: list[audit.NewEvent] = []
     for outcome in outcomes:
         message = outcome.message
         data: dict[str, Any] = {"message": message.pk}
@@ -284,19 +292,42 @@ def _record(outcomes: list[_Outcome]) -> None:
             data.update(_mark_failed(message, outcome.error, now))
             event_type = Event.Type.MESSAGE_FAILED
         events.append(audit.NewEvent(message.envelope_id, event_type, message.party_id, data))
+    sent = [o.message for o in outcomes if o.error is None]
     with transaction.atomic():
-        Message.objects.bulk_update(
-            [o.message for o in outcomes],
-            ["status", "sent_at", "provider_id", "last_error", "next_attempt_at"],
-        )
-        scrubbed = [o.message for o in outcomes if scrub and _is_code(o)]
-        if scrubbed:
-            Message.objects.bulk_update(scrubbed, ["subject", "body", "html_body"])
+        _save_sent(sent, now)
+        for message in [o.message for o in outcomes if o.error is not None]:
+            Message.objects.filter(pk=message.pk).update(
+                status=message.status,
+                last_error=message.last_error,
+                next_attempt_at=message.next_attempt_at,
+            )
+        for message in [m for m in sent if scrub and m.template == Message.Template.CODE]:
+            Message.objects.filter(pk=message.pk).update(
+                subject=message.subject, body=message.body, html_body=""
+            )
         audit.events_append(events)
 
 
-def _is_code(outcome: _Outcome) -> bool:
-    return outcome.error is None and outcome.message.template == Message.Template.CODE
+def _save_sent(sent: list[Message], now: Any) -> None:
+    """One UPDATE for every sent message: status and time alike, provider ids by CASE.
+
+    (Written out: bulk_update's CASE expressions cost more CPU than the sending itself.)"""
+    if not sent:
+        return
+    named = [m for m in sent if m.provider_id]
+    params: list[Any] = [Message.Status.SENT, db_connection.ops.adapt_datetimefield_value(now)]
+    provider = ""
+    if named:
+        provider = ", provider_id = CASE id " + "WHEN %s THEN %s " * len(named)
+        provider += "ELSE provider_id END"
+        params += [value for m in named for value in (m.pk, m.provider_id)]
+    params += [m.pk for m in sent]
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Message._meta.db_table} SET status = %s, sent_at = %s, "  # noqa: S608
+            f"last_error = ''{provider} WHERE id IN ({', '.join(['%s'] * len(sent))})",
+            params,
+        )
 
 
 def _mark_sent(message: Message, provider_id: str, now: Any, *, scrub: bool) -> None:
