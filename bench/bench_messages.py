@@ -130,15 +130,6 @@ def run_worker(concurrency: int) -> None:
 # --- set-up and runs ----------------------------------------------------------------------------
 
 
-def _recreate_database(url: str) -> None:
-    import dj_database_url
-
-    db = dj_database_url.parse(url)
-    base = ["-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432), "-U", db["USER"]]
-    subprocess.run(["dropdb", "--if-exists", *base, db["NAME"]], check=True)
-    subprocess.run(["createdb", *base, db["NAME"]], check=True)
-
-
 def _setup(redis_url: str) -> list[Any]:
     """The envelopes whose invitations the runs copy; the set-up's own messages marked sent."""
     import django
@@ -303,6 +294,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"time limit ({args.time_limit} s)"))
     signal.alarm(args.time_limit)
+    from bench_queue_latency import _recreate_database
+
     _recreate_database(args.database)
     templates = _setup(args.redis)
     import redis
