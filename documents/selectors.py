@@ -14,7 +14,8 @@ def page_sizes(document: Document) -> list[tuple[float, float]]:
     pdf = pdfium.PdfDocument(read_pdf(document))
     try:
         # get_page_size reads the page dictionary; loading the page would parse its content.
-        return [tuple(map(float, pdf.get_page_size(index))) for index in range(len(pdf))]  # type: ignore[misc]
+        sizes = (pdf.get_page_size(index) for index in range(len(pdf)))
+        return [(float(width), float(height)) for width, height in sizes]
     finally:
         pdf.close()
 

@@ -51,6 +51,8 @@ from django_otp import verify_token as otp_verify_token
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
+from signflow.http import AuthenticatedHttpRequest
+
 logger = logging.getLogger(__name__)
 
 # The session of someone who gave the right password and still owes a code.
@@ -235,7 +237,7 @@ def _grouped(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def _enrolment(request: HttpRequest) -> dict[str, Any]:
+def _enrolment(request: AuthenticatedHttpRequest) -> dict[str, Any]:
     key = request.session.get(ENROL_SESSION_KEY)
     if not isinstance(key, str):
         key = default_key()
@@ -280,7 +282,7 @@ def two_factor_disable(*, user: Any) -> None:
 @sensitive_post_parameters("code")
 @never_cache
 @require_http_methods(["GET", "POST"])
-def two_factor(request: HttpRequest) -> HttpResponse:
+def two_factor(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Turn two-step login on (scan, then confirm a code) or off (with a current code)."""
     device = confirmed_device(request.user)
     form = CodeForm(request.POST or None)
@@ -317,7 +319,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "form": form,
         "device": device,
-        "staff_required": request.user.is_staff,  # type: ignore[union-attr]
+        "staff_required": request.user.is_staff,
     }
     if device is None:
         context.update(_enrolment(request))

@@ -62,6 +62,6 @@ def route_batch_deliveries(
         return None
     if not current_task:  # queued by a web request or a command, not by a task
         return None
-    if _queue_of(current_task._get_current_object()) == BATCH_QUEUE:  # type: ignore[attr-defined]
+    if _queue_of(current_task) == BATCH_QUEUE:  # the proxy reads the running task's attributes
         return {"queue": BATCH_QUEUE}
     return None
