@@ -36,9 +36,10 @@ from documents.contexts import deal_context, invoice_context
 from documents.errors import DocumentError
 from documents.layouts import layout_apply, layout_delete, layout_fields_for, layout_save
 from documents.models import Document, DocumentTemplate, Field, FieldLayout
-from documents.previews import needs_preview_task, pdf_page_sizes, previews_queue
+from documents.previews import needs_preview_task, previews_queue
 from documents.rendering import PlacedField, render_pdf
 from documents.uploads import CheckedPdf, normalize_upload
+from signflow.pdf import page_sizes as pdf_page_sizes
 
 __all__ = [
     "DocumentError",
