@@ -269,12 +269,12 @@ def bounded_for(parser: Any, token: Any) -> BoundedForNode:
 
 
 class _NoOpNode(Node):
-    def render(self, context: template.Context) -> str:
+    def render(self, _context: template.Context) -> str:
         return ""
 
 
 @register.tag("load")
-def load_built_in(parser: Any, token: Any) -> Node:
+def load_built_in(_parser: Any, token: Any) -> Node:
     refused = [name for name in token.split_contents()[1:] if name not in BUILT_IN_LIBRARIES]
     if refused:
         shown = refused[0][:60]

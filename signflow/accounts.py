@@ -66,11 +66,11 @@ PENDING_SECONDS = 300
 # --- The throttle (django-axes callables, named in settings) ---------------------------------
 
 
-def login_failure_limit(request: HttpRequest, credentials: dict[str, Any] | None) -> int:
+def login_failure_limit(_request: HttpRequest, _credentials: dict[str, Any] | None) -> int:
     return settings.SIGNFLOW_LOGIN_MAX_FAILURES
 
 
-def login_lock_time(request: HttpRequest | None = None) -> timedelta:
+def login_lock_time(_request: HttpRequest | None = None) -> timedelta:
     return timedelta(seconds=settings.SIGNFLOW_LOGIN_LOCK_SECONDS)
 
 
@@ -93,8 +93,8 @@ def _lockout_message() -> str:
 
 def lockout_response(
     request: HttpRequest,
-    original_response: HttpResponse | None = None,
-    credentials: dict[str, Any] | None = None,
+    _original_response: HttpResponse | None = None,
+    _credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The login page with the lockout message, 429: the password or code was not checked."""
     request.session.pop(PENDING_SESSION_KEY, None)
@@ -336,7 +336,7 @@ class SignFlowAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and two_factor_satisfied(request)
 
-    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+    def login(self, request: HttpRequest, _extra_context: dict[str, Any] | None = None) -> Any:
         user = request.user
         if user.is_active and user.is_staff and not two_factor_satisfied(request):
             if confirmed_device(user) is not None:

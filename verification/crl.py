@@ -140,7 +140,7 @@ def to_asn1_crl(crl: x509.CertificateRevocationList) -> object:
 
 
 @require_GET
-def crl_view(request: HttpRequest) -> HttpResponse:
+def crl_view(_request: HttpRequest) -> HttpResponse:
     """GET /verify/crl/root.crl: the DER CRL named in our certificates (public, cacheable)."""
     crl = current_crl()
     response = HttpResponse(

@@ -89,7 +89,7 @@ class Command(BaseCommand):
         parser.add_argument("--employees", type=int, default=12)
         parser.add_argument("--counterparties", type=int, default=400)
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *_args: Any, **options: Any) -> None:
         started = time.monotonic()
         rng = random.Random(options["seed"])
         companies = self._companies()
