@@ -121,32 +121,41 @@ def add_archive_timestamp(document: SealedDocument, *, force: bool = False) -> b
         saved = default_storage.save(new_path, ContentFile(extended))
         if saved != new_path:
             default_storage.delete(saved)
-    new_expiry = newest_timestamp_expiry(extended)
+    entry = {
+        "path": new_path,
+        "sha256": sha,
+        "size": len(extended),
+        "added_at": now.isoformat(),
+        "replaces": path,
+        "timestamp_not_after": "",
+        "tsa": pades.tsa_display_name(),
+    }
+    if not _record_archive(document, entry, newest_timestamp_expiry(extended)):
+        return False
+    logger.info("Archive timestamp added to %s (%s)", document.code, sha)
+    return True
+
+
+def _record_archive(
+    document: SealedDocument, entry: dict[str, Any], new_expiry: dt.datetime | None
+) -> bool:
+    """Append the new copy to the document's archive list, unless another run archived the
+    same copy meanwhile (theirs stands: False)."""
+    entry["timestamp_not_after"] = new_expiry.isoformat() if new_expiry else ""
     with transaction.atomic():
         locked = SealedDocument.objects.select_for_update().get(pk=document.pk)
         entries = list(locked.metadata.get(ARCHIVE_KEY) or [])
         previous = str(entries[-1]["path"]) if entries else str(locked.file.name)
-        if previous != path:  # another run archived it meanwhile: theirs stands
+        if previous != entry["replaces"]:
             return False
-        entries.append(
-            {
-                "path": new_path,
-                "sha256": sha,
-                "size": len(extended),
-                "added_at": now.isoformat(),
-                "replaces": path,
-                "timestamp_not_after": new_expiry.isoformat() if new_expiry else "",
-                "tsa": pades.tsa_display_name(),
-            }
-        )
+        entries.append(entry)
         locked.metadata = {
             **locked.metadata,
             ARCHIVE_KEY: entries,
-            EXPIRY_KEY: new_expiry.isoformat() if new_expiry else "",
+            EXPIRY_KEY: entry["timestamp_not_after"],
         }
         locked.save(update_fields=["metadata"])
     document.metadata = locked.metadata
-    logger.info("Archive timestamp added to %s (%s)", document.code, sha)
     return True
 
 
