@@ -640,6 +640,18 @@ def check_reachable() -> None:
         raise PermissionError("keys folder cannot be created")
 
 
+def current_seal_certificate() -> x509.Certificate | None:
+    """The seal certificate in use, generating nothing: None before the first seal."""
+    directory = _keys_dir()
+    in_files = hsm.configured() is None and not getattr(settings, "SEAL_PKCS12_PATH", "")
+    if in_files and not (directory / "seal.pem").exists() and not _legacy_keys_dir(directory):
+        return None
+    try:
+        return get_key_material().seal_cert
+    except KeysError:
+        return None
+
+
 @dataclass(frozen=True)
 class Rotation:
     certificate: x509.Certificate

@@ -48,11 +48,9 @@ class Command(BaseCommand):
         self._report(rotation, previous)
 
     def _current(self) -> str:
-        """The fingerprint of the seal certificate in use before, if it can be loaded."""
-        try:
-            return keys.fingerprint(keys.get_key_material().seal_cert)
-        except keys.KeysError:
-            return ""
+        """The fingerprint of the seal certificate in use before, if there is one."""
+        current = keys.current_seal_certificate()
+        return keys.fingerprint(current) if current is not None else ""
 
     def _report(self, rotation: keys.Rotation, previous: str) -> None:
         cert = rotation.certificate
