@@ -510,28 +510,22 @@ def _token_material(generated: dict[str, Any], token: hsm.TokenConfig) -> KeyMat
         cert = hsm.load_certificate(token)
     except hsm.HsmError as exc:
         raise KeysError(str(exc)) from exc
+    # The private key stays in the token: seal_signer signs there.
+    return _own_root_material(generated, seal=(cert, None), source="pkcs11")
+
+
+def _own_root_material(
+    generated: dict[str, Any], *, seal: tuple[x509.Certificate, Any], source: str
+) -> KeyMaterial:
+    """A seal certificate issued by our root, with the root and TSA of the keys folder."""
     return KeyMaterial(
         root_cert=generated["root"][0],
-        seal_cert=cert,
-        seal_key=None,  # it stays in the token: seal_signer signs there
+        seal_cert=seal[0],
+        seal_key=seal[1],
         seal_chain=[],
         tsa_cert=generated["tsa"][0],
         tsa_key=generated["tsa"][1],
-        source="pkcs11",
-        extra_roots=_configured_roots(),
-        root_key=generated["root"][1],
-    )
-
-
-def _generated_material(generated: dict[str, Any]) -> KeyMaterial:
-    return KeyMaterial(
-        root_cert=generated["root"][0],
-        seal_cert=generated["seal"][0],
-        seal_key=generated["seal"][1],
-        seal_chain=[],
-        tsa_cert=generated["tsa"][0],
-        tsa_key=generated["tsa"][1],
-        source="generated",
+        source=source,
         extra_roots=_configured_roots(),
         root_key=generated["root"][1],
     )
@@ -556,7 +550,7 @@ def get_key_material() -> KeyMaterial:
         elif token is not None:
             material = _token_material(generated, token)
         else:
-            material = _generated_material(generated)
+            material = _own_root_material(generated, seal=generated["seal"], source="generated")
         _cache[cache_key] = material
         return material
 

@@ -7,13 +7,13 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from tests.threads import run_in_threads
 from tests.verification import pdfs
 from verification import keys
 from verification.checks import keys_location_check
@@ -94,21 +94,7 @@ def test_readyz_moves_waiting_legacy_keys_and_says_ok(
 def test_concurrent_first_uses_move_the_keys_once(settings: Any, layout: dict[str, Path]) -> None:
     _seal_with_legacy_keys(settings, layout)
     root = (layout["legacy"] / "root.key").read_bytes()
-    moved: list[bool] = []
-    errors: list[BaseException] = []
-
-    def first_use() -> None:
-        try:
-            moved.append(keys.move_legacy_keys(layout["new"]))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=first_use) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    moved = run_in_threads(lambda: keys.move_legacy_keys(layout["new"]), 4)
     assert sorted(moved) == [False, False, False, True]
     assert (layout["new"] / "root.key").read_bytes() == root
 

@@ -14,6 +14,7 @@ from django.test import Client
 
 from tests import nss
 from tests.softhsm import SoftToken, needs_softhsm
+from tests.threads import run_in_threads
 from tests.verification import pdfs
 from tests.verification.test_views import upload
 from verification import keys
@@ -106,23 +107,8 @@ def test_another_process_picks_up_the_rotated_key(own_keys: Path) -> None:
 
 
 def test_concurrent_rotations_leave_one_usable_seal_key(own_keys: Path) -> None:
-    import threading
-
     keys.get_key_material()
-    errors: list[BaseException] = []
-
-    def rotate() -> None:
-        try:
-            keys.rotate_seal_key()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=rotate) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    run_in_threads(keys.rotate_seal_key, 3)
     assert len(list((own_keys / "retired").glob("seal-*.pem"))) == 3
     assert _seal("ROTATECONCUR").sha256
 
