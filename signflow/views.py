@@ -1,25 +1,23 @@
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
+
+from signflow import storage
 
 logger = logging.getLogger(__name__)
 
 # A dependency on the same network answers in milliseconds: a readiness probe that waits longer
 # than this for Redis would itself time out at the load balancer.
 READYZ_REDIS_TIMEOUT_SECONDS = 0.5
-READYZ_PROBE_DIR = "readyz"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -77,14 +75,7 @@ def _check_redis() -> None:
 
 def _check_storage() -> None:
     """Write, read back and delete a small file where documents are stored."""
-    payload = uuid.uuid4().hex.encode()
-    name = default_storage.save(f"{READYZ_PROBE_DIR}/{payload.decode()}.txt", ContentFile(payload))
-    try:
-        with default_storage.open(name, "rb") as handle:
-            if handle.read() != payload:
-                raise RuntimeError("read back differs")
-    finally:
-        default_storage.delete(name)
+    storage.probe()
 
 
 def _nearest_existing(path: Path) -> Path:

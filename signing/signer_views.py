@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
+from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -57,14 +58,15 @@ def _confirmed(request: HttpRequest, party: Party) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _page_sizes(sha256: str, path: str) -> list[tuple[float, float]]:
+def _page_sizes(sha256: str, name: str) -> list[tuple[float, float]]:
     """(width, height) of each page as displayed (after /Rotate, visible box): the space of
-    the Field rectangles and of the page images the boxes are laid over."""
+    the Field rectangles and of the page images the boxes are laid over. `name` is the PDF's
+    name in the storage; the content never changes for a `sha256`, hence the cache."""
     from pypdf import PdfReader
 
     from documents.uploads import PageGeometry
 
-    with open(path, "rb") as fh:
+    with default_storage.open(name, "rb") as fh:
         reader = PdfReader(io.BytesIO(fh.read()))
         geometries = [PageGeometry.of(p) for p in reader.pages]
         return [(geometry.width, geometry.height) for geometry in geometries]
@@ -96,7 +98,7 @@ def _value_overlays(envelope: Envelope) -> dict[int, dict[str, str]]:
 
 def _pages(envelope: Envelope, party: Party, fields: list[Field]) -> list[dict[str, Any]]:
     document = envelope.document
-    sizes = _page_sizes(document.sha256, document.pdf.path)
+    sizes = _page_sizes(document.sha256, document.pdf.name)
     # One more query, only once somebody has filled something: the later views of a page
     # nobody signed yet stay at their budget (tests/signing/test_query_counts.py).
     overlays = _value_overlays(envelope) if any(f.is_filled for f in fields) else {}  # type: ignore[attr-defined]
