@@ -32,6 +32,8 @@ def _s3_errors(bucket: str, operation: str, name: str) -> Iterator[None]:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
         code = error.get("Code") or status
         detail = f"{code} ({error['Message']})" if error.get("Message") else str(code)
+        if status == 403:  # a HEAD's answer has no body: say what to check
+            detail += "; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket's policy"
         raise StorageUnavailable(
             f"S3 {operation} of {name!r} in bucket {bucket!r} failed: {detail}"
         ) from exc

@@ -138,6 +138,7 @@ class StorageUnavailableMiddleware:
         logger.error(
             "The file storage failed on %s %s: %s", request.method, request.path, exception
         )
-        response = render(request, "storage_unavailable.html", status=503)
+        # The page lives in documents/ (files are that app's business), with its catalog.
+        response = render(request, "documents/storage_unavailable.html", status=503)
         response["Retry-After"] = "60"
         return response

@@ -58,10 +58,10 @@ def _confirmed(request: HttpRequest, party: Party) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _page_sizes(sha256: str, name: str) -> list[tuple[float, float]]:
+def _page_sizes(name: str) -> list[tuple[float, float]]:
     """(width, height) of each page as displayed (after /Rotate, visible box): the space of
     the Field rectangles and of the page images the boxes are laid over. `name` is the PDF's
-    name in the storage; the content never changes for a `sha256`, hence the cache."""
+    name in the storage: a stored file never changes (named by its hash), hence the cache."""
     from pypdf import PdfReader
 
     from documents.uploads import PageGeometry
@@ -98,7 +98,7 @@ def _value_overlays(envelope: Envelope) -> dict[int, dict[str, str]]:
 
 def _pages(envelope: Envelope, party: Party, fields: list[Field]) -> list[dict[str, Any]]:
     document = envelope.document
-    sizes = _page_sizes(document.sha256, document.pdf.name)
+    sizes = _page_sizes(document.pdf.name)
     # One more query, only once somebody has filled something: the later views of a page
     # nobody signed yet stay at their budget (tests/signing/test_query_counts.py).
     overlays = _value_overlays(envelope) if any(f.is_filled for f in fields) else {}  # type: ignore[attr-defined]

@@ -91,6 +91,14 @@ def moto() -> Iterator[MotoServer]:
     stop(server)
 
 
+@pytest.fixture(scope="session")
+def forbidden() -> Iterator[MotoServer]:
+    """An S3 API that checks credentials, and knows none: every request gets 403."""
+    server = start_moto(INITIAL_NO_AUTH_ACTION_COUNT="0")
+    yield server
+    stop(server)
+
+
 @dataclass
 class Bucket:
     """A bucket of the moto server, and the environment a SignFlow node uses to reach it."""
@@ -108,7 +116,7 @@ class Bucket:
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
 
-    def keys(self) -> list[str]:
+    def object_names(self) -> list[str]:
         listed = self.client().list_objects_v2(Bucket=self.name)
         return sorted(item["Key"] for item in listed.get("Contents", []))
 

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 
 from crm.models import Invoice
 from signing.models import Envelope, FieldValue, Message
+from tests.api.conftest import api_for
 from tests.signing.conftest import last_message, link_token
 from tests.signing.test_flow import _complete
-from tests.storage.conftest import Bucket, files_under
+from tests.storage.conftest import Bucket, MotoServer, files_under, s3_env, use_s3
 from tests.verification import pdfs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,13 +33,20 @@ def _private(bucket: Bucket, key: str) -> bool:
 
 
 def test_the_demo_flow_keeps_every_file_in_the_bucket(
-    s3: Bucket, sender_client: Client, invoice: Invoice, media_root: Path, tmp_path: Path
+    s3: Bucket,
+    forbidden: MotoServer,
+    sender: User,
+    sender_client: Client,
+    invoice: Invoice,
+    media_root: Path,
+    tmp_path: Path,
+    settings: Any,
 ):
     envelope = _complete(sender_client, invoice)
     assert envelope.status == Envelope.Status.COMPLETED, envelope.sealing_error
     assert envelope.sealed is not None
 
-    keys = s3.keys()
+    keys = s3.object_names()
     document = envelope.document
     assert document.pdf.name in keys
     assert envelope.sealed.file.name in keys
@@ -48,7 +58,9 @@ def test_the_demo_flow_keeps_every_file_in_the_bucket(
     # The sealed PDF in the bucket is the PAdES B-LTA file, checked by poppler.
     sealed = s3.read(envelope.sealed.file.name)
     (tmp_path / "sealed.pdf").write_bytes(sealed)
-    pdfsig = subprocess.run(["pdfsig", str(tmp_path / "sealed.pdf")], capture_output=True, text=True)
+    pdfsig = subprocess.run(
+        ["pdfsig", str(tmp_path / "sealed.pdf")], capture_output=True, text=True
+    )
     pdfs.assert_pdfsig_lta(pdfsig.stdout)
 
     # Served by our views (access checked), streamed from the bucket: no redirect to it.
@@ -76,6 +88,16 @@ def test_the_demo_flow_keeps_every_file_in_the_bucket(
     call_command("check_storage")
 
     assert not media_root.exists() or files_under(media_root) == []
+
+    # The storage refuses our key now (a rotated key): pages and the API say so, no traceback.
+    use_s3(settings, s3_env(forbidden, s3.name, AWS_S3_MAX_ATTEMPTS="1"))
+    page = sender_client.get(f"/envelopes/{envelope.pk}/download/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 503 and page["Retry-After"] == "60"
+    assert "cannot reach its file storage" in page.content.decode()
+    assert "Traceback" not in page.content.decode() and s3.name not in page.content.decode()
+    api = api_for(sender).get(f"/envelopes/{envelope.pk}/sealed.pdf")
+    assert api.status_code == 503
+    assert api.json()["error"]["code"] == "storage_unavailable"
 
 
 def _upload(path: Path) -> object:
