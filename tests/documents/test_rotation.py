@@ -180,7 +180,7 @@ def test_text_tags_become_fields_where_they_are_displayed(sender, case: Case) ->
 def test_editor_and_signer_page_sizes_are_the_displayed_sizes(sender, case: Case) -> None:
     document = create(sender, make_pdf(case, pages=2))
     assert page_sizes(document) == [pytest.approx(case.display)] * 2
-    assert _page_sizes(document.sha256, document.pdf.path) == [pytest.approx(case.display)] * 2
+    assert _page_sizes(document.pdf.name) == [pytest.approx(case.display)] * 2
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
