@@ -19,6 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from documents.models import Document
+from signflow import pdf as pdf_geometry
 from signflow import pdfguard
 from signflow.storage import save_once
 
@@ -53,15 +54,9 @@ def _cached(name: str) -> bytes | None:
 
 
 def page_size(*, document: Document, page: int) -> tuple[float, float]:
-    """Width and height of a page in PDF points, as pdfium shows it: the display space of the
+    """Width and height of a page in PDF points as displayed (signflow.pdf): the space of the
     Field rectangles (after /Rotate, visible box; documents.models)."""
-    pdf = pdfium.PdfDocument(read_pdf(document))
-    try:
-        # From the page dictionary, without loading the page (which parses its content).
-        width, height = pdf.get_page_size(page - 1)
-    finally:
-        pdf.close()
-    return float(width), float(height)
+    return pdf_geometry.page_size(read_pdf(document), page)
 
 
 # Rendering decodes the page's content and images: in a bounded child process, so that a page
@@ -95,19 +90,6 @@ def page_image(*, document: Document, page: int, size: str = "page") -> bytes:
     data = render_page_png(read_pdf(document), page=page, width_px=SIZES[size])
     save_once(name, data)
     return data
-
-
-def pdf_page_sizes(data: bytes) -> list[tuple[float, float]]:
-    """(width, height) in points of every page of a PDF, as pdfium (and the previews) see it."""
-    pdf = pdfium.PdfDocument(data)
-    try:
-        sizes = []
-        for index in range(len(pdf)):
-            width, height = pdf.get_page_size(index)  # the page is not loaded (parsed)
-            sizes.append((float(width), float(height)))
-        return sizes
-    finally:
-        pdf.close()
 
 
 def inline_page_limit() -> int:

@@ -58,7 +58,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--verbose", action="store_true", help="also list the files found")
 
-    def handle(self, *args: Any, verbose: bool = False, **options: Any) -> None:
+    def handle(self, *_args: Any, verbose: bool = False, **_options: Any) -> None:
         try:
             storage.probe()
         except OSError as exc:  # the file system or the bucket refuses to write or read
