@@ -21,7 +21,6 @@ from django.conf import settings as django_settings
 
 from signflow.storage import default_storage_setting
 from tests.signing.conftest import invoice  # noqa: F401  (fixture)
-from tests.verification.conftest import keys_dir  # noqa: F401  (fixture: one key set per run)
 
 # Ports of this suite's range; moto servers take the first free ones.
 PORTS = range(18400, 18450)
@@ -164,9 +163,14 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Keys are not files of the storage: a folder of their own, outside MEDIA_ROOT.
+    return tmp_path_factory.mktemp("storage-keys") / "keys"
+
+
 @pytest.fixture(autouse=True)
 def isolated_keys(settings: Any, keys_dir: Path) -> None:
-    # Keys are not files of the storage: a folder of their own, outside MEDIA_ROOT.
     settings.SIGNFLOW_KEYS_DIR = keys_dir
     settings.TSA_URL = ""
     settings.SEAL_PKCS12_PATH = ""
