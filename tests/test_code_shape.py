@@ -45,7 +45,6 @@ ALLOWED_LONG: dict[str, str] = {
     "signflow/metrics.py:collect": _TYPES,
     "documents/redact.py:stream": _TYPES,
     "verification/diffing.py:changed_regions": _TYPES,
-    "verification/archive.py:add_archive_timestamp": _TYPES,
     "bulk/services.py:batch_create": _TYPES,
 }
 
