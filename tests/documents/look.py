@@ -19,11 +19,14 @@ from PIL import Image, ImageChops
 REFERENCE_DIR = Path(__file__).resolve().parent / "look"
 # Small enough to commit (a few KB a page), fine enough to see a line move by half a point.
 DPI = 50
-# (name, template kind, invoice lines, client stamp asked, language)
+# (name, template kind, invoice lines, client stamp asked, language). Lines: a positive count
+# mixes one-line and wrapping descriptions; a negative one is that many one-line rows (300 fill
+# 10 pages: the long invoice of bench/bench_render.py and of issue 17).
 SAMPLES: list[tuple[str, str, int, bool, str]] = [
     ("invoice-1-page", "invoice", 3, False, "fr"),
     ("invoice-stamp-en", "invoice", 6, True, "en"),
-    ("invoice-10-pages", "invoice", 205, False, "fr"),
+    ("invoice-wrapping-4-pages", "invoice", 80, False, "fr"),
+    ("invoice-10-pages", "invoice", -300, False, "fr"),
     ("agreement", "agreement", 0, False, "fr"),
     ("nda", "nda", 0, False, "en"),
 ]
@@ -51,13 +54,14 @@ def company() -> dict[str, Any]:
     }
 
 
-def invoice_line(n: int, language: str) -> dict[str, str]:
+def invoice_line(n: int, language: str, *, one_line: bool = False) -> dict[str, str]:
     from signflow.money import format_money
 
-    price = Decimal("120.00") if n % 4 else Decimal("12345.60")
-    quantity = 1 + n % 3
+    price = Decimal("120.00") if n % 4 or one_line else Decimal("12345.60")
+    quantity = 1 if one_line else 1 + n % 3
+    description = DESCRIPTIONS[0 if one_line else n % len(DESCRIPTIONS)]
     return {
-        "description": DESCRIPTIONS[n % len(DESCRIPTIONS)].format(n=n + 1),
+        "description": description.format(n=n + 1),
         "quantity": str(quantity),
         "unit": "h" if n % 2 else "forfait",
         "unit_price": format_money(price, "EUR", language),
@@ -67,7 +71,8 @@ def invoice_line(n: int, language: str) -> dict[str, str]:
 
 
 def context(lines: int, *, stamp_asked: bool = False, language: str = "fr") -> dict[str, Any]:
-    """An invoice (or agreement, NDA) context as documents.contexts builds it: plain data."""
+    """An invoice (or agreement, NDA) context as documents.contexts builds it: plain data.
+    `lines` < 0: that many one-line rows."""
     client = dict(
         company(),
         legal_name="Boulangerie Martin SARL",
@@ -81,7 +86,7 @@ def context(lines: int, *, stamp_asked: bool = False, language: str = "fr") -> d
         "contact": {"name": "Paul Martin"},
         "deal": {"title": "Refonte de la vitrine", "amount": "4 800,00 €"},
         "invoice": {"number": "F-2026-00001", "issue_date": "20/11/2026", "due_date": "20/12/2026"},
-        "lines": [invoice_line(n, language) for n in range(lines)],
+        "lines": [invoice_line(n, language, one_line=lines < 0) for n in range(abs(lines))],
         "totals": {
             "net": "48 360,00 €",
             "gross": "57 966,00 €",
