@@ -32,8 +32,7 @@ SAMPLES: list[tuple[str, str, int, bool, str]] = [
 ]
 DESCRIPTIONS = [
     "Prestation n° {n}",
-    "Conception graphique de la vitrine et déclinaison sur les supports imprimés, "
-    "ligne n° {n}",
+    "Conception graphique de la vitrine et déclinaison sur les supports imprimés, ligne n° {n}",
     "Pose",
 ]
 
