@@ -26,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -37,7 +38,9 @@ CONNECTIONS = 16
 
 
 def _environment(port: int) -> dict[str, str]:
-    var_dir = os.environ.get("SIGNFLOW_VAR_DIR", "/tmp/sf-bench-signer")
+    var_dir = os.environ.get(
+        "SIGNFLOW_VAR_DIR", os.path.join(tempfile.gettempdir(), "sf-bench-signer")
+    )
     return {
         **os.environ,
         "PYTHONPATH": f"{ROOT}{os.pathsep}{BENCH}",

@@ -38,19 +38,10 @@ DESCRIPTIONS = [
 
 
 def company() -> dict[str, Any]:
-    return {
-        "legal_name": "Atelier Lumière SAS",
-        "legal_form": "SAS",
-        "siren": "732829320",
-        "siret": "73282932000074",
-        "vat_number": "FR44732829320",
-        "rcs_city": "Lyon",
-        "address": "12 rue de la République\n69002 Lyon",
-        "iban": "FR7630006000011234567890189",
-        "bic": "AGRIFRPP",
-        "director_name": "Claire Dubois",
-        "director_title": "Présidente",
-    }
+    """The demo company (seed_demo), as documents.contexts hands it to a template."""
+    from crm.management.commands.seed_demo import COMPANY
+
+    return {"legal_name": "Atelier Lumière SAS", **COMPANY}
 
 
 def invoice_line(n: int, language: str, *, one_line: bool = False) -> dict[str, str]:
