@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from signflow.cache import caches_for
 from signflow.env import env_bool, env_int, env_list, env_str
 from signflow.logging_setup import configure_structlog, logging_config
+from signflow.storage import default_storage_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SIGNFLOW_VAR_DIR", str(BASE_DIR / "var")))
@@ -80,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The file storage (disk or bucket) failing under a page: a 503 that says so (signflow/storage.py).
+    "signflow.storage.StorageUnavailableMiddleware",
     # Last: turns a login refused by the throttle into the "too many attempts" page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -157,8 +160,11 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Files: under MEDIA_ROOT (SIGNFLOW_STORAGE=filesystem, the default) or in a private S3 bucket
+# (SIGNFLOW_STORAGE=s3 and the AWS_* variables: signflow/storage.py, README "Storage").
+SIGNFLOW_STORAGE = env_str("SIGNFLOW_STORAGE", "filesystem")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_setting(),
     # collectstatic writes a .br (the `brotli` package) and a .gz beside each file, and
     # WhiteNoise serves the smallest one the browser accepts: the signer page's CSS, JS and
     # font stay under 60 KB transferred (bench/bench_weight.py). Same backend with DEBUG on, so

@@ -1,24 +1,22 @@
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
+
+from signflow import storage
 
 logger = logging.getLogger(__name__)
 
 # A dependency on the same network answers in milliseconds: a readiness probe that waits longer
 # than this for Redis would itself time out at the load balancer.
 READYZ_REDIS_TIMEOUT_SECONDS = 0.5
-READYZ_PROBE_DIR = "readyz"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -31,7 +29,7 @@ FAVICON_PATH = Path(settings.BASE_DIR) / "static" / "favicon.ico"
 
 
 @require_safe
-def favicon(request: HttpRequest) -> HttpResponse:
+def favicon(_request: HttpRequest) -> HttpResponse:
     """/favicon.ico, which browsers and feed readers ask for whatever the page links: the icon,
     not a 15 KB "not found" page. Pages link the SVG (templates/base.html)."""
     response = HttpResponse(FAVICON_PATH.read_bytes(), content_type="image/x-icon")
@@ -39,7 +37,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(_request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
@@ -76,14 +74,7 @@ def _check_redis() -> None:
 
 def _check_storage() -> None:
     """Write, read back and delete a small file where documents are stored."""
-    payload = uuid.uuid4().hex.encode()
-    name = default_storage.save(f"{READYZ_PROBE_DIR}/{payload.decode()}.txt", ContentFile(payload))
-    try:
-        with default_storage.open(name, "rb") as handle:
-            if handle.read() != payload:
-                raise RuntimeError("read back differs")
-    finally:
-        default_storage.delete(name)
+    storage.probe()
 
 
 def _check_keys() -> None:
@@ -101,7 +92,7 @@ READYZ_CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
+def readyz(_request: HttpRequest) -> JsonResponse:
     """Whether this process can serve: database, Redis, storage and keys, each timed.
 
     The body names each check and its duration, never an error message (they can carry paths
