@@ -16,11 +16,11 @@ import logging
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from signflow.storage import save_once
 from verification import keys, pades
 from verification.models import SealedDocument
 
@@ -117,45 +117,33 @@ def add_archive_timestamp(document: SealedDocument, *, force: bool = False) -> b
     extended = pades.archive_timestamp(pdf_bytes=data, material=material)
     sha = hashlib.sha256(extended).hexdigest()
     new_path = f"sealed/archive/{sha}.pdf"
-    if not default_storage.exists(new_path):
-        saved = default_storage.save(new_path, ContentFile(extended))
-        if saved != new_path:
-            default_storage.delete(saved)
-    entry = {
-        "path": new_path,
-        "sha256": sha,
-        "size": len(extended),
-        "added_at": now.isoformat(),
-        "replaces": path,
-        "timestamp_not_after": "",
-        "tsa": pades.tsa_display_name(),
-    }
-    if not _record_archive(document, entry, newest_timestamp_expiry(extended)):
-        return False
-    logger.info("Archive timestamp added to %s (%s)", document.code, sha)
-    return True
-
-
-def _record_archive(
-    document: SealedDocument, entry: dict[str, Any], new_expiry: dt.datetime | None
-) -> bool:
-    """Append the new copy to the document's archive list, unless another run archived the
-    same copy meanwhile (theirs stands: False)."""
-    entry["timestamp_not_after"] = new_expiry.isoformat() if new_expiry else ""
+    save_once(new_path, extended)
+    new_expiry = newest_timestamp_expiry(extended)
     with transaction.atomic():
         locked = SealedDocument.objects.select_for_update().get(pk=document.pk)
         entries = list(locked.metadata.get(ARCHIVE_KEY) or [])
         previous = str(entries[-1]["path"]) if entries else str(locked.file.name)
-        if previous != entry["replaces"]:
+        if previous != path:  # another run archived it meanwhile: theirs stands
             return False
-        entries.append(entry)
+        entries.append(
+            {
+                "path": new_path,
+                "sha256": sha,
+                "size": len(extended),
+                "added_at": now.isoformat(),
+                "replaces": path,
+                "timestamp_not_after": new_expiry.isoformat() if new_expiry else "",
+                "tsa": pades.tsa_display_name(),
+            }
+        )
         locked.metadata = {
             **locked.metadata,
             ARCHIVE_KEY: entries,
-            EXPIRY_KEY: entry["timestamp_not_after"],
+            EXPIRY_KEY: new_expiry.isoformat() if new_expiry else "",
         }
         locked.save(update_fields=["metadata"])
     document.metadata = locked.metadata
+    logger.info("Archive timestamp added to %s (%s)", document.code, sha)
     return True
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from signflow import pdfguard
+from signflow.storage import save_once
 from verification import explaining, keys, pades
 from verification.certificate import level_statement, render_certificate
 from verification.models import SealedDocument
@@ -457,10 +457,7 @@ def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
 def _store_once(path: str, data: bytes) -> None:
     """Files are addressed by hash and never overwritten: the same bytes may already be there."""
     try:
-        if not default_storage.exists(path):
-            saved = default_storage.save(path, ContentFile(data))
-            if saved != path:  # another process wrote the same file in between
-                default_storage.delete(saved)
+        save_once(path, data)
     except OSError as exc:
         raise SealingError("storage_failed", str(exc)) from exc
 
