@@ -23,11 +23,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
-from pypdf import PasswordType, PdfReader, Transformation
+from pypdf import PasswordType, PdfReader
 
 from documents.errors import DocumentError
 from documents.sanitize import sanitize_pdf
 from signflow import pdfguard
+from signflow.pdf import PageGeometry
 
 logger = logging.getLogger(__name__)
 
@@ -40,98 +41,6 @@ OFFICE_EXTENSIONS = (".doc", ".docx", ".odt", ".rtf")
 MIN_PAGE_SIDE_PT = 200
 # What office files start with: ZIP (docx, odt), OLE compound file (doc), RTF.
 OFFICE_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"{\\rtf")
-
-
-@dataclass(frozen=True)
-class PageGeometry:
-    """Where a page's visible area is in its user space, and how it is turned for display.
-
-    Field rectangles (documents.models) are in *display space*: points, origin at the
-    lower-left corner of the page as viewers, pdfium and the previews show it, i.e. after
-    /Rotate and relative to the visible box (the CropBox clipped to the MediaBox, as pdfium
-    does). `to_user` maps display space to the page's user space, where drawing happens.
-    """
-
-    left: float
-    bottom: float
-    right: float
-    top: float
-    rotation: int  # clockwise, one of 0, 90, 180, 270
-
-    @classmethod
-    def of(cls, page: Any) -> "PageGeometry":
-        """The geometry of a pypdf page (inherited attributes are already on the page)."""
-        media = _rectangle(page.mediabox)
-        crop = _rectangle(page.cropbox)  # pypdf falls back to the MediaBox
-        left, bottom = max(media[0], crop[0]), max(media[1], crop[1])
-        right, top = min(media[2], crop[2]), min(media[3], crop[3])
-        if right <= left or top <= bottom:
-            # No overlap: pdfium shows an empty page, and check_pdf refuses the file because the
-            # sizes disagree; drawing code on an already stored file uses the MediaBox.
-            left, bottom, right, top = media
-        try:
-            value = page.get("/Rotate", 0)
-            rotate = int(float(value.get_object() if hasattr(value, "get_object") else value))
-        except (TypeError, ValueError):
-            rotate = 0
-        # As pdfium reads it: whole quarter turns (truncated), negative ones counted back.
-        return cls(left, bottom, right, top, 90 * (int(rotate / 90) % 4))
-
-    @property
-    def width(self) -> float:
-        """Width of the page as displayed."""
-        if self.rotation in (90, 270):
-            return self.top - self.bottom
-        return self.right - self.left
-
-    @property
-    def height(self) -> float:
-        """Height of the page as displayed."""
-        if self.rotation in (90, 270):
-            return self.right - self.left
-        return self.top - self.bottom
-
-    def to_user(self) -> Transformation:
-        """Display space -> user space, for merging an overlay drawn in display space."""
-        box_w, box_h = self.right - self.left, self.top - self.bottom
-        left, bottom = self.left, self.bottom
-        matrices = {
-            0: (1, 0, 0, 1, left, bottom),
-            90: (0, 1, -1, 0, left + box_w, bottom),
-            180: (-1, 0, 0, -1, left + box_w, bottom + box_h),
-            270: (0, -1, 1, 0, left, bottom + box_h),
-        }
-        return Transformation(ctm=matrices[self.rotation])
-
-    def to_display(self, x: float, y: float) -> tuple[float, float]:
-        """A point of the page's user space in display space."""
-        p, q = x - self.left, y - self.bottom
-        box_w, box_h = self.right - self.left, self.top - self.bottom
-        if self.rotation == 90:
-            return q, box_w - p
-        if self.rotation == 180:
-            return box_w - p, box_h - q
-        if self.rotation == 270:
-            return box_h - q, p
-        return p, q
-
-    def rect_to_display(
-        self, left: float, bottom: float, right: float, top: float
-    ) -> tuple[float, float, float, float]:
-        """A user-space rectangle as (left, bottom, right, top) in display space."""
-        x1, y1 = self.to_display(left, bottom)
-        x2, y2 = self.to_display(right, top)
-        return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
-
-
-def _rectangle(box: Any) -> tuple[float, float, float, float]:
-    values = [float(value) for value in box]
-    return (
-        min(values[0], values[2]),
-        min(values[1], values[3]),
-        max(values[0], values[2]),
-        max(values[1], values[3]),
-    )
 
 
 @dataclass
@@ -174,23 +83,37 @@ def read_upload(uploaded_file: UploadedFile) -> bytes:
     return data
 
 
+def _unreadable() -> str:
+    return _(
+        "This PDF file is damaged or incomplete and cannot be read. "
+        "Export it again from the original application and upload the new file."
+    )
+
+
 # Parsed in a bounded child process: a page can inflate to gigabytes (signflow.pdfguard).
 @pdfguard.guarded(error=DocumentError)
 def check_pdf(data: bytes) -> CheckedPdf:
     """A real, complete PDF within the limits, rewritten without active content (see
     documents.sanitize), or DocumentError. Encryption with an empty user password (an owner
     password only: any viewer opens the file) is removed; a user password is refused."""
-    unreadable = _(
-        "This PDF file is damaged or incomplete and cannot be read. "
-        "Export it again from the original application and upload the new file."
-    )
     if b"%PDF-" not in data[:1024]:
         raise DocumentError(_("This file is not a PDF document, whatever its name says."))
     # A file cut short (interrupted download) loses its end-of-file marker. One followed by
     # more than 4 KB (padding, a mail gateway's trailer) is fine when pypdf and pdfium both
     # open the file below: it is rewritten cleanly.
     if b"%%EOF" not in data[-4096:] and b"%%EOF" not in data:
-        raise DocumentError(unreadable)
+        raise DocumentError(_unreadable())
+    pages = _pages_of(_open_reader(data))
+    _check_pdfium_agrees(data, pages)
+    _check_page_sides(pages)
+    sanitized = sanitize_pdf(data, max_pages=max_pages())
+    return CheckedPdf(
+        data=sanitized.data, page_count=len(pages), pages=pages, removed=sanitized.removed
+    )
+
+
+def _open_reader(data: bytes) -> PdfReader:
+    """pypdf's reader of the file, decrypted when only an owner password is set."""
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         encrypted = reader.is_encrypted
@@ -199,7 +122,7 @@ def check_pdf(data: bytes) -> CheckedPdf:
             encrypted = reader.decrypt("") == PasswordType.NOT_DECRYPTED
     except Exception as exc:
         logger.info("pypdf refused an upload: %s", exc)
-        raise DocumentError(unreadable) from exc
+        raise DocumentError(_unreadable()) from exc
     if encrypted:
         raise DocumentError(
             _(
@@ -207,11 +130,16 @@ def check_pdf(data: bytes) -> CheckedPdf:
                 "(print it to a new PDF, for instance) and upload it again."
             )
         )
+    return reader
+
+
+def _pages_of(reader: PdfReader) -> list[PageGeometry]:
+    """Every page as displayed, within the page count limit and of a sane size."""
     try:
         page_count = len(reader.pages)
     except Exception as exc:
         logger.info("pypdf could not read the pages of an upload: %s", exc)
-        raise DocumentError(unreadable) from exc
+        raise DocumentError(_unreadable()) from exc
     if page_count == 0:
         raise DocumentError(_("This PDF has no pages."))
     if page_count > max_pages():
@@ -223,13 +151,19 @@ def check_pdf(data: bytes) -> CheckedPdf:
         pages = [PageGeometry.of(page) for page in reader.pages]
     except Exception as exc:
         logger.info("pypdf could not read the pages of an upload: %s", exc)
-        raise DocumentError(unreadable) from exc
+        raise DocumentError(_unreadable()) from exc
     if any(
         page.width < 1 or page.height < 1 or page.width > 14400 or page.height > 14400
         for page in pages
     ):
-        raise DocumentError(unreadable)
-    # The previews and the flattening use pdfium: it must agree that the file is sound.
+        raise DocumentError(_unreadable())
+    return pages
+
+
+def _check_pdfium_agrees(data: bytes, pages: list[PageGeometry]) -> None:
+    """The previews and the flattening use pdfium: it must agree that the file is sound.
+    Field rectangles are in the page as displayed: pdfium (previews, editor) and PageGeometry
+    (defaults, text tags, flattening) must see the same page, or the file is refused."""
     try:
         pdf = pdfium.PdfDocument(data)
         try:
@@ -238,17 +172,18 @@ def check_pdf(data: bytes) -> CheckedPdf:
             pdf.close()
     except pdfium.PdfiumError as exc:
         logger.info("pdfium refused an upload: %s", exc)
-        raise DocumentError(unreadable) from exc
-    if len(pdfium_sizes) != page_count:
-        raise DocumentError(unreadable)
-    # Field rectangles are in the page as displayed: pdfium (previews, editor) and PageGeometry
-    # (defaults, text tags, flattening) must see the same page, or the file is refused.
+        raise DocumentError(_unreadable()) from exc
+    if len(pdfium_sizes) != len(pages):
+        raise DocumentError(_unreadable())
     if any(
         abs(width - page.width) > 0.5 or abs(height - page.height) > 0.5
         for (width, height), page in zip(pdfium_sizes, pages, strict=True)
     ):
         logger.info("pdfium and pypdf disagree on the page sizes of an upload")
-        raise DocumentError(unreadable)
+        raise DocumentError(_unreadable())
+
+
+def _check_page_sides(pages: list[PageGeometry]) -> None:
     for number, page in enumerate(pages, start=1):
         if page.width < MIN_PAGE_SIDE_PT or page.height < MIN_PAGE_SIDE_PT:
             raise DocumentError(
@@ -264,10 +199,6 @@ def check_pdf(data: bytes) -> CheckedPdf:
                     "min": MIN_PAGE_SIDE_PT,
                 }
             )
-    sanitized = sanitize_pdf(data, max_pages=max_pages())
-    return CheckedPdf(
-        data=sanitized.data, page_count=page_count, pages=pages, removed=sanitized.removed
-    )
 
 
 def image_to_pdf(data: bytes) -> bytes:

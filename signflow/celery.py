@@ -35,7 +35,7 @@ MESSAGES_QUEUE = "messages"
 
 
 @setup_logging.connect
-def _use_django_logging(**_signal: Any) -> None:
+def _use_django_logging(**_kwargs: Any) -> None:
     """Workers log like the web processes (JSON, request id, redaction): Django's LOGGING,
     not Celery's own handler."""
     from django.conf import settings
@@ -60,12 +60,12 @@ def delivery_queue() -> str:
     """
     if not current_task:  # queued by a web request or a command, not by a task
         return MESSAGES_QUEUE
-    if _queue_of(current_task._get_current_object()) == BATCH_QUEUE:  # type: ignore[attr-defined]
+    if _queue_of(current_task) == BATCH_QUEUE:  # the proxy reads the running task's attributes
         return BATCH_QUEUE
     return MESSAGES_QUEUE
 
 
-def route_batch_deliveries(name: str, *_route: Any, **_options: Any) -> dict[str, str] | None:
+def route_batch_deliveries(name: str, *_args: Any, **_kw: Any) -> dict[str, str] | None:
     """Deliveries queued from inside a `bulk` task go to `bulk` (delivery_queue)."""
     if name == DELIVERY_TASK and delivery_queue() == BATCH_QUEUE:
         return {"queue": BATCH_QUEUE}

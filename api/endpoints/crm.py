@@ -152,7 +152,9 @@ def contact_list(request: HttpRequest, counterparty_id: int) -> Any:
     return [contact_out(c) for c in counterparty.contacts.all()]
 
 
-def _save_contact(data: dict[str, Any], instance: Contact | None, counterparty: Counterparty):  # type: ignore[no-untyped-def]
+def _save_contact(
+    data: dict[str, Any], instance: Contact | None, counterparty: Counterparty
+) -> Contact:
     form = ContactForm(data, instance=instance)
     if not form.is_valid():
         raise form_error(form)
@@ -267,7 +269,7 @@ def invoice_create(request: HttpRequest, payload: InvoiceIn) -> Any:
     require(access.can_edit_deal(user, deal))
     invoice = services.invoice_create(
         deal=deal,
-        lines=[line.model_dump() for line in payload.lines],  # type: ignore[misc]
+        lines=[line.line_data() for line in payload.lines],
         issue_date=payload.issue_date,
         due_date=payload.due_date,
         notes=payload.notes,
