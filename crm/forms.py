@@ -29,6 +29,12 @@ REQUISITE_FIELDS = [
 ]
 
 
+def model_form_data(form: "forms.ModelForm[Any]") -> dict[str, Any]:
+    """The cleaned values of a model form's own fields: what a crm.services save takes (the
+    form validates input, the service writes)."""
+    return {name: form.cleaned_data[name] for name in form._meta.fields or []}
+
+
 class NormalisingForm(CleanTextMixin, forms.ModelForm):
     """Runs crm.validators on every identifier or phone field the form has.
 

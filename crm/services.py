@@ -1,13 +1,15 @@
 """Every CRM write that changes state: keyword-only, typed, one transaction each."""
 
 import datetime
+import json
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
@@ -17,6 +19,7 @@ from crm.models import (
     Deal,
     DealEvent,
     DealStage,
+    Employee,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -24,11 +27,13 @@ from crm.models import (
 )
 from crm.timeline import money_param, stage_param
 from crm.validators import CLEANERS
+from signflow.errors import Conflict, NotFound, SignFlowError
 
 # French VAT rates an invoice line may carry (standard, intermediate, reduced, special, none).
 VAT_RATES = [Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("2.1"), Decimal("0")]
 
 User = AbstractBaseUser | AnonymousUser
+ModelT = TypeVar("ModelT", bound=models.Model)
 
 
 class LineData(TypedDict):
@@ -69,7 +74,91 @@ def deal_timeline_add(
     return event
 
 
+# --- Employees --------------------------------------------------------------------------------
+
+
+def _history(*, actor: User | None, obj: Any, message: str, flag: int = CHANGE) -> None:
+    """Who changed a CRM record, in Django's admin history (LogEntry), in the caller's
+    transaction: the record exists exactly when the change does. A change without a person
+    behind it (a seed command) has no history row: LogEntry needs a user."""
+    user = _actor(actor)
+    if user is None:
+        return
+    LogEntry.objects.log_actions(
+        user_id=user.pk, queryset=[obj], action_flag=flag, change_message=message
+    )
+
+
+def _model_field(instance: models.Model, name: str) -> "models.Field[Any, Any]":
+    field = instance._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{name} is not a concrete field of {type(instance).__name__}")
+    return field
+
+
+def _save_from_form(instance: ModelT, data: dict[str, Any], actor: User | None) -> ModelT:
+    """Apply a form's cleaned values (for a file: None keeps it, False clears it), validate,
+    save what changed and record it in the admin history with its actor."""
+    fields = {name: _model_field(instance, name) for name in data}
+    before = {name: field.value_from_object(instance) for name, field in fields.items()}
+    for name, value in data.items():
+        fields[name].save_form_data(instance, value)
+    instance.full_clean()
+    if instance.pk is None:
+        instance.save()
+        _history(actor=actor, obj=instance, message=json.dumps([{"added": {}}]), flag=ADDITION)
+        return instance
+    changed = [n for n, f in fields.items() if f.value_from_object(instance) != before[n]]
+    if changed:
+        instance.save(update_fields=changed)
+        message = json.dumps([{"changed": {"fields": changed}}])
+        _history(actor=actor, obj=instance, message=message)
+    return instance
+
+
+@transaction.atomic
+def employee_set_role(*, employee: Employee, role: str, actor: AbstractBaseUser) -> Employee:
+    """Switch an employee between employee and manager; the last manager cannot step down.
+
+    The manager rows are locked so two managers demoting each other at once cannot leave the
+    company without any manager (the second waits, then sees that it is the last one).
+    """
+    if role not in Employee.Role.values:
+        message = _("Choose employee or manager.")
+        raise SignFlowError("invalid_role", message, fields={"role": [message]})
+    managers = list(
+        Employee.objects.select_for_update()
+        .filter(role=Employee.Role.MANAGER, user__is_active=True)
+        .values_list("pk", flat=True)
+    )
+    employee = Employee.objects.select_for_update().select_related("user").get(pk=employee.pk)
+    if role == Employee.Role.EMPLOYEE and managers == [employee.pk]:
+        raise Conflict("last_manager", _("Keep at least one manager: promote someone else first."))
+    old = employee.role
+    if old == role:
+        return employee
+    employee.role = role
+    employee.full_clean()
+    employee.save(update_fields=["role"])
+    _history(actor=actor, obj=employee, message=f"Role changed from {old} to {role}")
+    return employee
+
+
 # --- Own companies ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def own_company_save(
+    *, company: OwnCompany | None, data: dict[str, Any], actor: User | None
+) -> OwnCompany:
+    """Create or edit an own company; the first one, or one marked default, becomes the
+    default (exactly one is default afterwards)."""
+    if company is not None:
+        company = OwnCompany.objects.select_for_update().get(pk=company.pk)
+    company = _save_from_form(company or OwnCompany(), data, actor)
+    if company.is_default or not OwnCompany.objects.filter(is_default=True).exists():
+        own_company_make_default(company=company)
+    return company
 
 
 @transaction.atomic
@@ -139,6 +228,70 @@ def deal_update(*, deal: Deal, data: dict[str, Any], actor: User | None = None) 
             actor=actor,
         )
     return deal
+
+
+# --- Counterparties and contacts ---------------------------------------------------------------
+
+
+@transaction.atomic
+def counterparty_save(
+    *, counterparty: Counterparty | None, data: dict[str, Any], actor: User | None
+) -> Counterparty:
+    """Create or edit a counterparty from its form's cleaned values. The row is locked and
+    only the fields that differ are written: a signer's write-back at the same moment is not
+    undone by an untouched field of the form."""
+    if counterparty is not None:
+        counterparty = Counterparty.objects.select_for_update().get(pk=counterparty.pk)
+    return _save_from_form(counterparty or Counterparty(), data, actor)
+
+
+@transaction.atomic
+def contact_save(
+    *,
+    contact: Contact | None,
+    counterparty: Counterparty,
+    data: dict[str, Any],
+    actor: User | None,
+) -> Contact:
+    """Create a contact of `counterparty`, or edit `contact`, from its form's cleaned values."""
+    if contact is not None:
+        instance = Contact.objects.select_for_update().get(pk=contact.pk)
+    else:
+        instance = Contact(counterparty=counterparty)
+    return _save_from_form(instance, data, actor)
+
+
+# --- The pipeline -----------------------------------------------------------------------------
+
+
+def default_stages() -> list[dict[str, Any]]:
+    """The pipeline a new installation starts with (the migrations create it), as form rows."""
+    return [
+        {"position": n, "code": code, "name_en": en, "name_fr": fr, "is_closed": closed}
+        for n, (code, en, fr, closed) in enumerate(DealStage.objects.DEFAULTS)
+    ]
+
+
+@transaction.atomic
+def pipeline_save(
+    *, rows: list[tuple[int | None, dict[str, Any]]], actor: User | None
+) -> list[DealStage]:
+    """Save edited stages (id, values) and new ones (None, values).
+
+    Every stage row is locked first: two managers saving at once cannot each mark a different
+    stage as the one reached on signature (the second waits and then sees the first's).
+    """
+    current = {stage.pk: stage for stage in DealStage.objects.select_for_update()}
+    saved = []
+    for pk, data in rows:
+        stage = DealStage() if pk is None else current.get(pk)
+        if stage is None:
+            raise NotFound("stage_not_found", _("A stage was deleted meanwhile: reload the page."))
+        saved.append(_save_from_form(stage, data, actor))
+    if DealStage.objects.filter(on_signature=True).count() > 1:
+        message = _("Only one stage can be the one a deal reaches when its document is signed.")
+        raise SignFlowError("on_signature", message, fields={"on_signature": [message]})
+    return saved
 
 
 # --- Invoices ---------------------------------------------------------------------------------

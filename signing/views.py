@@ -417,15 +417,11 @@ def party_reissue(request: HttpRequest, envelope_id: int, party_id: int) -> Http
 @login_required
 def message_retry(request: HttpRequest, envelope_id: int, message_id: int) -> HttpResponse:
     envelope = _act(request, envelope_id)
-    # A retry is a fresh series of attempts: without resetting them, one more provider failure
-    # would mark the message failed again at once.
-    updated = Message.objects.filter(
-        pk=message_id, envelope=envelope, status=Message.Status.FAILED
-    ).update(status=Message.Status.QUEUED, next_attempt_at=None, attempts=0)
-    if updated:
-        from signing.notifications import dispatch
-
-        dispatch(message_id)
+    try:
+        services.message_retry(envelope=envelope, message_id=message_id, actor=_user(request))
+    except services.SigningError as exc:
+        messages.error(request, exc.message)
+    else:
         messages.success(request, _("The message was queued again."))
     return redirect("signing:envelope_detail", envelope_id=envelope.pk)
 

@@ -10,7 +10,8 @@ The modules, in the envelope's order of life:
 - `sending`: create an envelope, check its parties, send it;
 - `codes`: a signer opens the link, gets and confirms the one-time code;
 - `signing`: a party signs or declines;
-- `lifecycle`: cancel, remind, correct a contact, expire, automatic reminders;
+- `lifecycle`: cancel, remind, correct a contact, retry a failed message, expire, automatic
+  reminders;
 - `sealing`: seal a completed envelope, record failures, retry.
 
 `signing.services` stays the public face: callers import names from here.
@@ -48,6 +49,7 @@ from signing.services.lifecycle import (
     envelope_cancel,
     envelope_remind,
     expire_due,
+    message_retry,
     party_reissue,
     reminders_due,
 )
@@ -171,6 +173,7 @@ __all__ = [
     "party_decline",
     "party_for_token",
     "party_open",
+    "message_retry",
     "party_reissue",
     "party_sign",
     "reminders_due",

@@ -1,4 +1,5 @@
-"""After sending: cancel, remind, correct a contact (reissue), expire, automatic reminders."""
+"""After sending: cancel, remind, correct a contact (reissue), retry a failed message, expire,
+automatic reminders."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from signing import audit, selectors
 from signing.models import Envelope, Event, Message, Party
+from signing.notifications import dispatch
 from signing.services._common import (
     Actor,
     SigningError,
@@ -146,6 +148,47 @@ def party_reissue(
             data={"channel": party.channel},
         )
         _invite(envelope, party)
+
+
+def message_retry(*, envelope: Envelope, message_id: int, actor: Actor) -> Message:
+    """Queue a failed message again, as a fresh series of attempts (without resetting them,
+    one more provider failure would mark it failed again at once).
+
+    Under the envelope lock and only from `failed`: two clicks on Retry (the board's card and
+    the envelope page, or two tabs) queue the message once; the second is told why not.
+    """
+    with transaction.atomic():
+        envelope = _lock(envelope.pk)
+        message = (
+            Message.objects.select_for_update()
+            .filter(pk=message_id, envelope_id=envelope.pk)
+            .first()
+        )
+        if message is None:
+            raise SigningError("message_not_found", _("This message does not exist."))
+        if message.status != Message.Status.FAILED:
+            raise SigningError(
+                "message_not_failed",
+                _("This message has not failed: it is already queued or sent."),
+            )
+        message.status = Message.Status.QUEUED
+        message.next_attempt_at = None
+        message.attempts = 0
+        message.save(update_fields=["status", "next_attempt_at", "attempts"])
+        audit.event_append(
+            envelope=envelope,
+            party=message.party,
+            actor=actor,
+            type=Event.Type.MESSAGE_QUEUED,
+            data={
+                "message": message.pk,
+                "template": message.template,
+                "channel": message.channel,
+                "retry": True,
+            },
+        )
+        transaction.on_commit(lambda: dispatch(message.pk))
+    return message
 
 
 def expire_due() -> int:
