@@ -48,6 +48,14 @@ def _actor(user: User | None) -> Any:
     return user if user is not None and user.is_authenticated else None
 
 
+def _full_clean(instance: models.Model, exclude: list[str] | None = None) -> None:
+    """Model validation in the one error hierarchy: per-field messages, code "invalid"."""
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        raise SignFlowError.from_validation_error(exc) from exc
+
+
 # --- Timeline ---------------------------------------------------------------------------------
 
 
@@ -69,7 +77,7 @@ def deal_timeline_add(
         event.deal = deal
     else:
         event.deal_id = deal
-    event.full_clean(exclude=["deal"])
+    _full_clean(event, exclude=["deal"])
     event.save()
     return event
 
@@ -103,7 +111,7 @@ def _save_from_form(instance: ModelT, data: dict[str, Any], actor: User | None) 
     before = {name: field.value_from_object(instance) for name, field in fields.items()}
     for name, value in data.items():
         fields[name].save_form_data(instance, value)
-    instance.full_clean()
+    _full_clean(instance)
     if instance.pk is None:
         instance.save()
         _history(actor=actor, obj=instance, message=json.dumps([{"added": {}}]), flag=ADDITION)
@@ -138,7 +146,7 @@ def employee_set_role(*, employee: Employee, role: str, actor: AbstractBaseUser)
     if old == role:
         return employee
     employee.role = role
-    employee.full_clean()
+    _full_clean(employee)
     employee.save(update_fields=["role"])
     _history(actor=actor, obj=employee, message=f"Role changed from {old} to {role}")
     return employee
@@ -201,7 +209,7 @@ def deal_create(
         currency=currency,
         stage=stage or DealStage.objects.first_open(),
     )
-    deal.full_clean()
+    _full_clean(deal)
     deal.save()
     deal_timeline_add(
         deal=deal,
@@ -218,7 +226,7 @@ def deal_update(*, deal: Deal, data: dict[str, Any], actor: User | None = None) 
     old_stage = deal.stage
     for name, value in data.items():
         setattr(deal, name, value)
-    deal.full_clean()
+    _full_clean(deal)
     deal.save(update_fields=list(data))
     if deal.stage_id != old_stage.pk:
         deal_timeline_add(
@@ -297,22 +305,28 @@ def pipeline_save(
 # --- Invoices ---------------------------------------------------------------------------------
 
 
+def _line_error(code: str, message: str) -> SignFlowError:
+    # The lines are one input of the invoice form and of the API ("lines").
+    return SignFlowError(code, message, fields={"lines": [message]})
+
+
 def _check_lines(lines: list[LineData]) -> None:
     if not lines:
-        raise ValidationError(_("An invoice needs at least one line."), code="no_lines")
+        raise _line_error("no_lines", _("An invoice needs at least one line."))
     for line in lines:
         try:
             quantity = Decimal(line["quantity"])
             price = Decimal(line["unit_price"])
             rate = Decimal(line["vat_rate"])
         except (InvalidOperation, TypeError) as exc:
-            raise ValidationError(_("Quantity, price and VAT rate must be numbers.")) from exc
+            message = _("Quantity, price and VAT rate must be numbers.")
+            raise _line_error("not_a_number", message) from exc
         if quantity <= 0:
-            raise ValidationError(_("Quantity must be greater than zero."), code="quantity")
+            raise _line_error("quantity", _("Quantity must be greater than zero."))
         if price < 0:
-            raise ValidationError(_("Unit price cannot be negative."), code="unit_price")
+            raise _line_error("unit_price", _("Unit price cannot be negative."))
         if rate not in VAT_RATES:
-            raise ValidationError(_("Unknown VAT rate: %(rate)s %%.") % {"rate": rate})
+            raise _line_error("vat_rate", _("Unknown VAT rate: %(rate)s %%.") % {"rate": rate})
 
 
 def _next_invoice_sequence(*, company: OwnCompany, year: int) -> int:
@@ -339,7 +353,7 @@ def _save_lines(invoice: Invoice, lines: list[LineData]) -> None:
             unit_price=Decimal(line["unit_price"]),
             vat_rate=Decimal(line["vat_rate"]),
         )
-        row.full_clean(exclude=["invoice"])
+        _full_clean(row, exclude=["invoice"])
         row.save()
 
 
@@ -357,7 +371,9 @@ def invoice_create(
     """Create an invoice numbered F-<year>-<n>, n sequential per own company and year."""
     _check_lines(lines)
     if due_date < issue_date:
-        raise ValidationError(_("The due date cannot be before the issue date."), code="due_date")
+        raise SignFlowError.for_field(
+            "due_date", _("The due date cannot be before the issue date.")
+        )
     sequence = _next_invoice_sequence(company=deal.company, year=issue_date.year)
     invoice = Invoice(
         deal=deal,
@@ -370,7 +386,7 @@ def invoice_create(
         currency=deal.currency,
         notes=notes,
     )
-    invoice.full_clean()
+    _full_clean(invoice)
     invoice.save()
     _save_lines(invoice, lines)
     totals = invoice.totals()
@@ -395,16 +411,18 @@ def invoice_update(
     """Replace a draft invoice's lines and dates; its number never changes."""
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
-        raise ValidationError(_("Only a draft invoice can be edited."), code="not_draft")
+        raise Conflict("not_draft", _("Only a draft invoice can be edited."))
     if issue_date.year != invoice.year:
-        raise ValidationError(
+        raise SignFlowError.for_field(
+            "issue_date",
             _("The issue date must stay in %(year)s, the year of the invoice number.")
             % {"year": invoice.year},
-            code="issue_date",
         )
     _check_lines(lines)
     if due_date < issue_date:
-        raise ValidationError(_("The due date cannot be before the issue date."), code="due_date")
+        raise SignFlowError.for_field(
+            "due_date", _("The due date cannot be before the issue date.")
+        )
     invoice.issue_date = issue_date
     invoice.due_date = due_date
     invoice.notes = notes
@@ -428,15 +446,17 @@ INVOICE_TRANSITIONS: dict[str, set[str]] = {
 @transaction.atomic
 def invoice_set_status(*, invoice: Invoice, status: str, actor: User | None = None) -> Invoice:
     # Locked so that two clicks (issue, cancel) cannot both pass the transition check.
+    if status not in Invoice.Status.values:
+        raise SignFlowError.for_field("status", _("Unknown invoice status."), code="invalid_status")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if status not in INVOICE_TRANSITIONS.get(invoice.status, set()):
-        raise ValidationError(
+        raise Conflict(
+            "transition",
             _("An invoice that is %(old)s cannot become %(new)s.")
             % {
                 "old": invoice.get_status_display().lower(),
                 "new": str(Invoice.Status(status).label).lower(),
             },
-            code="transition",
         )
     invoice.status = status
     invoice.save(update_fields=["status"])
@@ -473,27 +493,30 @@ def counterparty_write_back(
 ) -> Counterparty:
     """Store a value a signer entered for the counterparty, and say so on the deal's timeline.
 
-    Raises ValidationError for an attribute outside the whitelist or an invalid value.
+    Raises SignFlowError (code "attribute", or "invalid" with the attribute in `fields`) for an
+    attribute outside the whitelist or an invalid value.
     """
     if attribute not in WRITE_BACK_ATTRIBUTES:
-        raise ValidationError(
+        raise SignFlowError(
+            "attribute",
             _("“%(attribute)s” cannot be written back to a counterparty.")
             % {"attribute": attribute},
-            code="attribute",
         )
     value = (value or "").strip()
-    if attribute in CLEANERS:
-        value = CLEANERS[attribute](value)
-    if attribute == "email" and value:
-        validate_email(value)
     if attribute == "legal_name" and not value:
-        raise ValidationError(_("The name cannot be empty."), code="legal_name")
+        raise SignFlowError.for_field("legal_name", _("The name cannot be empty."))
     counterparty = Counterparty.objects.select_for_update().get(pk=counterparty.pk)
     old = getattr(counterparty, attribute)
-    setattr(counterparty, attribute, value)
-    counterparty.clean_fields(
-        exclude=[f.name for f in Counterparty._meta.fields if f.name != attribute]
-    )
+    try:
+        value = CLEANERS[attribute](value) if attribute in CLEANERS else value
+        if attribute == "email" and value:
+            validate_email(value)
+        setattr(counterparty, attribute, value)
+        counterparty.clean_fields(
+            exclude=[f.name for f in Counterparty._meta.fields if f.name != attribute]
+        )
+    except ValidationError as exc:
+        raise SignFlowError.from_validation_error(exc, field=attribute) from exc
     counterparty.save(update_fields=[attribute])
     if deal is not None:
         deal_timeline_add(

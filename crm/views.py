@@ -67,10 +67,15 @@ def _visible_invoice(request: HttpRequest, invoice_id: int) -> Invoice:
     return invoice
 
 
-def _apply_validation_error(form: Any, exc: ValidationError) -> None:
-    """A service refused: show its message on the form, next to the field when it names one."""
-    field = getattr(exc, "code", None)
-    form.add_error(field if field in form.fields else None, exc)
+def _apply_error(form: Any, exc: SignFlowError) -> None:
+    """A service refused: its messages next to the fields it names, else at the top."""
+    placed = False
+    for name, errors in exc.fields.items():
+        if name in form.fields:
+            form.add_error(name, ValidationError(errors, code=exc.code))
+            placed = True
+    if not placed:
+        form.add_error(None, ValidationError(exc.message, code=exc.code))
 
 
 # --- Deals ------------------------------------------------------------------------------------
@@ -139,8 +144,8 @@ def deal_create(request: HttpRequest) -> HttpResponse:
                 stage=data["stage"],
                 actor=request.user,
             )
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Deal created."))
             return redirect("crm:deal_detail", deal_id=deal.pk)
@@ -160,8 +165,8 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
         fresh = Deal.objects.select_related("stage").get(pk=deal.pk)
         try:
             services.deal_update(deal=fresh, data=data, actor=request.user)
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Deal saved."))
             return redirect("crm:deal_detail", deal_id=deal.pk)
@@ -281,8 +286,8 @@ def _invoice_form_page(
                     notes=data["notes"],
                 )
                 messages.success(request, _("Invoice saved."))
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             return redirect("crm:invoice_detail", invoice_id=invoice.pk)
     return render(
@@ -318,8 +323,8 @@ def invoice_status(request: HttpRequest, invoice_id: int) -> HttpResponse:
         services.invoice_set_status(
             invoice=invoice, status=request.POST.get("status", ""), actor=request.user
         )
-    except (ValidationError, ValueError):
-        messages.error(request, _("This status change is not possible."))
+    except SignFlowError as exc:
+        messages.error(request, exc.message)
     return redirect("crm:invoice_detail", invoice_id=invoice.pk)
 
 
@@ -375,8 +380,8 @@ def counterparty_edit(request: HttpRequest, counterparty_id: int | None = None) 
             saved = services.counterparty_save(
                 counterparty=counterparty, data=model_form_data(form), actor=request.user
             )
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Counterparty saved."))
             return redirect("crm:counterparty_detail", counterparty_id=saved.pk)
@@ -405,8 +410,8 @@ def contact_edit(
                 data=model_form_data(form),
                 actor=request.user,
             )
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Contact saved."))
             return redirect("crm:counterparty_detail", counterparty_id=counterparty.pk)
@@ -436,8 +441,8 @@ def company_edit(request: HttpRequest, company_id: int | None = None) -> HttpRes
             services.own_company_save(
                 company=company, data=model_form_data(form), actor=request.user
             )
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Company saved."))
             return redirect("crm:company_list")

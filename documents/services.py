@@ -33,7 +33,7 @@ from documents.authoring import (
 )
 from documents.builtin import ensure_builtin_templates
 from documents.contexts import deal_context, invoice_context
-from documents.errors import DocumentError
+from documents.errors import DocumentConflict, DocumentError
 from documents.layouts import layout_apply, layout_delete, layout_fields_for, layout_save
 from documents.models import Document, DocumentTemplate, Field, FieldLayout
 from documents.previews import needs_preview_task, previews_queue
@@ -343,8 +343,9 @@ def document_prefill(*, document: Document, values: dict[str, str]) -> None:
 
 def _ensure_editable(document: Document) -> None:
     if document.locked:
-        raise DocumentError(
-            _("This document has been sent for signature: its fields can no longer be changed.")
+        raise DocumentConflict(
+            _("This document has been sent for signature: its fields can no longer be changed."),
+            "document_locked",
         )
 
 

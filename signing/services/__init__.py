@@ -21,6 +21,7 @@ from django.conf import settings
 
 from signing.services._common import (
     Actor,
+    SigningConflict,
     SigningError,
     _base_context,
     _deadline_passed,
@@ -119,6 +120,7 @@ __all__ = [
     "SEAL_MAX_ATTEMPTS",
     "SEAL_MAX_RETRY",
     "SendValidationError",
+    "SigningConflict",
     "SigningError",
     "SubmittedValue",
     "_SEAL_LOCK_BASE",

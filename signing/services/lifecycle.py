@@ -14,6 +14,7 @@ from signing.models import Envelope, Event, Message, Party
 from signing.notifications import dispatch
 from signing.services._common import (
     Actor,
+    SigningConflict,
     SigningError,
     _deadline_passed,
     _deal_timeline,
@@ -43,7 +44,7 @@ def envelope_cancel(*, envelope: Envelope, actor: Actor, reason: str) -> None:
             Envelope.Status.SEALING_FAILED,
         )
         if envelope.status not in cancellable:
-            raise SigningError(
+            raise SigningConflict(
                 "not_cancellable", _("Only a document that is not signed yet can be cancelled.")
             )
         envelope.closed_reason = reason[:2000]
@@ -66,7 +67,7 @@ def envelope_remind(*, envelope: Envelope, actor: Actor, automatic: bool = False
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if not envelope.is_open or _deadline_passed(envelope):
-            raise SigningError(
+            raise SigningConflict(
                 "not_open", _("Only a document waiting for a signature can be reminded.")
             )
         now = timezone.now()
@@ -78,7 +79,7 @@ def envelope_remind(*, envelope: Envelope, actor: Actor, automatic: bool = False
             raise SigningError("remind_cooldown", _("A reminder was sent less than an hour ago."))
         party = envelope.parties.filter(status=Party.Status.ACTIVE).first()
         if party is None:
-            raise SigningError("not_open", _("Nobody is waiting to sign."))
+            raise SigningConflict("not_open", _("Nobody is waiting to sign."))
         envelope.last_reminded_at = now
         envelope.reminders_sent += 1
         envelope.save(update_fields=["last_reminded_at", "reminders_sent"])
@@ -107,7 +108,7 @@ def party_reissue(
         envelope = _lock(party.envelope_id)
         party = Party.objects.select_for_update().get(pk=party.pk)
         if party.status != Party.Status.ACTIVE or not envelope.is_open:
-            raise SigningError(
+            raise SigningConflict(
                 "not_open", _("Only the signer whose turn it is can get a new link.")
             )
         data = PartyInput(
@@ -167,7 +168,7 @@ def message_retry(*, envelope: Envelope, message_id: int, actor: Actor) -> Messa
         if message is None:
             raise SigningError("message_not_found", _("This message does not exist."))
         if message.status != Message.Status.FAILED:
-            raise SigningError(
+            raise SigningConflict(
                 "message_not_failed",
                 _("This message has not failed: it is already queued or sent."),
             )

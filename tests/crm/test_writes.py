@@ -12,7 +12,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from crm import services
-from crm.models import Contact, Counterparty, DealStage, Employee, OwnCompany
+from crm.models import Contact, DealStage, Employee, OwnCompany
 from signflow.errors import Conflict, SignFlowError
 from tests import factories
 from tests.crm.conftest import login
@@ -195,7 +195,9 @@ def test_the_pipeline_page_writes_nothing_on_get_and_offers_the_default_stages(
         "form-5-position": "0",  # the empty row, as the browser posts it
     }
     for n, row in enumerate(services.default_stages()):
-        data.update({f"form-{n}-{name}": value for name, value in row.items() if value is not False})
+        data.update(
+            {f"form-{n}-{name}": value for name, value in row.items() if value is not False}
+        )
     response = client.post("/crm/stages/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert list(DealStage.objects.values_list("code", flat=True)) == [
