@@ -84,7 +84,7 @@ def _keys_dir() -> Path:
 
 def tsa_keys_dir(keys_dir: Path | None = None) -> Path:
     """The built-in TSA's own folder: SIGNFLOW_TSA_KEYS_DIR, else tsa/ in the keys folder."""
-    configured = getattr(settings, "SIGNFLOW_TSA_KEYS_DIR", "") or ""
+    configured = settings.SIGNFLOW_TSA_KEYS_DIR
     return Path(configured) if configured else (keys_dir or _keys_dir()) / "tsa"
 
 
@@ -372,7 +372,7 @@ _cache_lock = threading.Lock()
 
 def _configured_roots() -> list[x509.Certificate]:
     """Extra trust roots (PEM bundle), e.g. the root of an external TSA named by TSA_URL."""
-    path = getattr(settings, "SIGNFLOW_TRUST_ROOTS_PATH", "") or ""
+    path = settings.SIGNFLOW_TRUST_ROOTS_PATH
     if not path:
         return []
     try:
@@ -383,7 +383,7 @@ def _configured_roots() -> list[x509.Certificate]:
 
 def get_key_material() -> KeyMaterial:
     """The keys in use, generated on first use and cached per process."""
-    pkcs12_path = getattr(settings, "SEAL_PKCS12_PATH", "") or ""
+    pkcs12_path = settings.SEAL_PKCS12_PATH
     try:
         # The archive task may renew the TSA certificate in another process (a worker):
         # its file's modification time makes every process pick up the new one.
@@ -392,7 +392,7 @@ def get_key_material() -> KeyMaterial:
         tsa_version = 0
     cache_key = (
         f"{_keys_dir()}|{tsa_keys_dir()}|{tsa_version}",
-        pkcs12_path + "|" + str(getattr(settings, "SIGNFLOW_TRUST_ROOTS_PATH", "") or ""),
+        pkcs12_path + "|" + settings.SIGNFLOW_TRUST_ROOTS_PATH,
         hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest(),
     )
     with _cache_lock:
@@ -403,9 +403,7 @@ def get_key_material() -> KeyMaterial:
         root_cert, root_key = generated["root"]
         tsa_cert, tsa_key = generated["tsa"]
         if pkcs12_path:
-            key, cert, extra = _load_pkcs12(
-                pkcs12_path, getattr(settings, "SEAL_PKCS12_PASSWORD", "") or None
-            )
+            key, cert, extra = _load_pkcs12(pkcs12_path, settings.SEAL_PKCS12_PASSWORD or None)
             roots = [c for c in extra if c.subject == c.issuer]
             chain = [c for c in extra if c.subject != c.issuer]
             material = KeyMaterial(
