@@ -72,7 +72,7 @@ def _apply_error(form: Any, exc: SignFlowError) -> None:
     placed = False
     for name, errors in exc.fields.items():
         if name in form.fields:
-            form.add_error(name, ValidationError(errors, code=exc.code))
+            form.add_error(name, [ValidationError(m, code=exc.code) for m in errors])
             placed = True
     if not placed:
         form.add_error(None, ValidationError(exc.message, code=exc.code))
