@@ -286,6 +286,26 @@ def create_key(config: TokenConfig) -> rsa.RSAPublicKey:
     return numbers.public_key()
 
 
+def existing_public_key(config: TokenConfig) -> rsa.RSAPublicKey:
+    """The public half of a key already in the token (imported with the HSM vendor's tools)."""
+    from pkcs11 import Attribute, ObjectClass  # noqa: PLC0415 - token only
+
+    with admin_session(config) as handle:
+        _private_key(handle, config)
+        found = _objects(handle, ObjectClass.PUBLIC_KEY, config.key_label)
+        if len(found) != 1:
+            raise HsmError(
+                f"PKCS#11 token {config.token_label!r}: {len(found)} public keys labelled "
+                f"{config.key_label!r} (one expected): import the public key with the private "
+                "one, or let rotate_seal_key create the key."
+            )
+        numbers = rsa.RSAPublicNumbers(
+            e=int.from_bytes(found[0][Attribute.PUBLIC_EXPONENT], "big"),
+            n=int.from_bytes(found[0][Attribute.MODULUS], "big"),
+        )
+    return numbers.public_key()
+
+
 def store_certificate(config: TokenConfig, cert: x509.Certificate) -> None:
     """Keep the key's certificate in the token, with the key's ID (as PKCS#11 tools expect)."""
     from pkcs11 import Attribute, CertificateType, ObjectClass  # noqa: PLC0415 - token only

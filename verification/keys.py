@@ -655,14 +655,15 @@ class Rotation:
     label: str = ""  # the token's key label
 
 
-def rotate_seal_key(*, label: str = "") -> Rotation:
+def rotate_seal_key(*, label: str = "", existing_key: bool = False) -> Rotation:
     """A new seal key and certificate from our root; the old certificate stays trusted.
 
     Keys folder: the old seal key and certificate move to retired/ and the new ones are used
     at once by every process. PKCS#11 token: a new key is made in the token under `label`
     (a new label; the configured one on the first run), with its certificate; it is used once
-    SIGNFLOW_SEAL_PKCS11_KEY_LABEL names it. Documents sealed before stay verifiable: their
-    seal certificate is in the file and chains to the same root.
+    SIGNFLOW_SEAL_PKCS11_KEY_LABEL names it; `existing_key` certifies a key already in the
+    token under `label` instead (imported with the vendor's tools). Documents sealed before
+    stay verifiable: their seal certificate is in the file and chains to the same root.
     """
     if getattr(settings, "SEAL_PKCS12_PATH", ""):
         raise KeysError(
@@ -670,6 +671,8 @@ def rotate_seal_key(*, label: str = "") -> Rotation:
         )
     directory = _keys_dir()
     token = hsm.configured()
+    if existing_key and token is None:
+        raise KeysError("An existing key is one in a PKCS#11 token (SIGNFLOW_SEAL_PKCS11_MODULE).")
     _ensure_generated(directory, seal=token is None)
     with _lock(directory):
         root_cert, root_key = _load_pair(directory, "root")
@@ -683,14 +686,17 @@ def rotate_seal_key(*, label: str = "") -> Rotation:
     if token is None:
         return Rotation(get_key_material().seal_cert, root_cert, "generated", active=True)
     target = token if label in ("", token.key_label) else token.with_label(label)
-    return _rotate_token_key(target, root_cert, root_key)
+    return _rotate_token_key(target, root_cert, root_key, existing_key=existing_key)
 
 
 def _rotate_token_key(
-    token: hsm.TokenConfig, root_cert: x509.Certificate, root_key: Any
+    token: hsm.TokenConfig, root_cert: x509.Certificate, root_key: Any, *, existing_key: bool
 ) -> Rotation:
     try:
-        public_key = hsm.create_key(token)
+        if existing_key:
+            public_key = hsm.existing_public_key(token)
+        else:
+            public_key = hsm.create_key(token)
         cert = leaf_certificate(
             "seal", public_key, root_cert, root_key, crl_distribution_point=crl_url()
         )
