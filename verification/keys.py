@@ -693,10 +693,8 @@ def _rotate_token_key(
     token: hsm.TokenConfig, root_cert: x509.Certificate, root_key: Any, *, existing_key: bool
 ) -> Rotation:
     try:
-        if existing_key:
-            public_key = hsm.existing_public_key(token)
-        else:
-            public_key = hsm.create_key(token)
+        make = hsm.existing_public_key if existing_key else hsm.create_key
+        public_key = make(token)
         cert = leaf_certificate(
             "seal", public_key, root_cert, root_key, crl_distribution_point=crl_url()
         )
