@@ -219,9 +219,7 @@ def envelope_create(request: HttpRequest, payload: EnvelopeIn) -> Any:
     if existing is not None:
         require(access.can_act_on_envelope(user, existing))
     else:
-        # The send page's rule (signing.views.send): only its creator starts an envelope on a
-        # document that has none yet.
-        require(document.created_by_id == user.pk)
+        require(access.can_start_envelope(user, document))
     if existing is not None and existing.status != Envelope.Status.DRAFT or document.locked:
         raise Conflict("already_sent", _("This document has already been sent."))
     errors = _party_errors(payload.parties)
