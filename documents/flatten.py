@@ -25,7 +25,8 @@ from documents.errors import DocumentError
 from documents.fetcher import SandboxedURLFetcher, static_root
 from documents.models import Document, Field
 from documents.previews import read_pdf
-from documents.uploads import PageGeometry, max_pixels
+from documents.uploads import max_pixels
+from signflow.pdf import PageGeometry
 
 logger = logging.getLogger(__name__)
 

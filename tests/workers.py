@@ -40,6 +40,8 @@ def worker_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=_test_database_url(),
         SECRET_KEY=settings.SECRET_KEY,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        # The worker seals with the keys this process verifies with (outside MEDIA_ROOT).
+        SIGNFLOW_KEYS_DIR=str(settings.SIGNFLOW_KEYS_DIR),
         **extra,
     )
     return env

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from signflow import pdfguard
+from signflow.storage import save_once
 from verification import explaining, keys, pades
 from verification.certificate import level_statement, render_certificate
 from verification.models import SealedDocument
@@ -186,7 +186,9 @@ class PreparedSeal:
             sha256=str(data["sha256"]),
             sealed_at=str(data["sealed_at"]),
             tsa_name=str(data["tsa_name"]),
-            seal_box=tuple(int(v) for v in box) if box else None,  # type: ignore[arg-type]
+            seal_box=(int(box[0]), int(box[1]), int(box[2]), int(box[3]), int(box[4]))
+            if box
+            else None,
             reason=str(data["reason"]),
             location=str(data["location"]),
             stamp_text=str(data["stamp_text"]),
@@ -435,10 +437,7 @@ def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
 def _store_once(path: str, data: bytes) -> None:
     """Files are addressed by hash and never overwritten: the same bytes may already be there."""
     try:
-        if not default_storage.exists(path):
-            saved = default_storage.save(path, ContentFile(data))
-            if saved != path:  # another process wrote the same file in between
-                default_storage.delete(saved)
+        save_once(path, data)
     except OSError as exc:
         raise SealingError("storage_failed", str(exc)) from exc
 
