@@ -31,9 +31,12 @@ PART_LINE = re.compile(r"^\{# part: ([a-z_]+) #\}\n", re.MULTILINE)
 
 
 def _with_parts(text: str) -> str:
-    """`text` with each `{# part: name #}` line replaced by parts/name.html."""
+    """`text` with each `{# part: name #}` line replaced by parts/name.html (whose own part
+    lines are replaced in turn)."""
     return PART_LINE.sub(
-        lambda match: (BUILTIN_DIR / "parts" / f"{match[1]}.html").read_text(encoding="utf-8"),
+        lambda match: _with_parts(
+            (BUILTIN_DIR / "parts" / f"{match[1]}.html").read_text(encoding="utf-8")
+        ),
         text,
     )
 
