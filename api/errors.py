@@ -2,12 +2,13 @@
 
 Services raise `signflow.errors.SignFlowError` subclasses (SigningError, DocumentError, CRM
 errors, Conflict for a state that forbids the call: 409); ninja raises its own for bad input and
-missing keys. Each is turned into a SignFlowError and answered by `signflow_response`; anything
-else is a bug and stays a 500.
+missing keys. Each is turned into a SignFlowError and answered by `signflow_response`; a file
+storage outage is a 503 `storage_unavailable`; anything else is a bug and stays a 500.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -20,6 +21,9 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from api.auth import RateLimited
 from signflow.errors import NotAllowed, NotFound, SignFlowError
+from signflow.storage import StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 def error_response(
@@ -127,6 +131,14 @@ def install(api: NinjaAPI) -> None:
     def invalid_for_service(_request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
         # A validator outside a service's own checks (services convert theirs themselves).
         return signflow_response(SignFlowError.from_validation_error(exc))
+
+    @api.exception_handler(StorageUnavailable)
+    def storage_unavailable(request: HttpRequest, exc: StorageUnavailable) -> HttpResponse:
+        logger.error("The file storage failed on %s %s: %s", request.method, request.path, exc)
+        message = _("The file storage cannot be reached right now. Try again in a minute.")
+        response = signflow_response(SignFlowError("storage_unavailable", message), status=503)
+        response["Retry-After"] = "60"
+        return response
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(_request: HttpRequest, _exc: AuthenticationError) -> HttpResponse:

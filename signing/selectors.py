@@ -247,41 +247,57 @@ def overdue_q(now: datetime.datetime) -> Q:
 
 
 def filtered_envelopes(*, user: Any, filters: BoardFilters) -> QuerySet[Envelope]:
-    """The envelopes the user may see, narrowed by the filters."""
-    qs = visible_envelopes(user)
+    """The envelopes the user may see, narrowed by the filters (one .filter() per condition,
+    as chained calls)."""
     now = timezone.now()
+    conditions = [*_search_conditions(filters), *_range_conditions(filters)]
+    if filters.mine:
+        conditions.append(needs_action_q(user=user, now=now))
+    if filters.overdue:
+        conditions.append(overdue_q(now))
+    if filters.batch and BATCH_HOOK:
+        conditions.append(BATCH_HOOK[0].condition(filters.batch))
+    qs = visible_envelopes(user)
+    for condition in conditions:
+        qs = qs.filter(condition)
+    return qs
+
+
+def _search_conditions(filters: BoardFilters) -> list[Q]:
+    """The search box and the people filters."""
+    conditions = []
     if filters.q:
-        qs = qs.filter(
+        conditions.append(
             Q(title__icontains=filters.q)
             | Q(counterparty__legal_name__icontains=filters.q)
             | Q(public_id=filters.q.upper())
         )
     if filters.responsible:
-        qs = qs.filter(responsible_id=filters.responsible)
+        conditions.append(Q(responsible_id=filters.responsible))
     if filters.company:
-        qs = qs.filter(company_id=filters.company)
+        conditions.append(Q(company_id=filters.company))
     if filters.counterparty:
-        qs = qs.filter(counterparty_id=filters.counterparty)
+        conditions.append(Q(counterparty_id=filters.counterparty))
+    return conditions
+
+
+def _range_conditions(filters: BoardFilters) -> list[Q]:
+    """The creation period (whole days, local time) and the amount range."""
+    conditions = []
     tz = timezone.get_current_timezone()
     if filters.created_from:
         start = datetime.datetime.combine(filters.created_from, datetime.time.min, tz)
-        qs = qs.filter(created_at__gte=start)
+        conditions.append(Q(created_at__gte=start))
     if filters.created_to:
         end = datetime.datetime.combine(
             filters.created_to + datetime.timedelta(days=1), datetime.time.min, tz
         )
-        qs = qs.filter(created_at__lt=end)
+        conditions.append(Q(created_at__lt=end))
     if filters.amount_min is not None:
-        qs = qs.filter(amount__gte=filters.amount_min)
+        conditions.append(Q(amount__gte=filters.amount_min))
     if filters.amount_max is not None:
-        qs = qs.filter(amount__lte=filters.amount_max)
-    if filters.mine:
-        qs = qs.filter(needs_action_q(user=user, now=now))
-    if filters.overdue:
-        qs = qs.filter(overdue_q(now))
-    if filters.batch and BATCH_HOOK:
-        qs = qs.filter(BATCH_HOOK[0].condition(filters.batch))
-    return qs
+        conditions.append(Q(amount__lte=filters.amount_max))
+    return conditions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,9 +402,13 @@ class Cursor:
             return None
 
 
+KeyRow = tuple[int, str, datetime.datetime]  # (id, status, status_changed_at) of a card
+_StatusRow = tuple[int, str, datetime.datetime | None]  # as the database types the column
+
+
 def _status_page(
     qs: QuerySet[Envelope], status: str, after: Cursor | None, limit: int
-) -> QuerySet[Envelope]:
+) -> QuerySet[Envelope, _StatusRow]:
     page = qs.filter(status=status, status_changed_at__isnull=False)
     if after is not None:
         page = page.filter(
@@ -397,12 +417,12 @@ def _status_page(
         )
     return page.order_by("-status_changed_at", "-pk").values_list(
         "pk", "status", "status_changed_at"
-    )[:limit]  # type: ignore[return-value]
+    )[:limit]
 
 
 def _page_keys(
     qs: QuerySet[Envelope], statuses: Iterable[str], after: Cursor | None, limit: int
-) -> list[tuple[int, str, datetime.datetime]]:
+) -> list[KeyRow]:
     """Up to `limit` newest (id, status, changed) per status, in as few queries as the DB allows.
 
     `status IN (...) ORDER BY changed` cannot walk an index and sorts the whole column; one
@@ -411,12 +431,14 @@ def _page_keys(
     pages = [_status_page(qs, status, after, limit) for status in statuses]
     if not pages:
         return []
+    rows: list[_StatusRow] = []
     if connection.features.supports_slicing_ordering_in_compound and len(pages) > 1:
-        return list(pages[0].union(*pages[1:], all=True))  # type: ignore[arg-type]
-    rows: list[tuple[int, str, datetime.datetime]] = []
-    for page in pages:
-        rows.extend(page)  # type: ignore[arg-type]
-    return rows
+        rows.extend(pages[0].union(*pages[1:], all=True))
+    else:
+        for page in pages:
+            rows.extend(page)
+    # Every page filters status_changed_at IS NOT NULL; this tells the type checker so.
+    return [(pk, status, changed) for pk, status, changed in rows if changed is not None]
 
 
 def _initials(user: User) -> str:
@@ -426,9 +448,45 @@ def _initials(user: User) -> str:
     return user.get_username()[:2].upper()
 
 
-def _decorate(cards: list[Envelope], now: datetime.datetime) -> None:
+@dataclass(frozen=True)
+class Card:
+    """An envelope as a board card or a list row shows it (signing/_card.html, board_list.html):
+    the envelope itself, its last message to a party and the flags computed once."""
+
+    envelope: Envelope
+    last_message: Message | None
+    initials: str
+    column: str  # the board column key of its status
+    deadline_near: bool
+    overdue: bool
+    reminder_due: bool
+    alert: bool  # shown in red: deadline near, reminder due or sealing failed
+    download: bool  # the sealed PDF can be downloaded
+
+    @classmethod
+    def of(cls, envelope: Envelope, last_message: Message | None, now: datetime.datetime) -> "Card":
+        is_open = envelope.status in Envelope.OPEN_STATUSES
+        deadline = envelope.deadline if is_open else None
+        deadline_near = bool(deadline and deadline <= now + NEAR_DEADLINE)
+        reminder_due = is_reminder_due(envelope, now)
+        sealing_failed = envelope.status == Envelope.Status.SEALING_FAILED
+        return cls(
+            envelope=envelope,
+            last_message=last_message,
+            initials=_initials(envelope.responsible),
+            column=COLUMN_OF_STATUS.get(envelope.status, ""),
+            deadline_near=deadline_near,
+            overdue=bool(deadline and deadline < now),
+            reminder_due=reminder_due,
+            alert=deadline_near or reminder_due or sealing_failed,
+            download=envelope.status == Envelope.Status.COMPLETED
+            and envelope.sealed_id is not None,
+        )
+
+
+def _cards(envelopes: list[Envelope], now: datetime.datetime) -> list[Card]:
     """Last message per card in one query, and the flags a card shows."""
-    ids = [card.pk for card in cards]
+    ids = [envelope.pk for envelope in envelopes]
     latest_ids = (
         Message.objects.filter(envelope_id__in=ids, party__isnull=False)
         .order_by()
@@ -437,38 +495,33 @@ def _decorate(cards: list[Envelope], now: datetime.datetime) -> None:
         .values("last")
     )
     last = {m.envelope_id: m for m in Message.objects.filter(pk__in=latest_ids)} if ids else {}
-    for card in cards:
-        card.last_message = last.get(card.pk)  # type: ignore[attr-defined]
-        card.initials = _initials(card.responsible)  # type: ignore[attr-defined]
-        card.column = COLUMN_OF_STATUS.get(card.status, "")  # type: ignore[attr-defined]
-        is_open = card.status in Envelope.OPEN_STATUSES
-        card.deadline_near = bool(  # type: ignore[attr-defined]
-            is_open and card.deadline and card.deadline <= now + NEAR_DEADLINE
-        )
-        card.overdue = bool(is_open and card.deadline and card.deadline < now)  # type: ignore[attr-defined]
-        card.reminder_due = is_reminder_due(card, now)  # type: ignore[attr-defined]
-        sealing_failed = card.status == Envelope.Status.SEALING_FAILED
-        card.alert = card.deadline_near or card.reminder_due or sealing_failed  # type: ignore[attr-defined]
-        card.download = (  # type: ignore[attr-defined]
-            card.status == Envelope.Status.COMPLETED and card.sealed_id is not None
-        )
+    return [Card.of(envelope, last.get(envelope.pk), now) for envelope in envelopes]
 
 
-def _cards_by_id(ids: list[int]) -> dict[int, Envelope]:
-    cards = list(
+def _cards_by_id(ids: list[int]) -> dict[int, Card]:
+    envelopes = list(
         Envelope.objects.filter(pk__in=ids).select_related("counterparty", "responsible", "company")
     )
-    _decorate(cards, timezone.now())
-    return {card.pk: card for card in cards}
+    return {card.envelope.pk: card for card in _cards(envelopes, timezone.now())}
 
 
-def card(*, envelope_id: int) -> Envelope:
-    """One card, decorated like on the board (after an action on it)."""
+def card(*, envelope_id: int) -> Card:
+    """One card, computed like on the board (after an action on it)."""
     return _cards_by_id([envelope_id])[envelope_id]
 
 
+def _next_cursor(cards: list[Card], has_more: bool) -> str:
+    """Where "load more" continues: after the last card shown (none when nothing is left)."""
+    if not (has_more and cards):
+        return ""
+    last = cards[-1].envelope
+    if last.status_changed_at is None:  # never: pages only hold cards with a stage change time
+        return ""
+    return Cursor(changed=last.status_changed_at, pk=last.pk).encode()
+
+
 def _column(
-    key: str, stats: dict[str, dict[str, Any]], cards: list[Envelope], has_more: bool
+    key: str, stats: dict[str, dict[str, Any]], cards: list[Card], has_more: bool
 ) -> dict[str, Any]:
     statuses = COLUMN_STATUSES[key]
     count = sum(stats.get(s, {}).get("n", 0) for s in statuses)
@@ -478,11 +531,6 @@ def _column(
     by_status = [
         (Envelope.Status(s).label, stats[s]["n"]) for s in statuses if stats.get(s, {}).get("n")
     ]
-    next_cursor = (
-        Cursor(changed=cards[-1].status_changed_at, pk=cards[-1].pk).encode()  # type: ignore[arg-type]
-        if has_more and cards
-        else ""
-    )
     return {
         "key": key,
         "title": BOARD_TITLES[key],
@@ -490,13 +538,13 @@ def _column(
         "total": total,
         "by_status": by_status,
         "cards": cards,
-        "next": next_cursor,
+        "next": _next_cursor(cards, has_more),
     }
 
 
 def _pages_for(
     qs: QuerySet[Envelope], keys: list[str], after: Cursor | None, limit: int
-) -> dict[str, tuple[list[Envelope], bool]]:
+) -> dict[str, tuple[list[Card], bool]]:
     statuses = [status for key in keys for status in COLUMN_STATUSES[key]]
     rows = _page_keys(qs, statuses, after, limit + 1)
     per_column: dict[str, list[tuple[int, str, datetime.datetime]]] = defaultdict(list)
@@ -570,17 +618,12 @@ def board_changes(*, user: Any, params: Mapping[str, Any], seen: str) -> tuple[s
 
 def column_page(
     *, user: Any, params: Mapping[str, Any], key: str, after: Cursor | None
-) -> tuple[BoardFilters, list[Envelope], str]:
+) -> tuple[BoardFilters, list[Card], str]:
     """The next cards of one column after a keyset cursor (load more): no count, no offset."""
     filters = parse_filters(params, user=user)
     qs = filtered_envelopes(user=user, filters=filters)
     cards, more = _pages_for(qs, [key], after, CARDS_PER_PAGE)[key]
-    next_cursor = (
-        Cursor(changed=cards[-1].status_changed_at, pk=cards[-1].pk).encode()  # type: ignore[arg-type]
-        if more and cards
-        else ""
-    )
-    return filters, cards, next_cursor
+    return filters, cards, _next_cursor(cards, more)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -592,7 +635,7 @@ LIST_PAGE = 50
 
 def envelope_list(
     *, user: Any, params: Mapping[str, Any], sort: str, page: int
-) -> tuple[BoardFilters, list[Envelope], bool]:
+) -> tuple[BoardFilters, list[Card], bool]:
     """One page of the filtered envelopes, sorted; whether there is a next page."""
     filters = parse_filters(params, user=user)
     qs = filtered_envelopes(user=user, filters=filters).order_by(*SORTS[sort])
@@ -600,9 +643,7 @@ def envelope_list(
     rows = list(
         qs.select_related("counterparty", "responsible", "company")[start : start + LIST_PAGE + 1]
     )
-    cards = rows[:LIST_PAGE]
-    _decorate(cards, timezone.now())
-    return filters, cards, len(rows) > LIST_PAGE
+    return filters, _cards(rows[:LIST_PAGE], timezone.now()), len(rows) > LIST_PAGE
 
 
 def envelope_export_rows(*, user: Any, params: Mapping[str, Any], sort: str) -> Iterable[Envelope]:
@@ -631,28 +672,10 @@ def team_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
     employees = list(
         Employee.objects.select_related("user").order_by("user__last_name", "user__username")
     )
-    per_status = (
-        Envelope.objects.order_by().values("responsible_id", "status").annotate(n=Count("id"))
-    )
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    declined_counts: dict[int, int] = defaultdict(int)
-    for row in per_status:
-        counts[row["responsible_id"]][COLUMN_OF_STATUS[row["status"]]] += row["n"]
-        if row["status"] == Envelope.Status.DECLINED:
-            declined_counts[row["responsible_id"]] += row["n"]
-    overdue = dict(
-        Envelope.objects.filter(overdue_q(now))
-        .order_by()
-        .values("responsible_id")
-        .annotate(n=Count("id"))
-        .values_list("responsible_id", "n")
-    )
-    signed_month = dict(
+    counts, declined_counts = _column_counts()
+    overdue = _count_by_responsible(Envelope.objects.filter(overdue_q(now)))
+    signed_month = _count_by_responsible(
         Envelope.objects.filter(status=Envelope.Status.COMPLETED, completed_at__gte=month_start)
-        .order_by()
-        .values("responsible_id")
-        .annotate(n=Count("id"))
-        .values_list("responsible_id", "n")
     )
     durations = _completion_durations(now)
     declined = latest_declined()
@@ -675,8 +698,32 @@ def team_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
     return {"rows": rows, "weeks": completed_per_week(now=now)}
 
 
+def _column_counts() -> tuple[dict[int, dict[str, int]], dict[int, int]]:
+    """Per responsible: envelopes per board column, and declined ones. One GROUP BY."""
+    per_status = (
+        Envelope.objects.order_by().values("responsible_id", "status").annotate(n=Count("id"))
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    declined_counts: dict[int, int] = defaultdict(int)
+    for row in per_status:
+        counts[row["responsible_id"]][COLUMN_OF_STATUS[row["status"]]] += row["n"]
+        if row["status"] == Envelope.Status.DECLINED:
+            declined_counts[row["responsible_id"]] += row["n"]
+    return counts, declined_counts
+
+
+def _count_by_responsible(qs: QuerySet[Envelope]) -> dict[int, int]:
+    return dict(
+        qs.order_by()
+        .values("responsible_id")
+        .annotate(n=Count("id"))
+        .values_list("responsible_id", "n")
+    )
+
+
 def _completion_durations(now: datetime.datetime) -> dict[int, list[float]]:
-    """Send-to-completion seconds per employee; the last 180 days keep this bounded."""
+    """Send-to-completion seconds per responsible, for the median: the last 180 days of
+    completions keep this bounded."""
     durations: dict[int, list[float]] = defaultdict(list)
     for responsible_id, sent_at, completed_at in (
         Envelope.objects.filter(
