@@ -36,6 +36,7 @@ def _env(url: str) -> dict[str, str]:
     env = dict(os.environ, DATABASE_URL=url, PYTHONPATH=str(ROOT))
     env.setdefault("SIGNFLOW_VAR_DIR", str(ROOT / "var" / "bench-board"))
     env.setdefault("DEBUG", "1")  # the bench needs no secrets; DEBUG only relaxes settings
+    env.setdefault("LOG_LEVEL", "WARNING")
     return env
 
 

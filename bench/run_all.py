@@ -8,7 +8,9 @@ Every bench/bench_*.py runs, except:
   cost and queue-latency benches recreate their databases, see their docstrings);
 - the ones that need a PostgreSQL database of their own (OWN_DATABASE), unless
   BENCH_DATABASE_URL names one: each then gets that URL with its own suffix
-  (e.g. postgres://postgres@127.0.0.1:5432/sf_bench -> sf_bench_board, sf_bench_signer).
+  (e.g. postgres://postgres@127.0.0.1:5432/sf_bench -> sf_bench_board, sf_bench_signer);
+  bench_bulk.py, which drops and recreates its database and empties a Redis database, also
+  needs BENCH_REDIS_URL.
 
 A script's output is shown as it comes; the lines that start with "BENCH" (bench/_report.py)
 are collected. A script that fails or prints no BENCH line gets a row saying so. The exit
@@ -29,8 +31,15 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 ALONE = {"bench_load.py", "bench_cost.py", "bench_queue_latency.py"}
-# script -> suffix of its database name under BENCH_DATABASE_URL
-OWN_DATABASE = {"bench_board.py": "_board", "bench_signer.py": "_signer"}
+# script -> suffix of its database name under BENCH_DATABASE_URL (given as DATABASE_URL)
+OWN_DATABASE = {
+    "bench_board.py": "_board",
+    "bench_signer.py": "_signer",
+    "bench_webhooks.py": "_webhooks",
+}
+# Benches that drop and recreate the database and empty the Redis database they are given:
+# only with BENCH_DATABASE_URL and BENCH_REDIS_URL (a Redis database nothing else uses).
+RECREATED = {"bench_bulk.py": "_bulk"}
 TIMEOUT_SECONDS = 3600
 LINE = re.compile(
     r"^BENCH\s+(?P<name>\S+)\s+project=(?P<project>\S+\s+\S+)\s+floor=(?P<floor>\S+\s+\S+)\s+"
@@ -56,29 +65,35 @@ def scripts(only: list[str]) -> list[Path]:
     return [path for path in found if path.name not in ALONE]
 
 
-def environment(script: Path) -> dict[str, str] | None:
-    """The script's environment, or None when it needs a database nobody configured."""
+def command(script: Path) -> tuple[list[str], dict[str, str]] | None:
+    """The script's command line and environment, or None when it needs a database (or a
+    Redis database) nobody configured."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.setdefault("DEBUG", "1")  # the benches need no secrets; a script sets DEBUG=0 itself
-    suffix = OWN_DATABASE.get(script.name)
-    if suffix is None:
-        return env
+    argv = [sys.executable, str(script)]
     base = os.environ.get("BENCH_DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        return None
-    env["DATABASE_URL"] = base + suffix
-    return env
+    redis = os.environ.get("BENCH_REDIS_URL", "")
+    if script.name in OWN_DATABASE:
+        if not base.startswith("postgres"):
+            return None
+        env["DATABASE_URL"] = base + OWN_DATABASE[script.name]
+    elif script.name in RECREATED:
+        if not (base.startswith("postgres") and redis):
+            return None
+        argv += ["--database", base + RECREATED[script.name], "--redis", redis]
+    return argv, env
 
 
 def run(script: Path) -> list[Row]:
-    env = environment(script)
-    if env is None:
-        return [Row(script.name, "-", verdict="SKIP (set BENCH_DATABASE_URL)")]
+    found = command(script)
+    if found is None:
+        return [Row(script.name, "-", verdict="SKIP (set BENCH_DATABASE_URL, BENCH_REDIS_URL)")]
+    argv, env = found
     print(f"\n=== {script.name}", flush=True)
     started = time.monotonic()
     rows: list[Row] = []
     process = subprocess.Popen(
-        [sys.executable, str(script)],
+        argv,
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
