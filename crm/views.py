@@ -36,11 +36,23 @@ def _page(request: HttpRequest, qs: QuerySet[Any]) -> Page:
     return Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
 
 
-def _list(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    """The whole page, or only the results table when htmx asks (search, filters, pages)."""
+def _filters(request: HttpRequest, *names: str) -> dict[str, str]:
+    """The list's search (`q`) and filters as the query string gives them."""
+    return {name: request.GET.get(name, "") for name in ("q", *names)}
+
+
+def _list(
+    request: HttpRequest,
+    template: str,
+    rows: QuerySet[Any],
+    filters: dict[str, str],
+    **context: Any,
+) -> HttpResponse:
+    """The whole page, or only the results table when htmx asks (search, filters, pages):
+    a page of `rows`, the filters as given, and the query string the pager links keep."""
     query = request.GET.copy()
     query.pop("page", None)
-    context["query_string"] = query.urlencode()
+    context.update(filters, page=_page(request, rows), query_string=query.urlencode())
     if getattr(request, "htmx", False):
         template = f"{template}#results"
     return render(request, template, context)
@@ -77,26 +89,21 @@ def _apply_validation_error(form: Any, exc: ValidationError) -> None:
 
 @login_required
 def deal_list(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request, "stage", "responsible")
     deals = selectors.deal_search(
         deals=access.deals_visible_to(request.user),
-        text=request.GET.get("q", ""),
-        stage_code=request.GET.get("stage", ""),
-        responsible_id=request.GET.get("responsible", ""),
+        text=filters["q"],
+        stage_code=filters["stage"],
+        responsible_id=filters["responsible"],
     )
     return _list(
         request,
         "crm/deal_list.html",
-        {
-            "page": _page(request, deals),
-            "stages": DealStage.objects.all(),
-            "responsibles": selectors.employees_with_deals()
-            if access.is_manager(request.user)
-            else [],
-            "q": request.GET.get("q", ""),
-            "stage": request.GET.get("stage", ""),
-            "responsible": request.GET.get("responsible", ""),
-            "can_create": access.can_use_crm(request.user),
-        },
+        deals,
+        filters,
+        stages=DealStage.objects.all(),
+        responsibles=selectors.employees_with_deals() if access.is_manager(request.user) else [],
+        can_create=access.can_use_crm(request.user),
     )
 
 
@@ -187,20 +194,14 @@ def deal_note(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request, "status")
     invoices = selectors.invoice_search(
         invoices=access.invoices_visible_to(request.user),
-        text=request.GET.get("q", ""),
-        status=request.GET.get("status", ""),
+        text=filters["q"],
+        status=filters["status"],
     )
     return _list(
-        request,
-        "crm/invoice_list.html",
-        {
-            "page": _page(request, invoices),
-            "statuses": Invoice.Status.choices,
-            "q": request.GET.get("q", ""),
-            "status": request.GET.get("status", ""),
-        },
+        request, "crm/invoice_list.html", invoices, filters, statuses=Invoice.Status.choices
     )
 
 
@@ -327,23 +328,19 @@ def invoice_status(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
 @login_required
 def counterparty_list(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request, "kind")
     counterparties = (
-        selectors.counterparty_search(
-            text=request.GET.get("q", ""), kind=request.GET.get("kind", "")
-        )
+        selectors.counterparty_search(text=filters["q"], kind=filters["kind"])
         if access.can_use_crm(request.user)
         else Counterparty.objects.none()
     )
     return _list(
         request,
         "crm/counterparty_list.html",
-        {
-            "page": _page(request, counterparties),
-            "kinds": Counterparty.Kind.choices,
-            "q": request.GET.get("q", ""),
-            "kind": request.GET.get("kind", ""),
-            "can_create": access.can_use_crm(request.user),
-        },
+        counterparties,
+        filters,
+        kinds=Counterparty.Kind.choices,
+        can_create=access.can_use_crm(request.user),
     )
 
 

@@ -38,6 +38,7 @@ from documents.previews import SIZES, page_image, read_pdf
 from documents.sandbox import allowed_filters, allowed_tags
 from documents.selectors import page_sizes
 from signflow import pdfguard
+from signflow.flash import flash_outcome
 from signflow.http import AuthenticatedHttpRequest
 
 
@@ -310,14 +311,11 @@ def layout_apply(request: AuthenticatedHttpRequest, document_id: int) -> HttpRes
     if not can_edit_fields(request.user, document):
         messages.error(request, _("This document can no longer be changed."))
         return redirect("documents:edit_fields", document_id=document.pk)
-    try:
-        services.layout_apply(layout=layout, document=document)
-    except DocumentError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, _('The fields of layout "%(name)s" are in place.') % {"name": layout.name}
-        )
+    flash_outcome(
+        request,
+        lambda: services.layout_apply(layout=layout, document=document),
+        _('The fields of layout "%(name)s" are in place.') % {"name": layout.name},
+    )
     return redirect("documents:edit_fields", document_id=document.pk)
 
 
@@ -578,19 +576,16 @@ def template_default(request: AuthenticatedHttpRequest, template_id: int) -> Htt
         # Seen but not a manager's: refused outright, nothing changes.
         raise PermissionDenied
     default = request.POST.get("default") == "1"
-    try:
-        services.template_set_default(template=template, default=default, actor=request.user)
-    except DocumentError as exc:
-        messages.error(request, exc.message)
-    else:
-        if default:
-            messages.success(
-                request,
-                _('"%(name)s" is now the default template for invoices in %(language)s.')
-                % {"name": template.name, "language": template.get_language_display()},
-            )
-        else:
-            messages.success(request, _("The built-in template is the default for invoices again."))
+    flash_outcome(
+        request,
+        lambda: services.template_set_default(
+            template=template, default=default, actor=request.user
+        ),
+        _('"%(name)s" is now the default template for invoices in %(language)s.')
+        % {"name": template.name, "language": template.get_language_display()}
+        if default
+        else _("The built-in template is the default for invoices again."),
+    )
     return redirect("documents:template_list")
 
 

@@ -16,8 +16,8 @@ from ninja import Query, Router
 from ninja.responses import Status
 
 from api import auth
-from api.endpoints.common import PageQuery, caller, changed, form_error, require
-from api.pagination import paginate
+from api.endpoints.common import PageQuery, attrs, caller, changed, form_error, require
+from api.pagination import page_of
 from api.schemas import (
     ERRORS,
     ContactIn,
@@ -60,38 +60,18 @@ def contact_out(contact: Contact) -> dict[str, Any]:
 
 def deal_out(deal: Deal) -> dict[str, Any]:
     return {
-        "id": deal.pk,
-        "title": deal.title,
-        "company_id": deal.company_id,
-        "counterparty_id": deal.counterparty_id,
-        "contact_id": deal.contact_id,
-        "amount": deal.amount,
-        "currency": deal.currency,
+        **attrs(deal, "id", "title", "company_id", "counterparty_id", "contact_id", "amount"),
+        **attrs(deal, "currency", "responsible_id", "created_at"),
         "stage": deal.stage.code,
-        "responsible_id": deal.responsible_id,
-        "created_at": deal.created_at,
     }
 
 
 def invoice_out(invoice: Invoice) -> dict[str, Any]:
     return {
-        "id": invoice.pk,
-        "number": invoice.number,
-        "deal_id": invoice.deal_id,
-        "status": invoice.status,
-        "issue_date": invoice.issue_date,
-        "due_date": invoice.due_date,
-        "currency": invoice.currency,
-        "notes": invoice.notes,
+        **attrs(invoice, "id", "number", "deal_id", "status", "issue_date", "due_date"),
+        **attrs(invoice, "currency", "notes"),
         "lines": [
-            {
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "unit_price": line.unit_price,
-                "vat_rate": line.vat_rate,
-                "net": line.net,
-            }
+            attrs(line, "description", "quantity", "unit", "unit_price", "vat_rate", "net")
             for line in invoice.lines.all()
         ],
         "totals": invoice.totals(),
@@ -110,8 +90,7 @@ def counterparty_list(
 ) -> Any:
     require(access.can_use_crm(caller(request)))
     qs = selectors.counterparty_search(text=q[:100], kind=kind[:20])
-    rows, cursor = paginate(qs, cursor=page.cursor, limit=page.limit)
-    return {"items": [counterparty_out(c) for c in rows], "next_cursor": cursor}
+    return page_of(qs, page, counterparty_out)
 
 
 def _save_counterparty(data: dict[str, Any], instance: Counterparty | None) -> Counterparty:
@@ -191,8 +170,7 @@ def deal_list(request: HttpRequest, page: Query[PageQuery], q: str = "", stage: 
     deals = selectors.deal_search(
         deals=access.deals_visible_to(caller(request)), text=q[:100], stage_code=stage[:30]
     )
-    rows, cursor = paginate(deals, cursor=page.cursor, limit=page.limit)
-    return {"items": [deal_out(d) for d in rows], "next_cursor": cursor}
+    return page_of(deals, page, deal_out)
 
 
 DEAL_FIELDS = {
@@ -258,8 +236,7 @@ def invoice_list(
     )
     if deal_id is not None:
         invoices = invoices.filter(deal_id=deal_id if 0 < deal_id < 2**63 else 0)
-    rows, cursor = paginate(invoices, cursor=page.cursor, limit=page.limit)
-    return {"items": [invoice_out(i) for i in rows], "next_cursor": cursor}
+    return page_of(invoices, page, invoice_out)
 
 
 @router.post("/invoices", response={201: InvoiceOut, **ERRORS}, auth=auth.SEND)
@@ -269,7 +246,7 @@ def invoice_create(request: HttpRequest, payload: InvoiceIn) -> Any:
     require(access.can_edit_deal(user, deal))
     invoice = services.invoice_create(
         deal=deal,
-        lines=[line.model_dump() for line in payload.lines],  # type: ignore[misc]
+        lines=[line.line_data() for line in payload.lines],
         issue_date=payload.issue_date,
         due_date=payload.due_date,
         notes=payload.notes,

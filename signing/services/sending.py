@@ -401,10 +401,9 @@ def envelope_send(
     return envelope
 
 
-def _send_input_errors(
-    parties: list[PartyInput], *, language: str, deadline: datetime
-) -> dict[str, Any]:
-    """What is wrong in the send form itself (each party, deadline, language), by field."""
+def _parties_and_deadline_errors(parties: list[PartyInput], deadline: datetime) -> dict[str, Any]:
+    """What is wrong with the signers and the deadline a person gave (send or correct), by
+    input; cleans each party's email and phone in place."""
     errors: dict[str, Any] = {}
     for index, party in enumerate(parties):
         party_errors = validate_party_input(party)
@@ -412,6 +411,14 @@ def _send_input_errors(
             errors[f"party-{index}"] = party_errors
     if deadline < timezone.now() + timedelta(hours=1):
         errors["deadline"] = _("The deadline must be at least one hour from now.")
+    return errors
+
+
+def _send_input_errors(
+    parties: list[PartyInput], *, language: str, deadline: datetime
+) -> dict[str, Any]:
+    """What is wrong in the send form itself (each party, deadline, language), by field."""
+    errors = _parties_and_deadline_errors(parties, deadline)
     if language not in dict(Envelope.Language.choices):
         errors["language"] = _("Choose French or English.")
     return errors
