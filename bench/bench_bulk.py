@@ -302,25 +302,20 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         f"{'PASS' if near_floor else 'MISS'}"
     )
     ok &= shared and near_floor
-    one, two, alone = (results[name] for name in ("1 worker", "2 workers", "floor"))
-    report(
-        "bulk-1-worker-vs-floor",
-        project=median["1 worker"],
-        floor=median["floor"],
-        ratio=statistics.median(a / b for a, b in zip(one, alone, strict=True)),
-        target=0.75,
-        unit="env/s",
-        higher_is_better=True,
-    )
-    report(
-        "bulk-2-vs-1-workers",
-        project=median["2 workers"],
-        floor=median["1 worker"],
-        ratio=statistics.median(a / b for a, b in zip(two, one, strict=True)),
-        target=1.0,
-        unit="env/s",
-        higher_is_better=True,
-    )
+    for name, (project, base, target) in {
+        "bulk-1-worker-vs-floor": ("1 worker", "floor", 0.75),
+        "bulk-2-vs-1-workers": ("2 workers", "1 worker", 1.0),
+    }.items():
+        pairs = zip(results[project], results[base], strict=True)
+        report(
+            name,
+            project=median[project],
+            floor=median[base],
+            ratio=statistics.median(a / b for a, b in pairs),
+            target=target,
+            unit="env/s",
+            higher_is_better=True,
+        )
 
     # 3. The acceptance batch, sent by 2 workers.
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.DRAFT)

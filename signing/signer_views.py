@@ -132,12 +132,9 @@ def _label(field: Field) -> str:
 
 
 def _box_target(field: Field) -> str:
-    """The input a tap on the box leads to."""
-    if field.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}:
-        return "capture-signature"
-    if field.kind == Field.Kind.STAMP:
-        return "capture-stamp"
-    return f"input-{field.pk}"
+    """The input a tap on the box leads to: the signature or stamp capture, or its own."""
+    key = _error_key(field)
+    return f"capture-{key}" if key in {"signature", "stamp"} else f"input-{field.pk}"
 
 
 def _input_value(field: Field, posted: Any) -> str:
