@@ -76,7 +76,7 @@ def _run(module: str, folder: Path, pairs: int) -> None:
     # pyHanko warns on every seal that nothing is fetched for the DSS: by design here.
     logging.getLogger("pyhanko").setLevel(logging.ERROR)
 
-    from bench._report import interleave, report
+    from _report import interleave, report
     from tests.softhsm import PIN, TOKEN_LABEL
     from tests.verification import pdfs
     from verification import keys, pades
