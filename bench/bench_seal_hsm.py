@@ -77,6 +77,7 @@ def _run(module: str, folder: Path, pairs: int) -> None:
     logging.getLogger("pyhanko").setLevel(logging.ERROR)
 
     from _report import interleave, report
+
     from tests.softhsm import PIN, TOKEN_LABEL
     from tests.verification import pdfs
     from verification import keys, pades
