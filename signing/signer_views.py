@@ -102,22 +102,41 @@ def _pages(envelope: Envelope, party: Party, fields: list[Field]) -> list[dict[s
         if field.page > len(sizes):
             continue
         width, height = sizes[field.page - 1]
-        pages[field.page - 1]["boxes"].append(
-            {
-                "field": field,
-                "mine": field.role == party.role,
-                "filled": field.is_filled,  # type: ignore[attr-defined]
-                "value": overlays.get(field.pk),
-                "aspect": f"{field.width:.2f} / {field.height:.2f}",
-                "left": 100 * field.x / width,
-                "top": 100 * (height - field.y - field.height) / height,
-                "width": 100 * field.width / width,
-                "height": 100 * field.height / height,
-            }
+        box = {
+            "field": field,
+            "label": _label(field),
+            "target": _box_target(field),
+            "mine": field.role == party.role,
+            "filled": field.is_filled,  # type: ignore[attr-defined]
+            "value": overlays.get(field.pk),
+            "aspect": f"{field.width:.2f} / {field.height:.2f}",
+        }
+        # Position and size in % of the page, formatted here: the template only prints them.
+        box["rect"] = " ".join(
+            f"{value:.3f}"
+            for value in (
+                100 * field.x / width,
+                100 * (height - field.y - field.height) / height,
+                100 * field.width / width,
+                100 * field.height / height,
+            )
         )
+        pages[field.page - 1]["boxes"].append(box)
     for page in pages:
         page["mine"] = any(box["mine"] for box in page["boxes"])
     return pages
+
+
+def _label(field: Field) -> str:
+    """What a box or an input is called (computed once here: get_kind_display in the template
+    costs a walk over the choices for every box, filled or not)."""
+    return field.label or str(field.get_kind_display())
+
+
+def _box_target(field: Field) -> str:
+    """The input a tap on the box leads to: the signature or stamp capture, or its own."""
+    key = _error_key(field)
+    return f"capture-{key}" if key in {"signature", "stamp"} else f"input-{field.pk}"
 
 
 def _input_value(field: Field, posted: Any) -> str:
@@ -143,6 +162,7 @@ def _sign_context(
     errors = errors or {}
     for field in input_fields:
         field.current = _input_value(field, posted)  # type: ignore[attr-defined]
+        field.display_label = _label(field)  # type: ignore[attr-defined]
         field.error_key = f"field-{field.pk}"  # type: ignore[attr-defined]
         field.error = errors.get(field.error_key, "")  # type: ignore[attr-defined]
     signature_fields = [

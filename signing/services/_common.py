@@ -47,12 +47,14 @@ def signing_link(party: Party) -> str:
 def party_for_token(token: str) -> Party | None:
     if not token or len(token) > 100:
         return None
-    return (
+    # [:1], not .first(): a hash names one party, so no ORDER BY to build and sort (every
+    # signer request starts here).
+    found = (
         Party.objects.select_related("envelope", "envelope__document", "envelope__company")
         .filter(token_hash=tokens.hash_token(token))
-        .exclude(token_hash="")
-        .first()
+        .exclude(token_hash="")[:1]
     )
+    return next(iter(found), None)
 
 
 def _issue_link(party: Party) -> str:
