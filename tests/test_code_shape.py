@@ -29,7 +29,6 @@ ALLOWED_LONG: dict[str, str] = {
     "verification/certificate.py:render_certificate": _SEAL,
     "verification/pades.py:inspect_signatures": _SEAL,
     "verification/pades.py:_signer_classes": _SEAL,
-    "verification/pades.py:sign": _SEAL,
     "verification/stamping.py:stamp_pages": _SEAL,
     "signing/signer_views.py:_sign_context": _PAGE,
     "signing/views.py:send": _WRITES,
