@@ -305,7 +305,19 @@ if SIGNFLOW_DEV_OUTBOX and not DEBUG:
 TSA_URL = env_str("TSA_URL")
 SEAL_PKCS12_PATH = env_str("SEAL_PKCS12_PATH")
 SEAL_PKCS12_PASSWORD = env_str("SEAL_PKCS12_PASSWORD")
-SIGNFLOW_KEYS_DIR = Path(env_str("SIGNFLOW_KEYS_DIR", str(MEDIA_ROOT / "keys")))
+# The seal, TSA and CA keys: on the local disk of each node, outside MEDIA_ROOT and never in a
+# bucket (a system check warns when the folder is inside MEDIA_ROOT). Keys an older install
+# kept in MEDIA_ROOT/keys (SIGNFLOW_LEGACY_KEYS_DIR) are moved here on first use.
+SIGNFLOW_KEYS_DIR = Path(env_str("SIGNFLOW_KEYS_DIR", str(VAR_DIR / "keys")))
+SIGNFLOW_LEGACY_KEYS_DIR = MEDIA_ROOT / "keys"
+# The seal key in a PKCS#11 token (an HSM) instead of SIGNFLOW_KEYS_DIR: the module (.so), the
+# token's label, the labels of the private key and of its certificate (default: the key's) and
+# the user PIN. The root CA and the built-in TSA keep their keys in SIGNFLOW_KEYS_DIR.
+SIGNFLOW_SEAL_PKCS11_MODULE = env_str("SIGNFLOW_SEAL_PKCS11_MODULE")
+SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL = env_str("SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL")
+SIGNFLOW_SEAL_PKCS11_KEY_LABEL = env_str("SIGNFLOW_SEAL_PKCS11_KEY_LABEL", "signflow-seal")
+SIGNFLOW_SEAL_PKCS11_CERT_LABEL = env_str("SIGNFLOW_SEAL_PKCS11_CERT_LABEL")
+SIGNFLOW_SEAL_PKCS11_PIN = env_str("SIGNFLOW_SEAL_PKCS11_PIN")
 # The built-in TSA's own key folder (default: tsa/ inside SIGNFLOW_KEYS_DIR), its RFC 3161
 # policy OID (default: ours, under the 2.25 UUID arc), and how many days before the newest
 # timestamp's certificate expires the archive task adds a new document timestamp.
@@ -322,6 +334,11 @@ SIGNFLOW_OTP_MAX_CODES_PER_DAY = env_int("SIGNFLOW_OTP_MAX_CODES_PER_DAY", 10)
 SIGNFLOW_DOWNLOAD_RETENTION_DAYS = env_int("SIGNFLOW_DOWNLOAD_RETENTION_DAYS", 14)
 SIGNFLOW_UPLOAD_MAX_BYTES = env_int("SIGNFLOW_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 SIGNFLOW_UPLOAD_MAX_PAGES = env_int("SIGNFLOW_UPLOAD_MAX_PAGES", 200)
+# Pixels an uploaded image (or a page image inside a PDF) may have before it is decoded
+# (Pillow's own default: larger ones are refused as decompression bombs).
+SIGNFLOW_UPLOAD_MAX_PIXELS = env_int("SIGNFLOW_UPLOAD_MAX_PIXELS", 89_478_485)
+# A drawn, photographed or scanned signature or stamp image.
+SIGNFLOW_IMAGE_MAX_BYTES = env_int("SIGNFLOW_IMAGE_MAX_BYTES", 10 * 1024 * 1024)
 SIGNFLOW_MESSAGE_MAX_ATTEMPTS = env_int("SIGNFLOW_MESSAGE_MAX_ATTEMPTS", 8)
 SIGNFLOW_PREVIEW_INLINE_PAGES = env_int("SIGNFLOW_PREVIEW_INLINE_PAGES", 10)
 SIGNFLOW_SOFFICE_TIMEOUT = env_int("SIGNFLOW_SOFFICE_TIMEOUT", 60)

@@ -1,5 +1,4 @@
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,29 +77,11 @@ def _check_storage() -> None:
     storage.probe()
 
 
-def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def _check_keys() -> None:
-    """The sealing keys load; before their first use, their folder can be created and written.
-
-    Never generates keys: on a fresh install that is the first seal's job (under its lock).
-    """
+    """The sealing keys load (or the PKCS#11 token answers); nothing is generated here."""
     from verification import keys  # noqa: PLC0415 - verification imports signflow
 
-    keys_dir = Path(settings.SIGNFLOW_KEYS_DIR)
-    generated = (keys_dir / "root.pem").exists() and (keys_dir / "root.key").exists()
-    if generated:
-        keys.get_key_material()  # cached per process after the first load
-        return
-    if settings.SEAL_PKCS12_PATH and not os.access(settings.SEAL_PKCS12_PATH, os.R_OK):
-        raise PermissionError("SEAL_PKCS12_PATH cannot be read")
-    parent = _nearest_existing(keys_dir)
-    if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
-        raise PermissionError("keys folder cannot be created")
+    keys.check_reachable()
 
 
 READYZ_CHECKS: dict[str, Callable[[], None]] = {

@@ -12,17 +12,29 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy, ngettext
 
 from signing.access import is_manager, visible_envelopes
+from signing.forms import BoardFilterForm
 from signing.models import Envelope, Message, Party
 
 
@@ -137,50 +149,25 @@ class BoardFilters:
         return urlencode({**self.raw, **{k: v for k, v in extra.items() if v}})
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        number = int(value) if value else None
-    except ValueError:
-        return None
-    # An id past the database's integer range is no row of ours (and would be a DataError).
-    return number if number is None or 0 < number < 2**31 else None
-
-
-def _date(value: str) -> datetime.date | None:
-    """A calendar date, or None: `parse_date` raises on well-formed impossible dates (02-30)."""
-    try:
-        return parse_date(value) if value else None
-    except ValueError:
-        return None
-
-
-def _decimal(value: str | None) -> Decimal | None:
-    if not value:
-        return None
-    try:
-        number = Decimal(value.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
-    except InvalidOperation:
-        return None
-    # Amounts past a trillion are no invoice of ours, and 1e999999 would overflow the column.
-    return number if number.is_finite() and abs(number) < Decimal(10) ** 12 else None
-
-
 def parse_filters(params: Mapping[str, Any], *, user: Any) -> BoardFilters:
-    """Read the filters from a query string; a value that does not parse is ignored."""
-    raw = {key: str(params.get(key, "")).strip() for key in FILTER_KEYS}
+    """Read the filters from a query string (signing.forms.BoardFilterForm); a value that does
+    not parse is ignored."""
+    form = BoardFilterForm({key: str(params.get(key, "")) for key in FILTER_KEYS})
+    form.is_valid()  # the fields that did not parse are left out of cleaned_data
+    data = form.cleaned_data
     filters = BoardFilters(
-        q=raw["q"][:100],
+        q=(data.get("q") or "")[:100],
         # Only a manager chooses whose envelopes to see; an employee always sees their own.
-        responsible=_int(raw["responsible"]) if is_manager(user) else None,
-        company=_int(raw["company"]),
-        counterparty=_int(raw["counterparty"]),
-        created_from=_date(raw["created_from"]),
-        created_to=_date(raw["created_to"]),
-        amount_min=_decimal(raw["amount_min"]),
-        amount_max=_decimal(raw["amount_max"]),
-        mine=raw["mine"] == "1",
-        overdue=raw["overdue"] == "1",
-        batch=_int(raw["batch"]) if BATCH_HOOK else None,
+        responsible=data.get("responsible") if is_manager(user) else None,
+        company=data.get("company"),
+        counterparty=data.get("counterparty"),
+        created_from=data.get("created_from"),
+        created_to=data.get("created_to"),
+        amount_min=data.get("amount_min"),
+        amount_max=data.get("amount_max"),
+        mine=data.get("mine") == "1",
+        overdue=data.get("overdue") == "1",
+        batch=data.get("batch") if BATCH_HOOK else None,
     )
     kept = {
         "q": filters.q,
@@ -260,41 +247,57 @@ def overdue_q(now: datetime.datetime) -> Q:
 
 
 def filtered_envelopes(*, user: Any, filters: BoardFilters) -> QuerySet[Envelope]:
-    """The envelopes the user may see, narrowed by the filters."""
-    qs = visible_envelopes(user)
+    """The envelopes the user may see, narrowed by the filters (one .filter() per condition,
+    as chained calls)."""
     now = timezone.now()
+    conditions = [*_search_conditions(filters), *_range_conditions(filters)]
+    if filters.mine:
+        conditions.append(needs_action_q(user=user, now=now))
+    if filters.overdue:
+        conditions.append(overdue_q(now))
+    if filters.batch and BATCH_HOOK:
+        conditions.append(BATCH_HOOK[0].condition(filters.batch))
+    qs = visible_envelopes(user)
+    for condition in conditions:
+        qs = qs.filter(condition)
+    return qs
+
+
+def _search_conditions(filters: BoardFilters) -> list[Q]:
+    """The search box and the people filters."""
+    conditions = []
     if filters.q:
-        qs = qs.filter(
+        conditions.append(
             Q(title__icontains=filters.q)
             | Q(counterparty__legal_name__icontains=filters.q)
             | Q(public_id=filters.q.upper())
         )
     if filters.responsible:
-        qs = qs.filter(responsible_id=filters.responsible)
+        conditions.append(Q(responsible_id=filters.responsible))
     if filters.company:
-        qs = qs.filter(company_id=filters.company)
+        conditions.append(Q(company_id=filters.company))
     if filters.counterparty:
-        qs = qs.filter(counterparty_id=filters.counterparty)
+        conditions.append(Q(counterparty_id=filters.counterparty))
+    return conditions
+
+
+def _range_conditions(filters: BoardFilters) -> list[Q]:
+    """The creation period (whole days, local time) and the amount range."""
+    conditions = []
     tz = timezone.get_current_timezone()
     if filters.created_from:
         start = datetime.datetime.combine(filters.created_from, datetime.time.min, tz)
-        qs = qs.filter(created_at__gte=start)
+        conditions.append(Q(created_at__gte=start))
     if filters.created_to:
         end = datetime.datetime.combine(
             filters.created_to + datetime.timedelta(days=1), datetime.time.min, tz
         )
-        qs = qs.filter(created_at__lt=end)
+        conditions.append(Q(created_at__lt=end))
     if filters.amount_min is not None:
-        qs = qs.filter(amount__gte=filters.amount_min)
+        conditions.append(Q(amount__gte=filters.amount_min))
     if filters.amount_max is not None:
-        qs = qs.filter(amount__lte=filters.amount_max)
-    if filters.mine:
-        qs = qs.filter(needs_action_q(user=user, now=now))
-    if filters.overdue:
-        qs = qs.filter(overdue_q(now))
-    if filters.batch and BATCH_HOOK:
-        qs = qs.filter(BATCH_HOOK[0].condition(filters.batch))
-    return qs
+        conditions.append(Q(amount__lte=filters.amount_max))
+    return conditions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -669,50 +672,13 @@ def team_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
     employees = list(
         Employee.objects.select_related("user").order_by("user__last_name", "user__username")
     )
-    per_status = (
-        Envelope.objects.order_by().values("responsible_id", "status").annotate(n=Count("id"))
-    )
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    declined_counts: dict[int, int] = defaultdict(int)
-    for row in per_status:
-        counts[row["responsible_id"]][COLUMN_OF_STATUS[row["status"]]] += row["n"]
-        if row["status"] == Envelope.Status.DECLINED:
-            declined_counts[row["responsible_id"]] += row["n"]
-    overdue = dict(
-        Envelope.objects.filter(overdue_q(now))
-        .order_by()
-        .values("responsible_id")
-        .annotate(n=Count("id"))
-        .values_list("responsible_id", "n")
-    )
-    signed_month = dict(
+    counts, declined_counts = _column_counts()
+    overdue = _count_by_responsible(Envelope.objects.filter(overdue_q(now)))
+    signed_month = _count_by_responsible(
         Envelope.objects.filter(status=Envelope.Status.COMPLETED, completed_at__gte=month_start)
-        .order_by()
-        .values("responsible_id")
-        .annotate(n=Count("id"))
-        .values_list("responsible_id", "n")
     )
-    # Durations for the median: the last 180 days of completions keep this bounded.
-    durations: dict[int, list[float]] = defaultdict(list)
-    for responsible_id, sent_at, completed_at in (
-        Envelope.objects.filter(
-            status=Envelope.Status.COMPLETED,
-            sent_at__isnull=False,
-            completed_at__gte=now - datetime.timedelta(days=180),
-        )
-        .values_list("responsible_id", "sent_at", "completed_at")
-        .iterator(chunk_size=5000)
-    ):
-        if completed_at is not None and sent_at is not None:
-            durations[responsible_id].append((completed_at - sent_at).total_seconds())
-    declined: dict[int, list[Envelope]] = defaultdict(list)
-    for envelope in (
-        Envelope.objects.filter(status=Envelope.Status.DECLINED)
-        .order_by("responsible_id", "-status_changed_at")
-        .only("id", "title", "closed_reason", "status_changed_at", "responsible_id")[:2000]
-    ):
-        if len(declined[envelope.responsible_id]) < 5:
-            declined[envelope.responsible_id].append(envelope)
+    durations = _completion_durations(now)
+    declined = latest_declined()
     rows = []
     for employee in employees:
         uid = employee.user_id
@@ -730,6 +696,73 @@ def team_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
             }
         )
     return {"rows": rows, "weeks": completed_per_week(now=now)}
+
+
+def _column_counts() -> tuple[dict[int, dict[str, int]], dict[int, int]]:
+    """Per responsible: envelopes per board column, and declined ones. One GROUP BY."""
+    per_status = (
+        Envelope.objects.order_by().values("responsible_id", "status").annotate(n=Count("id"))
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    declined_counts: dict[int, int] = defaultdict(int)
+    for row in per_status:
+        counts[row["responsible_id"]][COLUMN_OF_STATUS[row["status"]]] += row["n"]
+        if row["status"] == Envelope.Status.DECLINED:
+            declined_counts[row["responsible_id"]] += row["n"]
+    return counts, declined_counts
+
+
+def _count_by_responsible(qs: QuerySet[Envelope]) -> dict[int, int]:
+    return dict(
+        qs.order_by()
+        .values("responsible_id")
+        .annotate(n=Count("id"))
+        .values_list("responsible_id", "n")
+    )
+
+
+def _completion_durations(now: datetime.datetime) -> dict[int, list[float]]:
+    """Send-to-completion seconds per responsible, for the median: the last 180 days of
+    completions keep this bounded."""
+    durations: dict[int, list[float]] = defaultdict(list)
+    for responsible_id, sent_at, completed_at in (
+        Envelope.objects.filter(
+            status=Envelope.Status.COMPLETED,
+            sent_at__isnull=False,
+            completed_at__gte=now - datetime.timedelta(days=180),
+        )
+        .values_list("responsible_id", "sent_at", "completed_at")
+        .iterator(chunk_size=5000)
+    ):
+        if completed_at is not None and sent_at is not None:
+            durations[responsible_id].append((completed_at - sent_at).total_seconds())
+    return durations
+
+
+DECLINED_PER_EMPLOYEE = 5
+
+
+def latest_declined(per_employee: int = DECLINED_PER_EMPLOYEE) -> dict[int, list[Envelope]]:
+    """Each employee's latest declined envelopes, at most `per_employee` each, in one query.
+
+    Ranked per employee in the database (ROW_NUMBER over each employee's own rows): a cap on
+    the whole list would leave employees late in the order with none.
+    """
+    rank = Window(
+        RowNumber(),
+        partition_by=[F("responsible_id")],
+        order_by=[F("status_changed_at").desc(), F("id").desc()],
+    )
+    declined: dict[int, list[Envelope]] = defaultdict(list)
+    for envelope in (
+        Envelope.objects.filter(status=Envelope.Status.DECLINED)
+        .annotate(rank=rank)
+        .filter(rank__lte=per_employee)
+        .order_by("responsible_id", "-status_changed_at", "-id")
+        .only("id", "title", "closed_reason", "status_changed_at", "responsible_id")
+    ):
+        declined[envelope.responsible_id].append(envelope)
+    return declined
 
 
 def duration_text(seconds: float) -> str:

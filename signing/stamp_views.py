@@ -30,8 +30,8 @@ def company_stamp(request: HttpRequest, company_id: int) -> HttpResponse:
         upload = request.FILES.get("stamp")
         if upload is None:
             error = _("Choose an image of the stamp.")
-        elif upload.size and upload.size > images.MAX_UPLOAD_BYTES:
-            error = _("The image is too large (10 MB at most).")
+        elif upload.size and upload.size > images.max_bytes():
+            error = images.too_large().message
         else:
             try:
                 stamps.company_stamp_set(company=company, data=upload.read())

@@ -29,23 +29,10 @@ ALLOWED_LONG: dict[str, str] = {
     "verification/certificate.py:render_certificate": _SEAL,
     "verification/pades.py:inspect_signatures": _SEAL,
     "verification/pades.py:_signer_classes": _SEAL,
-    "verification/pades.py:sign": _SEAL,
     "verification/stamping.py:stamp_pages": _SEAL,
     "signing/signer_views.py:_sign_context": _PAGE,
     "signing/views.py:send": _WRITES,
     "crm/views.py:_invoice_form_page": _WRITES,
-    "crm/management/commands/seed_demo.py:_seed": _TYPES,
-    "verification/services.py:verify_pdf": _TYPES,
-    "verification/services.py:prepare_seal": _TYPES,
-    "documents/uploads.py:check_pdf": _TYPES,
-    "documents/isolation.py:run_limited": _TYPES,
-    "signing/services/correcting.py:envelope_correct": _TYPES,
-    "documents/contexts.py:sample_context": _TYPES,
-    "signing/selectors.py:team_overview": _TYPES,
-    "signflow/metrics.py:collect": _TYPES,
-    "documents/redact.py:stream": _TYPES,
-    "verification/diffing.py:changed_regions": _TYPES,
-    "bulk/services.py:batch_create": _TYPES,
 }
 
 

@@ -253,20 +253,10 @@ def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
                 signed_sha256=signed_sha256,
                 level=level_statement(),
             )
-            # "SignFlow <code>" stays first and untranslated: verification looks for it.
-            stripe = _("SignFlow %(code)s · Verify this document at %(url)s") % {
-                "code": code,
-                "url": url,
-            }
-            reason = _("Sealed by SignFlow after every party signed (document %(code)s)") % {
-                "code": code
-            }
-            stamp_text = _("Sealed by SignFlow") + f" - {code}"
-            sender = metadata.get("sender") or {}
-            location = str(sender.get("company") or "") or "SignFlow"
+            wording = _SealWording.of(metadata, code=code, url=url)
         stamped = stamp_pages(
             pdf_bytes=pdf_bytes,
-            stripe_text=stripe,
+            stripe_text=wording.stripe,
             code=code,
             title=title,
             certificate_pdf=certificate.pdf,
@@ -279,14 +269,6 @@ def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
             "input_prepare_failed", f"Could not prepare the document for sealing: {exc}"
         ) from exc
 
-    seal_box = None
-    if certificate.seal_box is not None:
-        try:
-            base_pages = _page_count(stamped) - certificate.page_count
-        except Exception as exc:
-            raise SealingError("input_unreadable", str(exc)) from exc
-        index, x1, y1, x2, y2 = certificate.seal_box
-        seal_box = (base_pages + index, x1, y1, x2, y2)
     sha = hashlib.sha256(stamped).hexdigest()
     _store_once(prepared_path(sha), stamped)
     return PreparedSeal(
@@ -294,13 +276,51 @@ def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
         sha256=sha,
         sealed_at=sealed_at.isoformat(),
         tsa_name=tsa_name,
-        seal_box=seal_box,
-        reason=reason,
-        location=location,
-        stamp_text=stamp_text,
+        seal_box=_seal_box_in(stamped, certificate.seal_box, certificate.page_count),
+        reason=wording.reason,
+        location=wording.location,
+        stamp_text=wording.stamp_text,
         # The images are drawn on the certificate now: a retry needs only their hashes.
         metadata={**_without_images(metadata), "signed_sha256": signed_sha256},
     )
+
+
+@dataclass(frozen=True)
+class _SealWording:
+    """The seal's words, in the document's language (translation active when built)."""
+
+    stripe: str
+    reason: str
+    stamp_text: str
+    location: str
+
+    @classmethod
+    def of(cls, metadata: dict, *, code: str, url: str) -> _SealWording:
+        sender = metadata.get("sender") or {}
+        return cls(
+            # "SignFlow <code>" stays first and untranslated: verification looks for it.
+            stripe=_("SignFlow %(code)s · Verify this document at %(url)s")
+            % {"code": code, "url": url},
+            reason=_("Sealed by SignFlow after every party signed (document %(code)s)")
+            % {"code": code},
+            stamp_text=_("Sealed by SignFlow") + f" - {code}",
+            location=str(sender.get("company") or "") or "SignFlow",
+        )
+
+
+def _seal_box_in(
+    stamped: bytes, box: tuple[int, int, int, int, int] | None, certificate_pages: int
+) -> tuple[int, int, int, int, int] | None:
+    """The certificate's seal box (page index within the certificate) as a page of the whole
+    stamped file."""
+    if box is None:
+        return None
+    try:
+        base_pages = _page_count(stamped) - certificate_pages
+    except Exception as exc:
+        raise SealingError("input_unreadable", str(exc)) from exc
+    index, x1, y1, x2, y2 = box
+    return (base_pages + index, x1, y1, x2, y2)
 
 
 def _without_images(metadata: dict) -> dict:
@@ -706,35 +726,12 @@ def verify_pdf(
     (verification.diffing) unless `full_comparison(original)` says the caller is entitled to
     the original itself.
     """
-    stream = _as_stream(data)
-    if sha256 is None:
-        sha256, size = hash_stream(stream)
-    else:
-        stream.seek(0, io.SEEK_END)
-        size = stream.tell()
-        stream.seek(0)
+    stream, sha256, size = _hashed_stream(data, sha256)
     result = VerificationResult(verdict=VERDICT_UNKNOWN, sha256=sha256, size=size)
     registered = SealedDocument.objects.filter(sha256=sha256).first()
-
-    head = stream.read(1024)
-    stream.seek(0)
-    if b"%PDF-" not in head:
-        if explaining.is_image(head):  # a photo or scan of a printed copy, maybe
-            explaining.recognise_paper_copy(result=result, stream=stream, image=True)
-            if result.reasons:
-                return result
-        result.error = "not_pdf"
-        result.reasons.append("not_pdf")
+    if not _looks_like_pdf(result, stream):
         return result
-
-    material = keys.get_key_material()
-    reader = None
-    try:
-        result.signatures, reader = pades.inspect_signatures(stream=stream, material=material)
-    except Exception as exc:
-        logger.info("pyHanko could not read the upload: %s", exc)
-    stream.seek(0)
-
+    reader = _read_signatures(result, stream)
     code = _info_code(reader) if reader is not None else ""
     stripe_code, page_count = _stripe_code(stream)
     result.page_count = page_count
@@ -749,52 +746,120 @@ def verify_pdf(
         from verification.archive import registered_prefix
 
         registered = registered_prefix(stream, seal)
-
     if registered is not None:
         result.code = registered.code
+        result.sealed = registered
         if seal is not None and seal.all_ok:
             result.verdict = VERDICT_AUTHENTIC
-            result.sealed = registered
             return result
-        result.sealed = registered
     elif code or seal is not None:
         result.reasons.append("not_registered")
     else:
         # Nothing of ours in its bytes: unknown, but a scan may carry our QR code.
         explaining.recognise_paper_copy(result=result, stream=stream)
         return result
+    _explain_modified(result, registered=registered, code=code)
+    _compare(result, stream, with_diff=with_diff, full_comparison=full_comparison)
+    explaining.add_reasons(result=result, stream=stream, original=result.sealed)
+    return result
 
+
+def _hashed_stream(data: bytes | IO[bytes], sha256: str | None) -> tuple[IO[bytes], str, int]:
+    stream = _as_stream(data)
+    if sha256 is None:
+        sha256, size = hash_stream(stream)
+    else:
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
+    return stream, sha256, size
+
+
+def _looks_like_pdf(result: VerificationResult, stream: IO[bytes]) -> bool:
+    """False (the result says why) for what is not a PDF: a photo of a printed copy is looked
+    at for our QR code."""
+    head = stream.read(1024)
+    stream.seek(0)
+    if b"%PDF-" in head:
+        return True
+    if explaining.is_image(head):  # a photo or scan of a printed copy, maybe
+        explaining.recognise_paper_copy(result=result, stream=stream, image=True)
+        if result.reasons:
+            return False
+    result.error = "not_pdf"
+    result.reasons.append("not_pdf")
+    return False
+
+
+def _read_signatures(result: VerificationResult, stream: IO[bytes]) -> Any:
+    """The signatures in the file (result.signatures) and pyHanko's reader, None if it could
+    not read the file."""
+    material = keys.get_key_material()
+    reader = None
+    try:
+        result.signatures, reader = pades.inspect_signatures(stream=stream, material=material)
+    except Exception as exc:
+        logger.info("pyHanko could not read the upload: %s", exc)
+    stream.seek(0)
+    return reader
+
+
+def _explain_modified(
+    result: VerificationResult,
+    *,
+    registered: SealedDocument | None,
+    code: str,
+) -> None:
+    """A file of ours that is not our sealed file as it was: modified, the original found by
+    hash or by its code, and what the seal says about the change."""
     result.verdict = VERDICT_MODIFIED
     original = registered or (
         SealedDocument.objects.filter(code=code).first() if code and CODE_RE.match(code) else None
     )
     result.sealed = original
     result.code = original.code if original else code
+    seal = result.seal
     if seal is None:
         result.reasons.append("signature_missing")
     else:
-        if not seal.intact:
-            result.reasons.append("bytes_changed")
-        elif (
-            not seal.entire_file
-            # LTA_UPDATES (DSS, document timestamps) counts only when the newest timestamp
-            # covers the whole file: entire_file says so (pades.SignatureReport.lta_ok).
-            or seal.modification_level not in ("NONE", "UNKNOWN", "LTA_UPDATES")
-            or seal.docmdp_ok is False
-        ):
-            # Intact signed bytes plus anything after them: an incremental update.
-            result.reasons.append("appended")
-        if seal.intact and not (seal.valid and seal.trusted):
-            result.reasons.append("signature_untrusted")
-        if seal.intact and not seal.timestamp_ok:
-            result.reasons.append("timestamp_invalid")
+        result.reasons.extend(_seal_reasons(seal))
     if original is None:
         result.reasons.append("original_unknown")
-    elif with_diff:
-        from verification.diffing import compare_with_original
 
-        full = full_comparison is not None and full_comparison(original)
-        result.disclosure = DISCLOSURE_FULL if full else DISCLOSURE_RESTRICTED
-        compare_with_original(result=result, stream=stream, original=original, full=full)
-    explaining.add_reasons(result=result, stream=stream, original=original)
-    return result
+
+def _seal_reasons(seal: pades.SignatureReport) -> list[str]:
+    if not seal.intact:
+        return ["bytes_changed"]
+    reasons = []
+    if (
+        not seal.entire_file
+        # LTA_UPDATES (DSS, document timestamps) counts only when the newest timestamp
+        # covers the whole file: entire_file says so (pades.SignatureReport.lta_ok).
+        or seal.modification_level not in ("NONE", "UNKNOWN", "LTA_UPDATES")
+        or seal.docmdp_ok is False
+    ):
+        # Intact signed bytes plus anything after them: an incremental update.
+        reasons.append("appended")
+    if not (seal.valid and seal.trusted):
+        reasons.append("signature_untrusted")
+    if not seal.timestamp_ok:
+        reasons.append("timestamp_invalid")
+    return reasons
+
+
+def _compare(
+    result: VerificationResult,
+    stream: IO[bytes],
+    *,
+    with_diff: bool,
+    full_comparison: Callable[[SealedDocument], bool] | None,
+) -> None:
+    """The page comparison with the sealed original, when there is one and it is asked for."""
+    original = result.sealed
+    if original is None or not with_diff:
+        return
+    from verification.diffing import compare_with_original
+
+    full = full_comparison is not None and full_comparison(original)
+    result.disclosure = DISCLOSURE_FULL if full else DISCLOSURE_RESTRICTED
+    compare_with_original(result=result, stream=stream, original=original, full=full)

@@ -24,6 +24,7 @@ from documents.templatetags.signflow_fields import default_label
 from signing import audit
 from signing.models import Envelope, Event, Party
 from signing.services._common import (
+    SigningConflict,
     SigningError,
     _deal_timeline,
     _invite,
@@ -182,7 +183,7 @@ def envelope_discard_draft(*, envelope: Envelope, actor: User) -> None:
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
-            raise SigningError(
+            raise SigningConflict(
                 "not_draft",
                 _("Only a draft can be discarded. Cancel a document that was already sent."),
             )
@@ -228,7 +229,7 @@ def envelope_set_language(
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
-            raise SigningError("already_sent", _("This document has already been sent."))
+            raise SigningConflict("already_sent", _("This document has already been sent."))
         _document_in_language(envelope, language)
         if envelope.language != language:
             envelope.language = language
@@ -371,7 +372,7 @@ def envelope_send(
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
-            raise SigningError("already_sent", _("This document has already been sent."))
+            raise SigningConflict("already_sent", _("This document has already been sent."))
         if "language" not in errors:
             _document_in_language(envelope, language)
         fields = list(Field.objects.filter(document_id=envelope.document_id))
@@ -401,10 +402,9 @@ def envelope_send(
     return envelope
 
 
-def _send_input_errors(
-    parties: list[PartyInput], *, language: str, deadline: datetime
-) -> dict[str, Any]:
-    """What is wrong in the send form itself (each party, deadline, language), by field."""
+def _parties_and_deadline_errors(parties: list[PartyInput], deadline: datetime) -> dict[str, Any]:
+    """What is wrong with the signers and the deadline a person gave (send or correct), by
+    input; cleans each party's email and phone in place."""
     errors: dict[str, Any] = {}
     for index, party in enumerate(parties):
         party_errors = validate_party_input(party)
@@ -412,6 +412,14 @@ def _send_input_errors(
             errors[f"party-{index}"] = party_errors
     if deadline < timezone.now() + timedelta(hours=1):
         errors["deadline"] = _("The deadline must be at least one hour from now.")
+    return errors
+
+
+def _send_input_errors(
+    parties: list[PartyInput], *, language: str, deadline: datetime
+) -> dict[str, Any]:
+    """What is wrong in the send form itself (each party, deadline, language), by field."""
+    errors = _parties_and_deadline_errors(parties, deadline)
     if language not in dict(Envelope.Language.choices):
         errors["language"] = _("Choose French or English.")
     return errors
