@@ -64,11 +64,17 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## Regenerate and compile the French and English catalogs of every app.
+## Regenerate and compile the French and English catalogs: the project's own strings (signflow/,
+## templates/) in locale/, each app's in <app>/locale.
+APPS := crm documents signing verification webhooks api bulk
 messages: venv
-	for dir in signflow crm documents signing verification webhooks api bulk; do \
-	  (cd $$dir && ../$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete && ../$(VENV)/bin/django-admin compilemessages); \
+	$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete \
+	  $(foreach dir,$(APPS) tests bench scripts static var deploy .venv,--ignore=$(dir)/*)
+	for dir in $(APPS); do \
+	  (cd $$dir && ../$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete) || exit 1; \
 	done
+	$(VENV)/bin/django-admin compilemessages $(foreach dir,$(APPS) $(VENV) var,--ignore=$(dir))
+	for dir in $(APPS); do (cd $$dir && ../$(VENV)/bin/django-admin compilemessages) || exit 1; done
 
 ## One worker on every queue (development). Production runs one worker per group of queues:
 ## `make worker QUEUES=messages` and `make worker QUEUES=sealing,previews,webhooks,bulk`.

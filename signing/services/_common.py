@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from crm import services as crm_services
-from signflow.errors import SignFlowError
+from signflow.errors import Conflict, SignFlowError
 from signing import tokens
 from signing.models import Envelope, Message, Party
 from signing.notifications import message_queue
@@ -28,6 +28,11 @@ class SigningError(SignFlowError):
         self, code: str, message: Any, *, fields: dict[str, list[str]] | None = None
     ) -> None:
         super().__init__(code, message, fields=fields)
+
+
+class SigningConflict(SigningError, Conflict):
+    """The envelope's, party's or message's state forbids it now (already sent, signed,
+    cancelled, not failed...): a SigningError for the pages, a 409 for the JSON API."""
 
 
 # ---------------------------------------------------------------------------------------------
