@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -20,7 +21,7 @@ from documents.selectors import page_sizes
 from signflow import net, pdfguard
 from signflow.text import clean_text
 from signing import images, services, stamps
-from signing.downloads import pdf_attachment, sealed_filename, unsigned_filename
+from signing.downloads import pdf_attachment, sealed_download, unsigned_filename
 from signing.models import Envelope, FieldValue, Party
 
 SESSION_KEY = "signflow-otp-confirmed"
@@ -493,7 +494,7 @@ def copy_download(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
-def download(request: HttpRequest, token: str) -> HttpResponse:
+def download(request: HttpRequest, token: str) -> HttpResponseBase:
     party = _party(token)
     envelope = party.envelope
     translation.activate(envelope.language)
@@ -518,9 +519,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
             },
             status=410,
         )
-    with envelope.sealed.file.open("rb") as fh:
-        data = fh.read()
-    return pdf_attachment(data, sealed_filename(envelope))
+    return sealed_download(envelope)
 
 
 def default_stamp(request: HttpRequest, token: str) -> HttpResponse:

@@ -69,7 +69,7 @@ def company_client_stamp(request: HttpRequest, company_id: int) -> HttpResponse:
 
 @login_required
 def company_stamp_image(request: HttpRequest, company_id: int) -> HttpResponse:
-    """The stored stamp, for the managers' page (MEDIA_ROOT is not public)."""
+    """The stored stamp, for the managers' page (the storage is never public)."""
     company = _company(request, company_id)
     if not company.default_stamp:
         raise Http404

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,7 +26,7 @@ from documents.selectors import template_notice
 from signflow.flash import flash_outcome
 from signing import access, audit, services
 from signing.correct_views import correction_context
-from signing.downloads import pdf_attachment, sealed_filename
+from signing.downloads import sealed_download
 from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
 from signing.models import Envelope, Message, Party
 
@@ -74,12 +75,11 @@ def envelope_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
 
 @never_cache
 @login_required
-def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponse:
+def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponseBase:
     envelope = _envelope_for(request, envelope_id)
     if envelope.sealed is None:
         raise Http404
-    with envelope.sealed.file.open("rb") as fh:
-        return pdf_attachment(fh.read(), sealed_filename(envelope))
+    return sealed_download(envelope)
 
 
 @require_POST
