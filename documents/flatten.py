@@ -172,7 +172,11 @@ def _overlay_from_html(parts: str, *, width: float, height: float) -> bytes:
 
 
 def flatten_pdf(
-    *, document: Document, values: list[FlattenValue], outlines: Sequence[Field] = ()
+    *,
+    document: Document,
+    values: list[FlattenValue],
+    outlines: Sequence[Field] = (),
+    erase: bool = False,
 ) -> bytes:
     """The document's PDF with every value drawn inside its field's rectangle, and each field
     of `outlines` (the empty ones, in a copy read before signing) drawn as a labelled box."""
@@ -196,6 +200,8 @@ def flatten_pdf(
         page.merge_transformed_page(overlay_page, geometry.to_user())
     out = io.BytesIO()
     writer.write(out)
+    if erase:
+        return erase_unfilled(document=document, data=out.getvalue(), values=values)
     return out.getvalue()
 
 

@@ -29,10 +29,11 @@ MAX_DOCUMENT_TIMESTAMPS = 64
 
 @dataclass(frozen=True)
 class SealOutput:
-    pdf: bytes
+    pdf: bytes  # empty when the sealed file was written to `path`
     timestamp_token: bytes
     timestamp_time: dt.datetime | None
     tsa_name: str
+    path: str = ""
 
 
 @dataclass
@@ -276,34 +277,17 @@ def _stamp_text_style() -> Any:
     return TextBoxStyle(font=GlyphAccumulatorFactory(_stamp_font_path()), font_size=9)
 
 
-def sign(
-    *,
-    pdf_bytes: bytes,
-    material: KeyMaterial,
-    reason: str,
-    location: str,
-    stamp_text: str,
-    seal_box: tuple[int, int, int, int, int] | None,
-) -> SealOutput:
-    from pyhanko import stamp
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
+# Room for the seal's CMS (hex): the signature, its timestamp token and both certificate
+# chains take about 10 KB; an external TSA's chain may be longer. Reserving it saves pyHanko a
+# dry-run signature to measure it.
+BYTES_RESERVED = 32768
 
-    signer = _signer_classes()[0](
-        loaded_key=material.seal_key,
-        signing_cert=to_asn1_cert(material.seal_cert),
-        signing_key=to_asn1_key(material.seal_key),
-        cert_registry=SimpleCertificateStore.from_certs(
-            [to_asn1_cert(c) for c in [*material.seal_chain, *material.trust_roots]]
-        ),
-    )
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes), strict=False)
-    field_spec = None
-    if seal_box is not None:
-        page_index, x1, y1, x2, y2 = seal_box
-        field_spec = fields.SigFieldSpec(SEAL_FIELD_NAME, on_page=page_index, box=(x1, y1, x2, y2))
-    meta = signers.PdfSignatureMetadata(
+
+def signature_metadata(material: KeyMaterial, *, reason: str, location: str) -> Any:
+    """The seal's pyHanko metadata: a PAdES B-LTA certification that forbids any change."""
+    from pyhanko.sign import fields, signers
+
+    return signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD_NAME,
         md_algorithm="sha256",
         reason=reason,
@@ -319,10 +303,47 @@ def sign(
         validation_context=signing_validation_context(material),
         dss_settings=_dss_settings(),
     )
+
+
+def sign(
+    *,
+    pdf_bytes: bytes | IO[bytes],
+    material: KeyMaterial,
+    reason: str,
+    location: str,
+    stamp_text: str,
+    seal_box: tuple[int, int, int, int, int] | None,
+    output_path: str = "",
+) -> SealOutput:
+    """Certify `pdf_bytes` (bytes or a seekable file) with a timestamped PAdES B-LTA seal.
+
+    With `output_path`, pyHanko writes the sealed file there and `SealOutput.pdf` stays empty:
+    the caller hashes and stores it from the file, and no copy of it is held in memory.
+    """
+    from pyhanko import stamp
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    signer = _signer_classes()[0](
+        loaded_key=material.seal_key,
+        signing_cert=to_asn1_cert(material.seal_cert),
+        signing_key=to_asn1_key(material.seal_key),
+        cert_registry=SimpleCertificateStore.from_certs(
+            [to_asn1_cert(c) for c in [*material.seal_chain, *material.trust_roots]]
+        ),
+    )
+    source = io.BytesIO(pdf_bytes) if isinstance(pdf_bytes, bytes) else pdf_bytes
+    field_spec = None
+    if seal_box is not None:
+        page_index, x1, y1, x2, y2 = seal_box
+        field_spec = fields.SigFieldSpec(SEAL_FIELD_NAME, on_page=page_index, box=(x1, y1, x2, y2))
+    timestamper = make_timestamper(material)
+    tokens = _record_tokens(timestamper)
     pdf_signer = signers.PdfSigner(
-        meta,
+        signature_metadata(material, reason=reason, location=location),
         signer=signer,
-        timestamper=make_timestamper(material),
+        timestamper=timestamper,
         stamp_style=stamp.TextStampStyle(
             stamp_text=_stamp_safe(stamp_text) + "\n%(ts)s",
             border_width=1,
@@ -331,12 +352,59 @@ def sign(
         ),
         new_field_spec=field_spec,
     )
-    out = pdf_signer.sign_pdf(writer)
-    data = out.getvalue()
-    token, ts_time = extract_timestamp_token(data)
+    try:
+        data = _sign_into(pdf_signer, source, output_path, BYTES_RESERVED)
+    except SigningError as exc:
+        if "larger than expected" not in str(exc):
+            raise
+        # A TSA or a seal chain larger than the reservation: let pyHanko measure it.
+        tokens.clear()
+        data = _sign_into(pdf_signer, source, output_path, None)
+    token, ts_time = _token_and_time(tokens[0]) if tokens else (b"", None)
     return SealOutput(
-        pdf=data, timestamp_token=token, timestamp_time=ts_time, tsa_name=tsa_display_name()
+        pdf=data,
+        timestamp_token=token,
+        timestamp_time=ts_time,
+        tsa_name=tsa_display_name(),
+        path=output_path,
     )
+
+
+def _sign_into(pdf_signer: Any, source: IO[bytes], output_path: str, reserved: int | None) -> bytes:
+    """Sign `source` into `output_path` (returns b"") or into memory (returns the file)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    source.seek(0)
+    writer = IncrementalPdfFileWriter(source, strict=False)
+    if not output_path:
+        return bytes(pdf_signer.sign_pdf(writer, bytes_reserved=reserved).getvalue())
+    with open(output_path, "w+b") as out:
+        pdf_signer.sign_pdf(writer, bytes_reserved=reserved, output=out)
+    return b""
+
+
+def _record_tokens(timestamper: Any) -> list[Any]:
+    """The tokens `timestamper` hands out while signing, in order (the size-estimation dummy
+    left out): the first is the seal's signature timestamp, the one its unsigned attributes
+    carry, so it need not be read back from the signed file."""
+    from pyhanko.sign.timestamps.common_utils import dummy_digest
+
+    tokens: list[Any] = []
+    request = timestamper.async_timestamp
+
+    async def async_timestamp(message_digest: bytes, md_algorithm: str) -> Any:
+        token = await request(message_digest, md_algorithm)
+        if message_digest != dummy_digest(md_algorithm):
+            tokens.append(token)
+        return token
+
+    timestamper.async_timestamp = async_timestamp
+    return tokens
+
+
+def _token_and_time(token: Any) -> tuple[bytes, dt.datetime | None]:
+    tst_info = token["content"]["encap_content_info"]["content"].parsed
+    return token.dump(), tst_info["gen_time"].native
 
 
 def _timestamp_dss_settings() -> Any:
@@ -423,9 +491,7 @@ def extract_timestamp_token(pdf_bytes: bytes) -> tuple[bytes, dt.datetime | None
         signer_info = sig.signer_info
         for attr in signer_info["unsigned_attrs"] or []:
             if attr["type"].native == "signature_time_stamp_token":
-                token = attr["values"][0]
-                tst_info = token["content"]["encap_content_info"]["content"].parsed
-                return token.dump(), tst_info["gen_time"].native
+                return _token_and_time(attr["values"][0])
     return b"", None
 
 

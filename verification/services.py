@@ -10,13 +10,15 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
@@ -319,11 +321,12 @@ def _without_images(metadata: dict) -> dict:
 _INPUT_SIGNING_ERRORS = ("Certification signatures must be the first", "forbids all changes")
 
 
-def _already_signed(pdf_bytes: bytes) -> bool:
+def _already_signed(pdf: IO[bytes]) -> bool:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:
-        reader = PdfFileReader(io.BytesIO(pdf_bytes), strict=False)
+        pdf.seek(0)
+        reader = PdfFileReader(pdf, strict=False)
         return bool(list(reader.embedded_signatures))
     except Exception:  # unreadable: classified as such by the caller
         return False
@@ -339,7 +342,7 @@ def _raised_in_timestamp_client(exc: BaseException) -> bool:
     return False
 
 
-def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf_bytes: bytes) -> SealingError:
+def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf: IO[bytes]) -> SealingError:
     """Say which part of pyHanko's work failed: the TSA, the document or the seal key."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.sign.general import SigningError
@@ -360,7 +363,7 @@ def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf_bytes: bytes
         # An answer came back, but not a timestamp: refused, wrong type, unparsable.
         return SealingError("tsa_bad_answer", detail)
     if isinstance(exc, SigningError) and (
-        any(s in str(exc) for s in _INPUT_SIGNING_ERRORS) or _already_signed(pdf_bytes)
+        any(s in str(exc) for s in _INPUT_SIGNING_ERRORS) or _already_signed(pdf)
     ):
         # A document that arrives signed or certified cannot take our certification.
         return SealingError("input_already_signed", detail)
@@ -381,11 +384,30 @@ def seal_prepared(*, prepared: PreparedSeal) -> SealedDocument:
         material = keys.get_key_material()
     except keys.KeysError as exc:
         raise SealingError("signer_keys", str(exc)) from exc
-    try:
-        with default_storage.open(prepared_path(prepared.sha256), "rb") as fh:
-            stamped = fh.read()
-    except OSError as exc:
-        raise SealingError("storage_failed", str(exc)) from exc
+    # pyHanko reads the prepared file and writes the sealed one to disk: hashed and stored
+    # from there, neither is held in memory whole.
+    with tempfile.TemporaryDirectory(prefix="signflow-seal-") as work:
+        target = os.path.join(work, "sealed.pdf")
+        try:
+            stamped = default_storage.open(prepared_path(prepared.sha256), "rb")
+        except OSError as exc:
+            raise SealingError("storage_failed", str(exc)) from exc
+        with stamped:
+            output = _sign_prepared(prepared, material, stamped, target)
+        with open(target, "rb") as sealed:
+            return _register(
+                code=prepared.code,
+                data=sealed,
+                metadata=prepared.metadata,
+                sealed_at=dt.datetime.fromisoformat(prepared.sealed_at),
+                output=output,
+                material=material,
+            )
+
+
+def _sign_prepared(
+    prepared: PreparedSeal, material: keys.KeyMaterial, stamped: IO[bytes], target: str
+) -> pades.SealOutput:
     try:
         output = pades.sign(
             pdf_bytes=stamped,
@@ -394,23 +416,17 @@ def seal_prepared(*, prepared: PreparedSeal) -> SealedDocument:
             location=prepared.location,
             stamp_text=prepared.stamp_text,
             seal_box=prepared.seal_box,
+            output_path=target,
         )
     except Exception as exc:
-        error = _classify_signing_failure(exc, tsa_name=prepared.tsa_name, pdf_bytes=stamped)
+        error = _classify_signing_failure(exc, tsa_name=prepared.tsa_name, pdf=stamped)
         logger.warning("Sealing document %s failed: %s", prepared.code, error)
         raise error from exc
     if not output.timestamp_token:
         raise SealingError(
             "tsa_bad_answer", f"The TSA ({prepared.tsa_name}) returned no timestamp token."
         )
-    return _register(
-        code=prepared.code,
-        data=output.pdf,
-        metadata=prepared.metadata,
-        sealed_at=dt.datetime.fromisoformat(prepared.sealed_at),
-        output=output,
-        material=material,
-    )
+    return output
 
 
 def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
@@ -432,11 +448,12 @@ def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
         discard_prepared(prepared)
 
 
-def _store_once(path: str, data: bytes) -> None:
+def _store_once(path: str, data: bytes | IO[bytes]) -> None:
     """Files are addressed by hash and never overwritten: the same bytes may already be there."""
     try:
         if not default_storage.exists(path):
-            saved = default_storage.save(path, ContentFile(data))
+            content = ContentFile(data) if isinstance(data, bytes) else File(data)
+            saved = default_storage.save(path, content)
             if saved != path:  # another process wrote the same file in between
                 default_storage.delete(saved)
     except OSError as exc:
@@ -452,13 +469,13 @@ def _page_count(pdf_bytes: bytes) -> int:
 def _register(
     *,
     code: str,
-    data: bytes,
+    data: IO[bytes],
     metadata: dict,
     sealed_at: Any,
     output: pades.SealOutput,
     material: keys.KeyMaterial,
 ) -> SealedDocument:
-    sha = hashlib.sha256(data).hexdigest()
+    sha, size = hash_stream(data)
     path = sealed_path(sha)
     _store_once(path, data)
     keys.record_sealing_key(material)
@@ -476,7 +493,7 @@ def _register(
             return SealedDocument.objects.create(
                 code=code,
                 sha256=sha,
-                size=len(data),
+                size=size,
                 file=path,
                 original_sha256=str(metadata.get("original_sha256") or ""),
                 sealed_at=sealed_at,
