@@ -72,9 +72,9 @@ def _three_page_invoice(deal: Any) -> Any:
 
 def signed_envelope(deal: Any) -> Any:
     """An envelope of a 3-page invoice that both parties signed, waiting for its seal."""
-    from _flow import send
+    from _flow import send, sign_both
 
-    from signing import demo, services
+    from signing import services
     from signing.models import Envelope
 
     invoice = _three_page_invoice(deal)
@@ -82,11 +82,7 @@ def signed_envelope(deal: Any) -> Any:
         invoice=invoice, actor=deal.responsible, language="fr"
     )
     send(envelope, deal, client_sms=True)
-    director, client = list(envelope.parties.order_by("order"))
-    demo._sign(director, typed_name=director.name, stamp=demo._stamp())
-    client.refresh_from_db()
-    demo._sign(client, typed_name=client.name, stamp=None)
-    envelope.refresh_from_db()
+    sign_both(envelope)
     assert envelope.status == Envelope.Status.SEALING, envelope.status
     assert envelope.document.page_count == 3, envelope.document.page_count
     return envelope

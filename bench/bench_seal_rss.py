@@ -57,8 +57,8 @@ def scanned_pdf(pages: int, megabytes: float) -> bytes:
     )
 
     rng = random.Random(17)
-    # Grey noise compresses to about 0.68 bytes a pixel as JPEG at quality 85.
-    side = int((megabytes * MB / pages / 0.68) ** 0.5)
+    # Grey noise compresses to about 0.69 bytes a pixel as JPEG at quality 85.
+    side = int((megabytes * MB / pages / 0.69) ** 0.5)
     writer = PdfWriter()
     for number in range(pages):
         noise = bytes(rng.getrandbits(8) for _ in range(side * side))
@@ -95,11 +95,11 @@ def scanned_pdf(pages: int, megabytes: float) -> bytes:
 
 
 def signed_envelope(data: bytes) -> Any:
-    from _flow import demo_deal, send
+    from _flow import demo_deal, send, sign_both
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from documents.services import document_create_from_upload
-    from signing import demo, services
+    from signing import services
     from signing.models import Envelope
 
     deal = demo_deal()
@@ -110,11 +110,7 @@ def signed_envelope(data: bytes) -> Any:
     )
     envelope = services.envelope_create(document=document, responsible=deal.responsible)
     send(envelope, deal)
-    director, client = list(envelope.parties.order_by("order"))
-    demo._sign(director, typed_name=director.name, stamp=demo._stamp())
-    client.refresh_from_db()
-    demo._sign(client, typed_name=client.name, stamp=None)
-    envelope.refresh_from_db()
+    sign_both(envelope)
     assert envelope.status == Envelope.Status.SEALING, envelope.status
     return envelope
 

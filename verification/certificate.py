@@ -200,28 +200,6 @@ def _event_rows(metadata: dict[str, Any], labels: dict[str, dict[str, str]]) -> 
     return rows
 
 
-def render_certificate(
-    *,
-    metadata: dict[str, Any],
-    verify_url: str,
-    sealed_at: dt.datetime,
-    tsa_name: str,
-    page_size: tuple[float, float] | None = None,
-    signed_sha256: str = "",
-) -> RenderedCertificate:
-    """The certificate pages. `signed_sha256` is the hash of the signed document before the
-    stripe, this certificate and the seal were added; `page_size` that of its first page."""
-    html = certificate_html(
-        metadata=metadata,
-        verify_url=verify_url,
-        sealed_at=sealed_at,
-        tsa_name=tsa_name,
-        page_size=page_size,
-        signed_sha256=signed_sha256,
-    )
-    return write_certificate_pdf(html)
-
-
 def _party_rows(metadata: dict[str, Any], labels: dict[str, dict[str, str]]) -> list[dict]:
     parties = []
     for party in metadata.get("parties", []):
@@ -265,7 +243,9 @@ def certificate_html(
     page_size: tuple[float, float] | None = None,
     signed_sha256: str = "",
 ) -> str:
-    """The certificate's HTML, in the envelope's language (see render_certificate)."""
+    """The certificate pages' HTML, in the envelope's language (write_certificate_pdf renders
+    it). `signed_sha256` is the hash of the signed document before the stripe, this
+    certificate and the seal were added; `page_size` that of its first page."""
     import segno
 
     language = metadata.get("language") or settings.LANGUAGE_CODE

@@ -7,6 +7,7 @@ its certificate of completion and registers it; `verify_pdf` says whether a file
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import io
 import logging
@@ -15,7 +16,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
@@ -27,14 +28,21 @@ from django.utils.translation import gettext_lazy
 
 from signflow import pdfguard
 from verification import explaining, keys, pades
-from verification.certificate import level_statement, render_certificate
+from verification.certificate import (
+    RenderedCertificate,
+    certificate_html,
+    level_statement,
+    write_certificate_pdf,
+)
 from verification.models import SealedDocument
 from verification.record import build_record
-from verification.stamping import INFO_CODE_KEY, STRIPE_RE, first_page_size, stamp_pages
+from verification.stamping import INFO_CODE_KEY, STRIPE_RE, display_size, stamp_into
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
+# Past this size a sealing step collects pypdf's object graph before the next step starts.
+LARGE_FILE = 4 * 1024 * 1024
 CODE_RE = re.compile(r"^[A-Z0-9]{6,32}$")
 
 VERDICT_AUTHENTIC = "authentic"
@@ -223,27 +231,110 @@ def discard_prepared(prepared: PreparedSeal) -> None:
         logger.warning("Could not delete the prepared file of %s", prepared.code, exc_info=True)
 
 
-def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
-    """Stripe every page and append the certificate of completion; store the result by hash."""
+@dataclass(frozen=True)
+class _SealTexts:
+    stripe: str
+    reason: str
+    stamp: str
+    location: str
+
+
+def _seal_texts(metadata: dict, code: str, url: str) -> _SealTexts:
+    """The stripe, the signature's reason, the seal box's text and location, translated."""
+    language = metadata.get("language") or settings.LANGUAGE_CODE
+    with translation.override(language):
+        # "SignFlow <code>" stays first and untranslated: verification looks for it.
+        stripe = _("SignFlow %(code)s · Verify this document at %(url)s") % {
+            "code": code,
+            "url": url,
+        }
+        reason = _("Sealed by SignFlow after every party signed (document %(code)s)") % {
+            "code": code
+        }
+        stamp = _("Sealed by SignFlow") + f" - {code}"
+    sender = metadata.get("sender") or {}
+    location = str(sender.get("company") or "") or "SignFlow"
+    return _SealTexts(stripe=stripe, reason=reason, stamp=stamp, location=location)
+
+
+def prepare_seal(*, pdf_bytes: bytes | IO[bytes], metadata: dict) -> PreparedSeal:
+    """Stripe every page and append the certificate of completion; store the result by hash.
+
+    `pdf_bytes` may be an open file: the document is read once, by pypdf, and the striped
+    copy goes through a temporary file to the storage, so a large one is not held whole.
+    """
     code = str(metadata.get("code") or "")
     if not CODE_RE.match(code):
         raise SealingError("input_invalid_code", f"Invalid document code {code!r}")
     url = verification_url(code)
     tsa_name = pades.tsa_display_name()
     sealed_at = timezone.now()
-    language = metadata.get("language") or settings.LANGUAGE_CODE
-    title = str(metadata.get("title") or "")
+    texts = _seal_texts(metadata, code, url)
+    source = _as_stream(pdf_bytes)
     # The signed document as flattened, before the stripe, the certificate and the seal.
-    signed_sha256 = hashlib.sha256(pdf_bytes).hexdigest()
-    try:
-        certificate = render_certificate(
-            metadata=metadata,
-            verify_url=url,
-            sealed_at=sealed_at,
-            tsa_name=tsa_name,
-            page_size=first_page_size(pdf_bytes),
-            signed_sha256=signed_sha256,
+    signed_sha256, _size = hash_stream(source)
+    with tempfile.TemporaryFile(prefix="signflow-prepared-") as stamped:
+        try:
+            base_pages, certificate = _stamp(
+                source, stamped, metadata, texts, url, sealed_at, tsa_name, signed_sha256
+            )
+        except Exception as exc:
+            logger.exception("Preparing document %s for sealing failed", code)
+            raise SealingError(
+                "input_prepare_failed", f"Could not prepare the document for sealing: {exc}"
+            ) from exc
+        sha, size = hash_stream(stamped)
+        if size > LARGE_FILE:
+            gc.collect()  # pypdf's object graph of a large file: freed before pyHanko reads it
+        _store_once(prepared_path(sha), stamped)
+    seal_box = None
+    if certificate.seal_box is not None:
+        index, x1, y1, x2, y2 = certificate.seal_box
+        seal_box = (base_pages + index, x1, y1, x2, y2)
+    return PreparedSeal(
+        code=code,
+        sha256=sha,
+        sealed_at=sealed_at.isoformat(),
+        tsa_name=tsa_name,
+        seal_box=seal_box,
+        reason=texts.reason,
+        location=texts.location,
+        stamp_text=texts.stamp,
+        # The images are drawn on the certificate now: a retry needs only their hashes.
+        metadata={**_without_images(metadata), "signed_sha256": signed_sha256},
+    )
+
+
+def _stamp(
+    source: IO[bytes],
+    into: IO[bytes],
+    metadata: dict,
+    texts: _SealTexts,
+    url: str,
+    sealed_at: dt.datetime,
+    tsa_name: str,
+    signed_sha256: str,
+) -> tuple[int, RenderedCertificate]:
+    """Render the certificate for the document open in `source`, write the striped document
+    with it to `into`; the document's page count and the certificate."""
+    import pikepdf
+
+    from signflow.pdfpages import PikePage
+
+    source.seek(0)
+    with pikepdf.open(cast(BinaryIO, source)) as pdf:
+        pages = len(pdf.pages)
+        certificate = write_certificate_pdf(
+            certificate_html(
+                metadata=metadata,
+                verify_url=url,
+                sealed_at=sealed_at,
+                tsa_name=tsa_name,
+                page_size=display_size(PikePage(pdf.pages[0])) if pages else None,
+                signed_sha256=signed_sha256,
+            )
         )
+        language = metadata.get("language") or settings.LANGUAGE_CODE
         with translation.override(language):
             record_json = build_record(
                 metadata=metadata,
@@ -253,54 +344,17 @@ def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
                 signed_sha256=signed_sha256,
                 level=level_statement(),
             )
-            # "SignFlow <code>" stays first and untranslated: verification looks for it.
-            stripe = _("SignFlow %(code)s · Verify this document at %(url)s") % {
-                "code": code,
-                "url": url,
-            }
-            reason = _("Sealed by SignFlow after every party signed (document %(code)s)") % {
-                "code": code
-            }
-            stamp_text = _("Sealed by SignFlow") + f" - {code}"
-            sender = metadata.get("sender") or {}
-            location = str(sender.get("company") or "") or "SignFlow"
-        stamped = stamp_pages(
-            pdf_bytes=pdf_bytes,
-            stripe_text=stripe,
-            code=code,
-            title=title,
+        stamp_into(
+            pdf=pdf,
+            into=into,
+            stripe_text=texts.stripe,
+            code=str(metadata.get("code") or ""),
+            title=str(metadata.get("title") or ""),
             certificate_pdf=certificate.pdf,
             record_json=record_json,
             moment=sealed_at,
         )
-    except Exception as exc:
-        logger.exception("Preparing document %s for sealing failed", code)
-        raise SealingError(
-            "input_prepare_failed", f"Could not prepare the document for sealing: {exc}"
-        ) from exc
-
-    seal_box = None
-    if certificate.seal_box is not None:
-        try:
-            base_pages = _page_count(stamped) - certificate.page_count
-        except Exception as exc:
-            raise SealingError("input_unreadable", str(exc)) from exc
-        index, x1, y1, x2, y2 = certificate.seal_box
-        seal_box = (base_pages + index, x1, y1, x2, y2)
-    sha = hashlib.sha256(stamped).hexdigest()
-    _store_once(prepared_path(sha), stamped)
-    return PreparedSeal(
-        code=code,
-        sha256=sha,
-        sealed_at=sealed_at.isoformat(),
-        tsa_name=tsa_name,
-        seal_box=seal_box,
-        reason=reason,
-        location=location,
-        stamp_text=stamp_text,
-        # The images are drawn on the certificate now: a retry needs only their hashes.
-        metadata={**_without_images(metadata), "signed_sha256": signed_sha256},
-    )
+    return pages, certificate
 
 
 def _without_images(metadata: dict) -> dict:

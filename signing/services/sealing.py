@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -217,16 +219,16 @@ def envelope_seal(*, envelope_id: int) -> Envelope:
         return _seal(envelope_id)
 
 
-def _flatten(envelope: Envelope) -> bytes:
-    """The document with every value drawn and unfilled fields erased; any failure says what
-    failed."""
+def _flatten(envelope: Envelope, into: IO[bytes]) -> None:
+    """The document with every value drawn and unfilled fields erased, written to `into`;
+    any failure says what failed."""
     from documents import flatten
     from signing.services.viewing import filled_values
     from verification.services import SealingError
 
     try:
         values = filled_values(envelope)
-        return flatten.flatten_pdf(document=envelope.document, values=values, erase=True)
+        flatten.flatten_pdf(document=envelope.document, values=values, erase=True, into=into)
     except SealingError:
         raise
     except OSError as exc:
@@ -234,6 +236,17 @@ def _flatten(envelope: Envelope) -> bytes:
     except Exception as exc:
         logger.warning("Flattening envelope %s failed", envelope.pk, exc_info=True)
         raise SealingError("input_flatten_failed", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _prepare(envelope: Envelope, metadata: dict[str, Any]) -> Any:
+    """Flatten to a temporary file and prepare the seal from it (verification.prepare_seal)."""
+    from verification.services import LARGE_FILE, prepare_seal
+
+    with tempfile.TemporaryFile(prefix="signflow-flat-") as flat:
+        _flatten(envelope, flat)
+        if flat.tell() > LARGE_FILE:
+            gc.collect()  # pypdf's object graph of a large file: gone before the next step
+        return prepare_seal(pdf_bytes=flat, metadata=metadata)
 
 
 def _discard_stale_preparation(sha256: str) -> None:
@@ -272,11 +285,11 @@ def _seal(envelope_id: int) -> Envelope:
 
 def _seal_document(envelope: Envelope, stored: dict, metadata: dict[str, Any]) -> tuple[Any, Any]:
     """The prepared file (reused from an earlier attempt when it can be) and its sealed copy."""
-    from verification.services import load_prepared, prepare_seal, seal_prepared
+    from verification.services import load_prepared, seal_prepared
 
     prepared = load_prepared(stored)
     if prepared is None:
-        prepared = prepare_seal(pdf_bytes=_flatten(envelope), metadata=metadata)
+        prepared = _prepare(envelope, metadata)
         Envelope.objects.filter(pk=envelope.pk, status=Envelope.Status.SEALING).update(
             seal_prepared=prepared.as_dict()
         )
@@ -308,21 +321,22 @@ def _complete(envelope_id: int, prepared: Any, sealed: Any) -> Envelope:
             ]
         )
         envelope.sealed = sealed
-        envelope.completed_at = timezone.now()
+        envelope.completed_at = completed_at = timezone.now()
         envelope.sealing_error = ""
         _set_status(envelope, Envelope.Status.COMPLETED, "sealed", "completed_at", "sealing_error")
         audit.event_append(
             envelope=envelope, type=Event.Type.SEALED, data={"sha256": sealed.sha256}
         )
-        _send_completion(envelope, sealed)
+        _send_completion(envelope, sealed, completed_at)
         # The invoice becomes Signed and the deal moves on in this same transaction.
         _crm_follow_signature(envelope)
     return envelope
 
 
-def _send_completion(envelope: Envelope, sealed: Any) -> None:
+def _send_completion(envelope: Envelope, sealed: Any, completed_at: datetime) -> None:
+    """The sealed PDF (or its link) to every party and to the sender."""
     retention = _local(
-        envelope.completed_at + timedelta(days=settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS),
+        completed_at + timedelta(days=settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS),
         envelope.language,
     )
     verify_link = f"{settings.SIGNFLOW_BASE_URL}/verify/{sealed.code}/"
