@@ -6,7 +6,7 @@ access modules (crm.access, documents.access, signing.access) exactly as the pag
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -19,16 +19,29 @@ from signflow.errors import NotAllowed, SignFlowError
 from verification.ratelimit import count_in_window
 
 
+class ApiHttpRequest(HttpRequest):
+    """What this module keeps on a request of the JSON API (api.calls reads `_api_key`)."""
+
+    _api_key: ApiKey | None
+    _api_counted: bool
+
+
+def _api_request(request: HttpRequest) -> ApiHttpRequest:
+    # Django Ninja hands every callable a plain HttpRequest; the attributes above are set here.
+    return cast(ApiHttpRequest, request)
+
+
 def request_key(request: HttpRequest) -> ApiKey | None:
     """The key of this request (looked up once, then kept on the request)."""
-    if not hasattr(request, "_api_key"):
+    api_request = _api_request(request)
+    if not hasattr(api_request, "_api_key"):
         header = request.headers.get("Authorization", "")
         scheme, _sep, token = header.partition(" ")
         key = key_for_token(token.strip()) if scheme.lower() == "bearer" else None
-        request._api_key = key  # type: ignore[attr-defined]
+        api_request._api_key = key
         if key is not None:
             request.user = key.owner
-    return request._api_key  # type: ignore[attr-defined, no-any-return]
+    return api_request._api_key
 
 
 class RateLimited(SignFlowError):
@@ -46,9 +59,10 @@ class RateLimited(SignFlowError):
 def _check_rate(request: HttpRequest, key: ApiKey) -> None:
     """SIGNFLOW_API_RATE_PER_MINUTE requests per key and minute, counted once per request
     (fixed window in the cache; with Redis unreachable the limit fails open, as verification's)."""
-    if getattr(request, "_api_counted", False):
+    api_request = _api_request(request)
+    if getattr(api_request, "_api_counted", False):
         return
-    request._api_counted = True  # type: ignore[attr-defined]
+    api_request._api_counted = True
     count, left = count_in_window(f"api:{key.pk}")
     if count > settings.SIGNFLOW_API_RATE_PER_MINUTE:
         raise RateLimited(left)

@@ -113,14 +113,14 @@ def django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]]
 
 def install(api: NinjaAPI) -> None:
     @api.exception_handler(SignFlowError)
-    def signflow_error(request: HttpRequest, exc: SignFlowError) -> HttpResponse:
+    def signflow_error(_request: HttpRequest, exc: SignFlowError) -> HttpResponse:
         response = JsonResponse(exc.as_json(), status=exc.status)
         if isinstance(exc, RateLimited):
             response["Retry-After"] = str(exc.retry_after)
         return response
 
     @api.exception_handler(NinjaValidationError)
-    def invalid_input(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    def invalid_input(_request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
         return error_response(
             "invalid",
             _("Some information is missing or wrong."),
@@ -129,11 +129,11 @@ def install(api: NinjaAPI) -> None:
         )
 
     @api.exception_handler(DjangoValidationError)
-    def invalid_for_service(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    def invalid_for_service(_request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
         return error_response("invalid", " ".join(exc.messages), 400, django_validation_fields(exc))
 
     @api.exception_handler(AuthenticationError)
-    def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    def unauthenticated(_request: HttpRequest, _exc: AuthenticationError) -> HttpResponse:
         response = error_response(
             "unauthenticated",
             _("Send a valid, unrevoked API key as “Authorization: Bearer <key>”."),
@@ -143,14 +143,14 @@ def install(api: NinjaAPI) -> None:
         return response
 
     @api.exception_handler(Http404)
-    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    def not_found(_request: HttpRequest, _exc: Http404) -> HttpResponse:
         return error_response("not_found", _("Not found, or not yours to see."), 404)
 
     @api.exception_handler(PermissionDenied)
-    def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    def forbidden(_request: HttpRequest, _exc: PermissionDenied) -> HttpResponse:
         return error_response("forbidden", _("You may not do this."), 403)
 
     @api.exception_handler(HttpError)
-    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    def http_error(_request: HttpRequest, exc: HttpError) -> HttpResponse:
         codes = {400: "invalid", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         return error_response(codes.get(exc.status_code, "error"), exc.message, exc.status_code)

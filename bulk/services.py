@@ -148,7 +148,7 @@ def batch_create(
         problems = mapping_problems(batch)
         rows = []
         for line, cells in table.rows:
-            status, error = _verdict(batch, spec, problems, cells)
+            status, error = _verdict(spec, problems, cells)
             rows.append(BulkRow(batch=batch, line=line, cells=cells, status=status, error=error))
         BulkRow.objects.bulk_create(rows, batch_size=1000)
         batch.checked = not problems
@@ -187,9 +187,7 @@ def needs_company_signer(batch: Batch) -> bool:
     return any(spec["role"] == Party.Role.COMPANY for spec in batch.fields)
 
 
-def _verdict(
-    batch: Batch, spec: mappings.Spec, problems: list[str], cells: list[str]
-) -> tuple[str, str]:
+def _verdict(spec: mappings.Spec, problems: list[str], cells: list[str]) -> tuple[str, str]:
     """A row's status and reasons under the batch's mapping."""
     if problems:
         return BulkRow.Status.PENDING, ""  # the mapping is what to fix; rows are judged after
@@ -207,7 +205,7 @@ def _check_rows(batch: Batch) -> None:
     changed = []
     rows = batch.rows.filter(status__in=[BulkRow.Status.PENDING, BulkRow.Status.INVALID])
     for row in rows.only("pk", "cells", "status", "error").iterator(chunk_size=1000):
-        status, error = _verdict(batch, spec, problems, row.cells)
+        status, error = _verdict(spec, problems, row.cells)
         if (status, error) != (row.status, row.error):
             row.status, row.error = status, error
             changed.append(row)
@@ -217,7 +215,11 @@ def _check_rows(batch: Batch) -> None:
 
 
 def batch_configure(
-    *, batch: Batch, actor: User, mapping: dict[str, str], options: dict[str, Any]
+    *,
+    batch: Batch,
+    actor: User,  # noqa: ARG001 - every write names its actor; this draft edit is not audited yet
+    mapping: dict[str, str],
+    options: dict[str, Any],
 ) -> Batch:
     """Save the columns' meaning and the send options, and check every row again."""
     with transaction.atomic():

@@ -48,12 +48,9 @@ def _batch_for(request: HttpRequest, batch_id: int) -> Batch:
 @require_GET
 def batch_list(request: HttpRequest) -> HttpResponse:
     _employee_only(request)
-    batches = list(
-        access.batches_visible_to(request.user).select_related("created_by").order_by("-id")[:100]
-    )
-    for batch in batches:
-        batch.counts = services.counts(batch)  # type: ignore[attr-defined]
-    return render(request, "bulk/batch_list.html", {"batches": batches})
+    batches = access.batches_visible_to(request.user).select_related("created_by").order_by("-id")
+    rows = [(batch, services.counts(batch)) for batch in batches[:100]]
+    return render(request, "bulk/batch_list.html", {"rows": rows})
 
 
 @login_required

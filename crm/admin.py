@@ -99,7 +99,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     readonly_fields = ["company", "year", "sequence"]
     inlines = [InvoiceLineInline]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, _request: HttpRequest) -> bool:
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
@@ -111,7 +111,7 @@ class InvoiceCounterAdmin(admin.ModelAdmin):
     list_display = ["company", "year", "last_sequence"]
     readonly_fields = ["company", "year", "last_sequence"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, _request: HttpRequest) -> bool:
         return False
 
 

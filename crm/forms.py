@@ -97,6 +97,16 @@ class ContactForm(NormalisingForm):
         fields = ["name", "position", "email", "phone"]
 
 
+class ContactChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.counterparty})"
+
+
+class EmployeeChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.get_full_name() or obj.get_username())
+
+
 class DealForm(CleanTextMixin, forms.ModelForm):
     currency = forms.ChoiceField(label=_("currency"), choices=CURRENCIES, initial="EUR")
     amount = forms.DecimalField(
@@ -120,23 +130,17 @@ class DealForm(CleanTextMixin, forms.ModelForm):
             "currency",
             "responsible",
         ]
+        field_classes = {"contact": ContactChoiceField, "responsible": EmployeeChoiceField}
 
     def __init__(self, *args: Any, can_reassign: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(
-            forms.ModelChoiceField, self.fields["contact"]
-        ).queryset = Contact.objects.select_related("counterparty")
-        self.fields["contact"].label_from_instance = (  # type: ignore[attr-defined]
-            lambda c: f"{c.name} ({c.counterparty})"
-        )
+        contact = cast(forms.ModelChoiceField, self.fields["contact"])
+        contact.queryset = Contact.objects.select_related("counterparty")
         cast(forms.ModelChoiceField, self.fields["stage"]).queryset = DealStage.objects.all()
         if can_reassign:
-            responsible = self.fields["responsible"]
-            responsible.queryset = User.objects.filter(employee__isnull=False).order_by(  # type: ignore[attr-defined]
+            responsible = cast(forms.ModelChoiceField, self.fields["responsible"])
+            responsible.queryset = User.objects.filter(employee__isnull=False).order_by(
                 "first_name", "last_name"
-            )
-            responsible.label_from_instance = (  # type: ignore[attr-defined]
-                lambda u: u.get_full_name() or u.get_username()
             )
         else:
             del self.fields["responsible"]

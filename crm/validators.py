@@ -5,6 +5,7 @@ identifiers, E.164 phones) or raises ValidationError naming the check that faile
 """
 
 from collections.abc import Callable
+from typing import Protocol
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -39,12 +40,18 @@ def _stdnum_message(exc: StdnumError, label: str) -> str:
     return _("%(label)s: the number is not valid.") % {"label": label}
 
 
-def _stdnum_clean(value: str, module: object, label: str, code: str) -> str:
+class _StdnumModule(Protocol):
+    """A python-stdnum number module (stdnum.iban, stdnum.fr.siren...)."""
+
+    def validate(self, number: str) -> object: ...
+
+
+def _stdnum_clean(value: str, module: _StdnumModule, label: str, code: str) -> str:
     value = (value or "").strip()
     if not value:
         return ""
     try:
-        return str(module.validate(value))  # type: ignore[attr-defined]
+        return str(module.validate(value))
     except StdnumError as exc:
         raise ValidationError(_stdnum_message(exc, label), code=code) from exc
 

@@ -27,8 +27,9 @@ from documents.access import can_set_default
 from documents.contexts import sample_context
 from documents.errors import DocumentError
 from documents.models import DocumentTemplate, TemplateVersion
-from documents.previews import pdf_page_sizes, render_page_png
+from documents.previews import render_page_png
 from documents.rendering import PREVIEW_CPU_SECONDS, PlacedField, RenderedPdf, render_pdf
+from signflow.pdf import page_sizes as pdf_page_sizes
 
 MAX_BODY_CHARS = 200_000
 MAX_CSS_CHARS = 50_000

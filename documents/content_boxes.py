@@ -21,8 +21,8 @@ import pypdfium2.raw as pdfium_c
 from django.core.cache import cache
 
 from documents.errors import DocumentError
-from documents.uploads import PageGeometry
 from signflow import pdfguard
+from signflow.pdf import PageGeometry
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ from weasyprint import HTML
 from documents.errors import DocumentError
 from documents.fetcher import SandboxedURLFetcher, static_root
 from documents.models import Document, Field
-from documents.uploads import PageGeometry, max_pixels
+from documents.uploads import max_pixels
+from signflow.pdf import PageGeometry
 from signflow.pdfpages import PikePage
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def run_limited(
         raise LimitExceeded("crashed", f"exit status {os.WEXITSTATUS(status)}")
     kind, value = pickle.loads(data)  # noqa: S301 - our own child wrote it, through a pipe
     if kind == "ok":
-        return value  # type: ignore[no-any-return]
+        return cast(T, value)  # unpickled: the child returned func()'s T
     if kind == "raise":
         raise value
     if kind == "memory":

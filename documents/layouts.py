@@ -17,8 +17,9 @@ from django.utils.translation import ngettext
 
 from documents.errors import DocumentError
 from documents.models import Document, Field, FieldLayout
-from documents.previews import pdf_page_sizes, read_pdf
+from documents.previews import read_pdf
 from documents.rendering import PlacedField
+from signflow.pdf import page_sizes as pdf_page_sizes
 
 SIZE_TOLERANCE_PT = 1.0
 NAMED_SIZES = {(595, 842): "A4", (842, 595): "A4", (612, 792): "Letter", (792, 612): "Letter"}

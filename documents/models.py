@@ -5,15 +5,15 @@ space* of its page, i.e. the page as viewers, the previews and the field editor 
 its /Rotate, and with the origin at the bottom-left corner of its visible box (the CropBox
 clipped to the MediaBox, which may not start at 0, 0). `x`, `y` is the lower-left corner as
 displayed, `width` and `height` extend right and up as displayed; the page measures what pdfium's
-`get_size()` says (documents.previews.page_size). Pages are numbered from 1.
+`get_size()` says (signflow.pdf.page_sizes). Pages are numbered from 1.
 
 Uploaded files are rewritten without active content (documents.sanitize) but never normalised:
 pages keep their boxes and /Rotate (transfer_rotation_to_content leaves annotations behind, and
 documents stored earlier would still need the mapping). Only the code that reads or writes the PDF's own content converts, with
-documents.uploads.PageGeometry: text tags (pdfium's character boxes are in user space,
+signflow.pdf.PageGeometry: text tags (pdfium's character boxes are in user space,
 `rect_to_display`) and the drawing (flattening and tag covers merge an overlay built in display
 space through `to_user`). Default fields, layouts, the editor and the signer's page boxes
-(signing.signer_views._page_sizes) use the displayed page size; the verification stripe runs
+(documents.selectors.page_sizes) use the displayed page size; the verification stripe runs
 along the displayed bottom edge with the same mapping (verification.stamping). For pages without /Rotate whose MediaBox starts at 0, 0 without a
 smaller CropBox (every PDF the app renders itself), display space and user space are the same.
 """

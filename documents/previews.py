@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from documents.models import Document
+from signflow import pdf as pdf_geometry
 from signflow import pdfguard
 
 logger = logging.getLogger(__name__)
@@ -38,15 +39,9 @@ def preview_dir() -> Path:
 
 
 def page_size(*, document: Document, page: int) -> tuple[float, float]:
-    """Width and height of a page in PDF points, as pdfium shows it: the display space of the
+    """Width and height of a page in PDF points as displayed (signflow.pdf): the space of the
     Field rectangles (after /Rotate, visible box; documents.models)."""
-    pdf = pdfium.PdfDocument(read_pdf(document))
-    try:
-        # From the page dictionary, without loading the page (which parses its content).
-        width, height = pdf.get_page_size(page - 1)
-    finally:
-        pdf.close()
-    return float(width), float(height)
+    return pdf_geometry.page_size(read_pdf(document), page)
 
 
 # Rendering decodes the page's content and images: in a bounded child process, so that a page
@@ -83,19 +78,6 @@ def page_image(*, document: Document, page: int, size: str = "page") -> bytes:
         out.write(data)
     os.replace(temp, path)
     return data
-
-
-def pdf_page_sizes(data: bytes) -> list[tuple[float, float]]:
-    """(width, height) in points of every page of a PDF, as pdfium (and the previews) see it."""
-    pdf = pdfium.PdfDocument(data)
-    try:
-        sizes = []
-        for index in range(len(pdf)):
-            width, height = pdf.get_page_size(index)  # the page is not loaded (parsed)
-            sizes.append((float(width), float(height)))
-        return sizes
-    finally:
-        pdf.close()
 
 
 def inline_page_limit() -> int:

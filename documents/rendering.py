@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.template import Context, TemplateSyntaxError
+from django.template import TemplateSyntaxError
 from django.utils import translation
 from django.utils.translation import gettext as _
 from weasyprint import HTML
@@ -25,7 +25,13 @@ from weasyprint import HTML
 from documents.errors import DocumentError
 from documents.fetcher import SandboxedURLFetcher, static_root
 from documents.isolation import LimitExceeded, run_limited
-from documents.sandbox import ENGINE, RenderBudget, TemplateLimitError, refusal_message
+from documents.sandbox import (
+    ENGINE,
+    BudgetedContext,
+    RenderBudget,
+    TemplateLimitError,
+    refusal_message,
+)
 from documents.templatetags.signflow_fields import COLLECTOR_KEY, FieldCollector, anchor_id
 
 logger = logging.getLogger(__name__)
@@ -158,8 +164,9 @@ def render_html(
     budget = RenderBudget()
     try:
         template = ENGINE.from_string(body)
-        template_context = Context({**context, COLLECTOR_KEY: collector}, autoescape=True)
-        template_context.signflow_budget = budget  # type: ignore[attr-defined]
+        template_context = BudgetedContext(
+            {**context, COLLECTOR_KEY: collector}, budget=budget, autoescape=True
+        )
         with translation.override(language or translation.get_language()):
             html = template.render(template_context)
         budget.check_output(len(html))

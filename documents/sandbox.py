@@ -185,12 +185,25 @@ class RenderBudget:
             )
 
 
+class BudgetedContext(template.Context):
+    """A Context that carries its render's budget: an attribute of the Context object, not a
+    variable, so the template cannot reach it."""
+
+    signflow_budget: RenderBudget
+
+    def __init__(self, values: dict[str, Any], *, budget: RenderBudget, autoescape: bool) -> None:
+        super().__init__(values, autoescape=autoescape)
+        self.signflow_budget = budget
+
+
 def budget_of(context: template.Context) -> RenderBudget:
-    # An attribute of the Context object, not a variable: the template cannot reach it.
+    if isinstance(context, BudgetedContext):
+        return context.signflow_budget
+    # A context built elsewhere (a test rendering a tag directly): its own budget, kept on it.
     budget = getattr(context, "signflow_budget", None)
     if not isinstance(budget, RenderBudget):
         budget = RenderBudget()
-        context.signflow_budget = budget  # type: ignore[attr-defined]
+        context.signflow_budget = budget  # type: ignore[attr-defined]  # only BudgetedContext declares it
     return budget
 
 
@@ -256,12 +269,12 @@ def bounded_for(parser: Any, token: Any) -> BoundedForNode:
 
 
 class _NoOpNode(Node):
-    def render(self, context: template.Context) -> str:
+    def render(self, _context: template.Context) -> str:
         return ""
 
 
 @register.tag("load")
-def load_built_in(parser: Any, token: Any) -> Node:
+def load_built_in(_parser: Any, token: Any) -> Node:
     refused = [name for name in token.split_contents()[1:] if name not in BUILT_IN_LIBRARIES]
     if refused:
         shown = refused[0][:60]

@@ -3,20 +3,15 @@
 import datetime
 from dataclasses import dataclass
 
-import pypdfium2 as pdfium
-
 from documents.models import Document, DocumentTemplate
 from documents.previews import read_pdf
+from signflow import pdf
 
 
 def page_sizes(document: Document) -> list[tuple[float, float]]:
-    """(width, height) in PDF points of every page, as the previews show them."""
-    pdf = pdfium.PdfDocument(read_pdf(document))
-    try:
-        # get_page_size reads the page dictionary; loading the page would parse its content.
-        return [tuple(map(float, pdf.get_page_size(index))) for index in range(len(pdf))]  # type: ignore[misc]
-    finally:
-        pdf.close()
+    """(width, height) in PDF points of every page, as the previews show them (signflow.pdf),
+    remembered by the file's hash."""
+    return pdf.stored_page_sizes(document.sha256, lambda: read_pdf(document))
 
 
 def company_default_template(*, kind: str, language: str) -> DocumentTemplate | None:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -36,9 +36,10 @@ from documents.contexts import deal_context, invoice_context
 from documents.errors import DocumentError
 from documents.layouts import layout_apply, layout_delete, layout_fields_for, layout_save
 from documents.models import Document, DocumentTemplate, Field, FieldLayout
-from documents.previews import needs_preview_task, pdf_page_sizes, previews_queue
+from documents.previews import needs_preview_task, previews_queue
 from documents.rendering import PlacedField, render_pdf
 from documents.uploads import CheckedPdf, normalize_upload
+from signflow.pdf import page_sizes as pdf_page_sizes
 
 __all__ = [
     "DocumentError",
@@ -304,7 +305,7 @@ def document_create_from_upload(
 def document_copy(
     *,
     document: Document,
-    creator: AbstractBaseUser,
+    creator: User,
     title: str,
     prefilled: dict[str, str] | None = None,
 ) -> Document:
@@ -321,7 +322,7 @@ def document_copy(
             language=document.language,
             sha256=document.sha256,
             page_count=document.page_count,
-            created_by=creator,  # type: ignore[misc]  # a User, typed as the base class here
+            created_by=creator,
             sanitized=document.sanitized,
         )
         copy.pdf.name = document.pdf.name
@@ -357,7 +358,9 @@ def _ensure_editable(document: Document) -> None:
         )
 
 
-def _check_geometry(*, document: Document, page: int, x: float, y: float, w: float, h: float):
+def _check_geometry(
+    *, document: Document, page: int, x: float, y: float, w: float, h: float
+) -> None:
     from documents.previews import page_size
 
     if not 1 <= page <= document.page_count:

@@ -23,11 +23,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
-from pypdf import PasswordType, PdfReader, Transformation
+from pypdf import PasswordType, PdfReader
 
 from documents.errors import DocumentError
 from documents.sanitize import sanitize_pdf
 from signflow import pdfguard
+from signflow.pdf import PageGeometry
 
 logger = logging.getLogger(__name__)
 
@@ -40,98 +41,6 @@ OFFICE_EXTENSIONS = (".doc", ".docx", ".odt", ".rtf")
 MIN_PAGE_SIDE_PT = 200
 # What office files start with: ZIP (docx, odt), OLE compound file (doc), RTF.
 OFFICE_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"{\\rtf")
-
-
-@dataclass(frozen=True)
-class PageGeometry:
-    """Where a page's visible area is in its user space, and how it is turned for display.
-
-    Field rectangles (documents.models) are in *display space*: points, origin at the
-    lower-left corner of the page as viewers, pdfium and the previews show it, i.e. after
-    /Rotate and relative to the visible box (the CropBox clipped to the MediaBox, as pdfium
-    does). `to_user` maps display space to the page's user space, where drawing happens.
-    """
-
-    left: float
-    bottom: float
-    right: float
-    top: float
-    rotation: int  # clockwise, one of 0, 90, 180, 270
-
-    @classmethod
-    def of(cls, page: Any) -> "PageGeometry":
-        """The geometry of a pypdf page (inherited attributes are already on the page)."""
-        media = _rectangle(page.mediabox)
-        crop = _rectangle(page.cropbox)  # pypdf falls back to the MediaBox
-        left, bottom = max(media[0], crop[0]), max(media[1], crop[1])
-        right, top = min(media[2], crop[2]), min(media[3], crop[3])
-        if right <= left or top <= bottom:
-            # No overlap: pdfium shows an empty page, and check_pdf refuses the file because the
-            # sizes disagree; drawing code on an already stored file uses the MediaBox.
-            left, bottom, right, top = media
-        try:
-            value = page.get("/Rotate", 0)
-            rotate = int(float(value.get_object() if hasattr(value, "get_object") else value))
-        except (TypeError, ValueError):
-            rotate = 0
-        # As pdfium reads it: whole quarter turns (truncated), negative ones counted back.
-        return cls(left, bottom, right, top, 90 * (int(rotate / 90) % 4))
-
-    @property
-    def width(self) -> float:
-        """Width of the page as displayed."""
-        if self.rotation in (90, 270):
-            return self.top - self.bottom
-        return self.right - self.left
-
-    @property
-    def height(self) -> float:
-        """Height of the page as displayed."""
-        if self.rotation in (90, 270):
-            return self.right - self.left
-        return self.top - self.bottom
-
-    def to_user(self) -> Transformation:
-        """Display space -> user space, for merging an overlay drawn in display space."""
-        box_w, box_h = self.right - self.left, self.top - self.bottom
-        left, bottom = self.left, self.bottom
-        matrices = {
-            0: (1, 0, 0, 1, left, bottom),
-            90: (0, 1, -1, 0, left + box_w, bottom),
-            180: (-1, 0, 0, -1, left + box_w, bottom + box_h),
-            270: (0, -1, 1, 0, left, bottom + box_h),
-        }
-        return Transformation(ctm=matrices[self.rotation])
-
-    def to_display(self, x: float, y: float) -> tuple[float, float]:
-        """A point of the page's user space in display space."""
-        p, q = x - self.left, y - self.bottom
-        box_w, box_h = self.right - self.left, self.top - self.bottom
-        if self.rotation == 90:
-            return q, box_w - p
-        if self.rotation == 180:
-            return box_w - p, box_h - q
-        if self.rotation == 270:
-            return box_h - q, p
-        return p, q
-
-    def rect_to_display(
-        self, left: float, bottom: float, right: float, top: float
-    ) -> tuple[float, float, float, float]:
-        """A user-space rectangle as (left, bottom, right, top) in display space."""
-        x1, y1 = self.to_display(left, bottom)
-        x2, y2 = self.to_display(right, top)
-        return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
-
-
-def _rectangle(box: Any) -> tuple[float, float, float, float]:
-    values = [float(value) for value in box]
-    return (
-        min(values[0], values[2]),
-        min(values[1], values[3]),
-        max(values[0], values[2]),
-        max(values[1], values[3]),
-    )
 
 
 @dataclass

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import get_language
@@ -38,9 +38,10 @@ from documents.previews import SIZES, page_image, read_pdf
 from documents.sandbox import allowed_filters, allowed_tags
 from documents.selectors import page_sizes
 from signflow import pdfguard
+from signflow.http import AuthenticatedHttpRequest
 
 
-def _document_for(request: HttpRequest, document_id: int) -> Document:
+def _document_for(request: AuthenticatedHttpRequest, document_id: int) -> Document:
     document = get_object_or_404(Document, pk=document_id)
     # Someone else's document looks like a missing one: no hint that the id exists.
     if not can_view_document(request.user, document):
@@ -57,7 +58,7 @@ def after_upload_url(document: Document) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def upload(request: HttpRequest) -> HttpResponse:
+def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not is_employee(request.user):
         raise Http404
     language = (get_language() or "fr")[:2]
@@ -65,14 +66,14 @@ def upload(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         request.FILES or None,
         initial={"language": language},
-        user=request.user,  # type: ignore[arg-type]
+        user=request.user,
     )
     if request.method == "POST" and form.is_valid():
         try:
             document = services.document_create_from_upload(
                 uploaded_file=form.cleaned_data["file"],
                 title=form.cleaned_data["title"],
-                creator=request.user,  # type: ignore[arg-type]
+                creator=request.user,
                 language=form.cleaned_data["language"],
                 layout=form.cleaned_data.get("layout"),
             )
@@ -85,7 +86,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def page_image_view(request: HttpRequest, document_id: int, page: int) -> HttpResponse:
+def page_image_view(request: AuthenticatedHttpRequest, document_id: int, page: int) -> HttpResponse:
     document = _document_for(request, document_id)
     size = request.GET.get("size", "page")
     if size not in SIZES or not 1 <= page <= document.page_count:
@@ -110,6 +111,7 @@ def _editor_context(document: Document, **extra: object) -> dict[str, object]:
     )
     for field in fields:
         rect = (field.x, field.y, field.width, field.height)
+        # Read by the editor template (box.field.overlaps); writes views rework this module.
         field.overlaps = overlaps(rect, contents.get(field.page, []))  # type: ignore[attr-defined]
     pages = []
     for number, (width, height) in enumerate(sizes, start=1):
@@ -147,7 +149,7 @@ def _editor_context(document: Document, **extra: object) -> dict[str, object]:
 
 @login_required
 @require_GET
-def edit_fields(request: HttpRequest, document_id: int) -> HttpResponse:
+def edit_fields(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
     document = _document_for(request, document_id)
     layouts = FieldLayout.objects.filter(created_by_id=request.user.pk).order_by("name")
     return render(
@@ -157,8 +159,10 @@ def edit_fields(request: HttpRequest, document_id: int) -> HttpResponse:
     )
 
 
-def _field_error(request: HttpRequest, document: Document, message: str) -> HttpResponse:
-    if request.htmx:  # type: ignore[attr-defined]
+def _field_error(
+    request: AuthenticatedHttpRequest, document: Document, message: str
+) -> HttpResponse:
+    if request.htmx:
         response = render(request, "documents/edit_fields.html#editor-message", {"error": message})
         # The message goes above the editor; the field's row stays as saved, and the box
         # follows the row back (field-editor.js).
@@ -169,8 +173,10 @@ def _field_error(request: HttpRequest, document: Document, message: str) -> Http
     return redirect("documents:edit_fields", document_id=document.pk)
 
 
-def _saved(request: HttpRequest, document: Document, field: Field | None) -> HttpResponse:
-    if request.htmx:  # type: ignore[attr-defined]
+def _saved(
+    request: AuthenticatedHttpRequest, document: Document, field: Field | None
+) -> HttpResponse:
+    if request.htmx:
         if field is None:
             return HttpResponse("")
         return render(request, "documents/edit_fields.html#field-row", {"field": field})
@@ -179,7 +185,7 @@ def _saved(request: HttpRequest, document: Document, field: Field | None) -> Htt
 
 @login_required
 @require_POST
-def field_add(request: HttpRequest, document_id: int) -> HttpResponse:
+def field_add(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
     document = _document_for(request, document_id)
     if not can_edit_fields(request.user, document):
         return _field_error(request, document, _("This document can no longer be changed."))
@@ -195,7 +201,7 @@ def field_add(request: HttpRequest, document_id: int) -> HttpResponse:
 
 
 def _editable_field(
-    request: HttpRequest, document_id: int, field_id: int
+    request: AuthenticatedHttpRequest, document_id: int, field_id: int
 ) -> tuple[Document, Field, HttpResponse | None]:
     """The field to change, and the refusal to return when the document is locked."""
     document = _document_for(request, document_id)
@@ -211,7 +217,9 @@ def _editable_field(
 
 @login_required
 @require_POST
-def field_change(request: HttpRequest, document_id: int, field_id: int) -> HttpResponse:
+def field_change(
+    request: AuthenticatedHttpRequest, document_id: int, field_id: int
+) -> HttpResponse:
     document, field, refusal = _editable_field(request, document_id, field_id)
     if refusal is not None:
         return refusal
@@ -227,7 +235,9 @@ def field_change(request: HttpRequest, document_id: int, field_id: int) -> HttpR
 
 @login_required
 @require_POST
-def field_remove(request: HttpRequest, document_id: int, field_id: int) -> HttpResponse:
+def field_remove(
+    request: AuthenticatedHttpRequest, document_id: int, field_id: int
+) -> HttpResponse:
     document, field, refusal = _editable_field(request, document_id, field_id)
     if refusal is not None:
         return refusal
@@ -243,20 +253,20 @@ def field_remove(request: HttpRequest, document_id: int, field_id: int) -> HttpR
 
 @login_required
 @require_GET
-def previews_status(request: HttpRequest, document_id: int) -> HttpResponse:
+def previews_status(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
     """The progress fragment the editor polls; once the previews are ready, a page reload."""
     document = _document_for(request, document_id)
     response = render(
         request, "documents/edit_fields.html#preview-progress", {"document": document}
     )
-    if request.htmx and document.previews == Document.Previews.READY:  # type: ignore[attr-defined]
+    if request.htmx and document.previews == Document.Previews.READY:
         response["HX-Refresh"] = "true"
     return response
 
 
 @login_required
 @require_POST
-def previews_retry(request: HttpRequest, document_id: int) -> HttpResponse:
+def previews_retry(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
     document = _document_for(request, document_id)
     services.previews_queue(document=document)
     return redirect("documents:edit_fields", document_id=document.pk)
@@ -267,7 +277,7 @@ def previews_retry(request: HttpRequest, document_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def layout_save(request: HttpRequest, document_id: int) -> HttpResponse:
+def layout_save(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
     document = _document_for(request, document_id)
     form = LayoutSaveForm(request.POST)
     if not form.is_valid():
@@ -277,7 +287,7 @@ def layout_save(request: HttpRequest, document_id: int) -> HttpResponse:
         layout = services.layout_save(
             document=document,
             name=form.cleaned_data["name"],
-            creator=request.user,  # type: ignore[arg-type]
+            creator=request.user,
         )
     except DocumentError as exc:
         messages.error(request, exc.message)
@@ -292,7 +302,7 @@ def layout_save(request: HttpRequest, document_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def layout_apply(request: HttpRequest, document_id: int) -> HttpResponse:
+def layout_apply(request: AuthenticatedHttpRequest, document_id: int) -> HttpResponse:
     document = _document_for(request, document_id)
     layout = get_object_or_404(FieldLayout, pk=request.POST.get("layout") or 0)
     if not can_use_layout(request.user, layout):
@@ -313,7 +323,7 @@ def layout_apply(request: HttpRequest, document_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def layout_list(request: HttpRequest) -> HttpResponse:
+def layout_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not is_employee(request.user):
         raise Http404
     layouts = FieldLayout.objects.filter(created_by_id=request.user.pk).order_by("name")
@@ -322,7 +332,7 @@ def layout_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def layout_remove(request: HttpRequest, layout_id: int) -> HttpResponse:
+def layout_remove(request: AuthenticatedHttpRequest, layout_id: int) -> HttpResponse:
     layout = get_object_or_404(FieldLayout, pk=layout_id)
     if not can_use_layout(request.user, layout):
         raise Http404
@@ -334,7 +344,7 @@ def layout_remove(request: HttpRequest, layout_id: int) -> HttpResponse:
 # Template editor ----------------------------------------------------------------------------
 
 
-def _template_for(request: HttpRequest, template_id: int) -> DocumentTemplate:
+def _template_for(request: AuthenticatedHttpRequest, template_id: int) -> DocumentTemplate:
     template = get_object_or_404(DocumentTemplate, pk=template_id)
     if not can_view_template(request.user, template):
         raise Http404
@@ -356,7 +366,7 @@ STARTER_BODY = """{% load i18n %}<h1>{{ company.legal_name }}</h1>
 
 @login_required
 @require_GET
-def template_list(request: HttpRequest) -> HttpResponse:
+def template_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not is_employee(request.user):
         raise Http404
     own = DocumentTemplate.objects.filter(builtin=False, created_by_id=request.user.pk)
@@ -385,7 +395,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
 
 
 def _editor_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     *,
     form: TemplateForm,
     template: DocumentTemplate | None,
@@ -444,10 +454,10 @@ def _history(template: DocumentTemplate | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _preview(request: HttpRequest, form: TemplateForm, page: int) -> dict[str, Any]:
+def _preview(request: AuthenticatedHttpRequest, form: TemplateForm, page: int) -> dict[str, Any]:
     data = form.data if form.is_bound else form.initial
     language = str(data.get("language") or "fr")
-    if language not in dict(TemplateForm.base_fields["language"].choices):  # type: ignore[attr-defined]
+    if language not in dict(settings.LANGUAGES):
         language = "fr"
     try:
         preview = template_preview(
@@ -455,7 +465,7 @@ def _preview(request: HttpRequest, form: TemplateForm, page: int) -> dict[str, A
             css=str(data.get("css") or ""),
             language=language,
             page=page,
-            company=company_of(request.user),  # type: ignore[arg-type]
+            company=company_of(request.user),
         )
     except DocumentError as exc:
         return {"preview": None, "preview_error": exc.message}
@@ -474,7 +484,7 @@ def _initial(template: DocumentTemplate) -> dict[str, str]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def template_new(request: HttpRequest) -> HttpResponse:
+def template_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not is_employee(request.user):
         raise Http404
     language = (get_language() or "fr")[:2]
@@ -484,7 +494,7 @@ def template_new(request: HttpRequest) -> HttpResponse:
     form = TemplateForm(request.POST)
     if form.is_valid():
         try:
-            template = services.template_create(creator=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            template = services.template_create(creator=request.user, **form.cleaned_data)
         except DocumentError as exc:
             form.add_error(None, exc.message)
         else:
@@ -506,7 +516,7 @@ def _read_only_reason(template: DocumentTemplate) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_edit(request: AuthenticatedHttpRequest, template_id: int) -> HttpResponse:
     template = _template_for(request, template_id)
     if request.method == "GET":
         return _editor_page(
@@ -518,7 +528,7 @@ def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
     form = TemplateForm(request.POST)
     if form.is_valid():
         try:
-            services.template_update(template=template, actor=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            services.template_update(template=template, actor=request.user, **form.cleaned_data)
         except DocumentError as exc:
             form.add_error(None, exc.message)
         else:
@@ -529,7 +539,7 @@ def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def template_preview_view(request: HttpRequest) -> HttpResponse:
+def template_preview_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The preview of what the editor holds: the fragment for htmx, else the whole editor."""
     if not is_employee(request.user):
         raise Http404
@@ -544,7 +554,7 @@ def template_preview_view(request: HttpRequest) -> HttpResponse:
     if template is not None and not can_edit_template(request.user, template):
         # A read-only template's fields are disabled and not posted: preview what is stored.
         form = TemplateForm(initial=_initial(template))
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(
             request, "documents/template_form.html#preview", _preview(request, form, page)
         )
@@ -553,23 +563,23 @@ def template_preview_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def template_duplicate(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_duplicate(request: AuthenticatedHttpRequest, template_id: int) -> HttpResponse:
     template = _template_for(request, template_id)
-    copy = services.template_duplicate(template=template, creator=request.user)  # type: ignore[arg-type]
+    copy = services.template_duplicate(template=template, creator=request.user)
     messages.success(request, _("This is your copy: change it and save it."))
     return redirect("documents:template_edit", template_id=copy.pk)
 
 
 @login_required
 @require_POST
-def template_default(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_default(request: AuthenticatedHttpRequest, template_id: int) -> HttpResponse:
     template = _template_for(request, template_id)
     if not can_set_default(request.user, template):
         # Seen but not a manager's: refused outright, nothing changes.
         raise PermissionDenied
     default = request.POST.get("default") == "1"
     try:
-        services.template_set_default(template=template, default=default, actor=request.user)  # type: ignore[arg-type]
+        services.template_set_default(template=template, default=default, actor=request.user)
     except DocumentError as exc:
         messages.error(request, exc.message)
     else:
@@ -586,10 +596,10 @@ def template_default(request: HttpRequest, template_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def template_remove(request: HttpRequest, template_id: int) -> HttpResponse:
+def template_remove(request: AuthenticatedHttpRequest, template_id: int) -> HttpResponse:
     template = _template_for(request, template_id)
     if not can_edit_template(request.user, template):
         raise Http404
-    services.template_delete(template=template, actor=request.user)  # type: ignore[arg-type]
+    services.template_delete(template=template, actor=request.user)
     messages.success(request, _('Template "%(name)s" deleted.') % {"name": template.name})
     return redirect("documents:template_list")

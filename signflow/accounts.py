@@ -51,6 +51,8 @@ from django_otp import verify_token as otp_verify_token
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
+from signflow.http import AuthenticatedHttpRequest
+
 logger = logging.getLogger(__name__)
 
 # The session of someone who gave the right password and still owes a code.
@@ -64,11 +66,11 @@ PENDING_SECONDS = 300
 # --- The throttle (django-axes callables, named in settings) ---------------------------------
 
 
-def login_failure_limit(request: HttpRequest, credentials: dict[str, Any] | None) -> int:
+def login_failure_limit(_request: HttpRequest, _credentials: dict[str, Any] | None) -> int:
     return settings.SIGNFLOW_LOGIN_MAX_FAILURES
 
 
-def login_lock_time(request: HttpRequest | None = None) -> timedelta:
+def login_lock_time(_request: HttpRequest | None = None) -> timedelta:
     return timedelta(seconds=settings.SIGNFLOW_LOGIN_LOCK_SECONDS)
 
 
@@ -91,8 +93,8 @@ def _lockout_message() -> str:
 
 def lockout_response(
     request: HttpRequest,
-    original_response: HttpResponse | None = None,
-    credentials: dict[str, Any] | None = None,
+    _original_response: HttpResponse | None = None,
+    _credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The login page with the lockout message, 429: the password or code was not checked."""
     request.session.pop(PENDING_SESSION_KEY, None)
@@ -235,7 +237,7 @@ def _grouped(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def _enrolment(request: HttpRequest) -> dict[str, Any]:
+def _enrolment(request: AuthenticatedHttpRequest) -> dict[str, Any]:
     key = request.session.get(ENROL_SESSION_KEY)
     if not isinstance(key, str):
         key = default_key()
@@ -280,7 +282,7 @@ def two_factor_disable(*, user: Any) -> None:
 @sensitive_post_parameters("code")
 @never_cache
 @require_http_methods(["GET", "POST"])
-def two_factor(request: HttpRequest) -> HttpResponse:
+def two_factor(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Turn two-step login on (scan, then confirm a code) or off (with a current code)."""
     device = confirmed_device(request.user)
     form = CodeForm(request.POST or None)
@@ -317,7 +319,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "form": form,
         "device": device,
-        "staff_required": request.user.is_staff,  # type: ignore[union-attr]
+        "staff_required": request.user.is_staff,
     }
     if device is None:
         context.update(_enrolment(request))
@@ -334,7 +336,7 @@ class SignFlowAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and two_factor_satisfied(request)
 
-    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+    def login(self, request: HttpRequest, _extra_context: dict[str, Any] | None = None) -> Any:
         user = request.user
         if user.is_active and user.is_staff and not two_factor_satisfied(request):
             if confirmed_device(user) is not None:

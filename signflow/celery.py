@@ -34,7 +34,7 @@ BATCH_QUEUE = "bulk"
 
 
 @setup_logging.connect
-def _use_django_logging(**kwargs: Any) -> None:
+def _use_django_logging(**_kwargs: Any) -> None:
     """Workers log like the web processes (JSON, request id, redaction): Django's LOGGING,
     not Celery's own handler."""
     from django.conf import settings
@@ -50,9 +50,7 @@ def _queue_of(task: Any) -> str | None:
     return str(app.amqp.router.route({}, task.name)["queue"].name)
 
 
-def route_batch_deliveries(
-    name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any = None, **kw: Any
-) -> dict[str, str] | None:
+def route_batch_deliveries(name: str, *_args: Any, **_kw: Any) -> dict[str, str] | None:
     """Deliveries queued from inside a `bulk` task (reminders, expiry, bulk sends) go to `bulk`.
 
     The code a signer asks for, an invitation sent from the board, the next signer's link: all
@@ -62,6 +60,6 @@ def route_batch_deliveries(
         return None
     if not current_task:  # queued by a web request or a command, not by a task
         return None
-    if _queue_of(current_task._get_current_object()) == BATCH_QUEUE:  # type: ignore[attr-defined]
+    if _queue_of(current_task) == BATCH_QUEUE:  # the proxy reads the running task's attributes
         return {"queue": BATCH_QUEUE}
     return None

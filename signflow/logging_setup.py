@@ -60,7 +60,7 @@ def _redact_item(key: Any, item: Any, depth: int) -> Any:
     return _redact(item, depth + 1)
 
 
-def redact(logger: Any, method_name: str, event_dict: EventDict) -> EventDict:
+def redact(_logger: Any, _method_name: str, event_dict: EventDict) -> EventDict:
     """structlog processor: masks link tokens, codes and secret-named values (see above)."""
     redacted = _redact(dict(event_dict))
     assert isinstance(redacted, dict)

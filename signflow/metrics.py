@@ -204,13 +204,13 @@ _started: dict[str, float] = {}
 
 
 @task_prerun.connect
-def _seal_started(task_id: str = "", task: Any = None, **kwargs: Any) -> None:
+def _seal_started(task_id: str = "", task: Any = None, **_kwargs: Any) -> None:
     if task is not None and task.name == SEAL_TASK:
         _started[task_id] = time.monotonic()
 
 
 @task_postrun.connect
-def _seal_finished(task_id: str = "", task: Any = None, args: Any = (), **kwargs: Any) -> None:
+def _seal_finished(task_id: str = "", task: Any = None, args: Any = (), **_kwargs: Any) -> None:
     started = _started.pop(task_id, None)
     if task is None or task.name != SEAL_TASK or started is None or not args:
         return

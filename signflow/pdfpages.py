@@ -2,9 +2,9 @@
 
 Sealing edits documents with pikepdf (qpdf): it reads objects from the file as they are needed
 and copies unchanged stream data straight from the input when it writes, so a 20 MB scan is
-never held in memory whole. documents.uploads.PageGeometry and verification.stamping read
-`mediabox`, `cropbox` and `get("/Rotate")` as pypdf pages offer them (inherited from the page
-tree, the CropBox falling back to the MediaBox): `PikePage` offers the same on a pikepdf page.
+never held in memory whole. signflow.pdf.PageGeometry reads `mediabox`, `cropbox` and
+`get("/Rotate")` as pypdf pages offer them (inherited from the page tree, the CropBox falling
+back to the MediaBox): `PikePage` offers the same on a pikepdf page.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ validates it (length limits apply to what is stored).
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
@@ -81,6 +81,7 @@ class CleanTextMixin:
     fields: dict[str, forms.Field]
     data: Any
     is_bound: bool
+    add_prefix: Callable[[str], str]  # forms.BaseForm's
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -95,7 +96,7 @@ class CleanTextMixin:
         for name, field in self.fields.items():
             if not isinstance(field, forms.CharField):
                 continue
-            key = self.add_prefix(name)  # type: ignore[attr-defined]
+            key = self.add_prefix(name)
             if key not in cleaned:
                 continue
             multiline = isinstance(field.widget, forms.Textarea)

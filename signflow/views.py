@@ -32,7 +32,7 @@ FAVICON_PATH = Path(settings.BASE_DIR) / "static" / "favicon.ico"
 
 
 @require_safe
-def favicon(request: HttpRequest) -> HttpResponse:
+def favicon(_request: HttpRequest) -> HttpResponse:
     """/favicon.ico, which browsers and feed readers ask for whatever the page links: the icon,
     not a 15 KB "not found" page. Pages link the SVG (templates/base.html)."""
     response = HttpResponse(FAVICON_PATH.read_bytes(), content_type="image/x-icon")
@@ -40,7 +40,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(_request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
@@ -120,7 +120,7 @@ READYZ_CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
+def readyz(_request: HttpRequest) -> JsonResponse:
     """Whether this process can serve: database, Redis, storage and keys, each timed.
 
     The body names each check and its duration, never an error message (they can carry paths

@@ -185,7 +185,7 @@ def _card_response(
     return render(
         request,
         "signing/_card.html",
-        {"env": selectors.card(envelope_id=envelope_id), "notice": notice, "error": error},
+        {"card": selectors.card(envelope_id=envelope_id), "notice": notice, "error": error},
     )
 
 

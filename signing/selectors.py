@@ -399,9 +399,13 @@ class Cursor:
             return None
 
 
+KeyRow = tuple[int, str, datetime.datetime]  # (id, status, status_changed_at) of a card
+_StatusRow = tuple[int, str, datetime.datetime | None]  # as the database types the column
+
+
 def _status_page(
     qs: QuerySet[Envelope], status: str, after: Cursor | None, limit: int
-) -> QuerySet[Envelope]:
+) -> QuerySet[Envelope, _StatusRow]:
     page = qs.filter(status=status, status_changed_at__isnull=False)
     if after is not None:
         page = page.filter(
@@ -410,12 +414,12 @@ def _status_page(
         )
     return page.order_by("-status_changed_at", "-pk").values_list(
         "pk", "status", "status_changed_at"
-    )[:limit]  # type: ignore[return-value]
+    )[:limit]
 
 
 def _page_keys(
     qs: QuerySet[Envelope], statuses: Iterable[str], after: Cursor | None, limit: int
-) -> list[tuple[int, str, datetime.datetime]]:
+) -> list[KeyRow]:
     """Up to `limit` newest (id, status, changed) per status, in as few queries as the DB allows.
 
     `status IN (...) ORDER BY changed` cannot walk an index and sorts the whole column; one
@@ -424,12 +428,14 @@ def _page_keys(
     pages = [_status_page(qs, status, after, limit) for status in statuses]
     if not pages:
         return []
+    rows: list[_StatusRow] = []
     if connection.features.supports_slicing_ordering_in_compound and len(pages) > 1:
-        return list(pages[0].union(*pages[1:], all=True))  # type: ignore[arg-type]
-    rows: list[tuple[int, str, datetime.datetime]] = []
-    for page in pages:
-        rows.extend(page)  # type: ignore[arg-type]
-    return rows
+        rows.extend(pages[0].union(*pages[1:], all=True))
+    else:
+        for page in pages:
+            rows.extend(page)
+    # Every page filters status_changed_at IS NOT NULL; this tells the type checker so.
+    return [(pk, status, changed) for pk, status, changed in rows if changed is not None]
 
 
 def _initials(user: User) -> str:
@@ -439,9 +445,45 @@ def _initials(user: User) -> str:
     return user.get_username()[:2].upper()
 
 
-def _decorate(cards: list[Envelope], now: datetime.datetime) -> None:
+@dataclass(frozen=True)
+class Card:
+    """An envelope as a board card or a list row shows it (signing/_card.html, board_list.html):
+    the envelope itself, its last message to a party and the flags computed once."""
+
+    envelope: Envelope
+    last_message: Message | None
+    initials: str
+    column: str  # the board column key of its status
+    deadline_near: bool
+    overdue: bool
+    reminder_due: bool
+    alert: bool  # shown in red: deadline near, reminder due or sealing failed
+    download: bool  # the sealed PDF can be downloaded
+
+    @classmethod
+    def of(cls, envelope: Envelope, last_message: Message | None, now: datetime.datetime) -> "Card":
+        is_open = envelope.status in Envelope.OPEN_STATUSES
+        deadline = envelope.deadline if is_open else None
+        deadline_near = bool(deadline and deadline <= now + NEAR_DEADLINE)
+        reminder_due = is_reminder_due(envelope, now)
+        sealing_failed = envelope.status == Envelope.Status.SEALING_FAILED
+        return cls(
+            envelope=envelope,
+            last_message=last_message,
+            initials=_initials(envelope.responsible),
+            column=COLUMN_OF_STATUS.get(envelope.status, ""),
+            deadline_near=deadline_near,
+            overdue=bool(deadline and deadline < now),
+            reminder_due=reminder_due,
+            alert=deadline_near or reminder_due or sealing_failed,
+            download=envelope.status == Envelope.Status.COMPLETED
+            and envelope.sealed_id is not None,
+        )
+
+
+def _cards(envelopes: list[Envelope], now: datetime.datetime) -> list[Card]:
     """Last message per card in one query, and the flags a card shows."""
-    ids = [card.pk for card in cards]
+    ids = [envelope.pk for envelope in envelopes]
     latest_ids = (
         Message.objects.filter(envelope_id__in=ids, party__isnull=False)
         .order_by()
@@ -450,38 +492,33 @@ def _decorate(cards: list[Envelope], now: datetime.datetime) -> None:
         .values("last")
     )
     last = {m.envelope_id: m for m in Message.objects.filter(pk__in=latest_ids)} if ids else {}
-    for card in cards:
-        card.last_message = last.get(card.pk)  # type: ignore[attr-defined]
-        card.initials = _initials(card.responsible)  # type: ignore[attr-defined]
-        card.column = COLUMN_OF_STATUS.get(card.status, "")  # type: ignore[attr-defined]
-        is_open = card.status in Envelope.OPEN_STATUSES
-        card.deadline_near = bool(  # type: ignore[attr-defined]
-            is_open and card.deadline and card.deadline <= now + NEAR_DEADLINE
-        )
-        card.overdue = bool(is_open and card.deadline and card.deadline < now)  # type: ignore[attr-defined]
-        card.reminder_due = is_reminder_due(card, now)  # type: ignore[attr-defined]
-        sealing_failed = card.status == Envelope.Status.SEALING_FAILED
-        card.alert = card.deadline_near or card.reminder_due or sealing_failed  # type: ignore[attr-defined]
-        card.download = (  # type: ignore[attr-defined]
-            card.status == Envelope.Status.COMPLETED and card.sealed_id is not None
-        )
+    return [Card.of(envelope, last.get(envelope.pk), now) for envelope in envelopes]
 
 
-def _cards_by_id(ids: list[int]) -> dict[int, Envelope]:
-    cards = list(
+def _cards_by_id(ids: list[int]) -> dict[int, Card]:
+    envelopes = list(
         Envelope.objects.filter(pk__in=ids).select_related("counterparty", "responsible", "company")
     )
-    _decorate(cards, timezone.now())
-    return {card.pk: card for card in cards}
+    return {card.envelope.pk: card for card in _cards(envelopes, timezone.now())}
 
 
-def card(*, envelope_id: int) -> Envelope:
-    """One card, decorated like on the board (after an action on it)."""
+def card(*, envelope_id: int) -> Card:
+    """One card, computed like on the board (after an action on it)."""
     return _cards_by_id([envelope_id])[envelope_id]
 
 
+def _next_cursor(cards: list[Card], has_more: bool) -> str:
+    """Where "load more" continues: after the last card shown (none when nothing is left)."""
+    if not (has_more and cards):
+        return ""
+    last = cards[-1].envelope
+    if last.status_changed_at is None:  # never: pages only hold cards with a stage change time
+        return ""
+    return Cursor(changed=last.status_changed_at, pk=last.pk).encode()
+
+
 def _column(
-    key: str, stats: dict[str, dict[str, Any]], cards: list[Envelope], has_more: bool
+    key: str, stats: dict[str, dict[str, Any]], cards: list[Card], has_more: bool
 ) -> dict[str, Any]:
     statuses = COLUMN_STATUSES[key]
     count = sum(stats.get(s, {}).get("n", 0) for s in statuses)
@@ -491,11 +528,6 @@ def _column(
     by_status = [
         (Envelope.Status(s).label, stats[s]["n"]) for s in statuses if stats.get(s, {}).get("n")
     ]
-    next_cursor = (
-        Cursor(changed=cards[-1].status_changed_at, pk=cards[-1].pk).encode()  # type: ignore[arg-type]
-        if has_more and cards
-        else ""
-    )
     return {
         "key": key,
         "title": BOARD_TITLES[key],
@@ -503,13 +535,13 @@ def _column(
         "total": total,
         "by_status": by_status,
         "cards": cards,
-        "next": next_cursor,
+        "next": _next_cursor(cards, has_more),
     }
 
 
 def _pages_for(
     qs: QuerySet[Envelope], keys: list[str], after: Cursor | None, limit: int
-) -> dict[str, tuple[list[Envelope], bool]]:
+) -> dict[str, tuple[list[Card], bool]]:
     statuses = [status for key in keys for status in COLUMN_STATUSES[key]]
     rows = _page_keys(qs, statuses, after, limit + 1)
     per_column: dict[str, list[tuple[int, str, datetime.datetime]]] = defaultdict(list)
@@ -583,17 +615,12 @@ def board_changes(*, user: Any, params: Mapping[str, Any], seen: str) -> tuple[s
 
 def column_page(
     *, user: Any, params: Mapping[str, Any], key: str, after: Cursor | None
-) -> tuple[BoardFilters, list[Envelope], str]:
+) -> tuple[BoardFilters, list[Card], str]:
     """The next cards of one column after a keyset cursor (load more): no count, no offset."""
     filters = parse_filters(params, user=user)
     qs = filtered_envelopes(user=user, filters=filters)
     cards, more = _pages_for(qs, [key], after, CARDS_PER_PAGE)[key]
-    next_cursor = (
-        Cursor(changed=cards[-1].status_changed_at, pk=cards[-1].pk).encode()  # type: ignore[arg-type]
-        if more and cards
-        else ""
-    )
-    return filters, cards, next_cursor
+    return filters, cards, _next_cursor(cards, more)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -605,7 +632,7 @@ LIST_PAGE = 50
 
 def envelope_list(
     *, user: Any, params: Mapping[str, Any], sort: str, page: int
-) -> tuple[BoardFilters, list[Envelope], bool]:
+) -> tuple[BoardFilters, list[Card], bool]:
     """One page of the filtered envelopes, sorted; whether there is a next page."""
     filters = parse_filters(params, user=user)
     qs = filtered_envelopes(user=user, filters=filters).order_by(*SORTS[sort])
@@ -613,9 +640,7 @@ def envelope_list(
     rows = list(
         qs.select_related("counterparty", "responsible", "company")[start : start + LIST_PAGE + 1]
     )
-    cards = rows[:LIST_PAGE]
-    _decorate(cards, timezone.now())
-    return filters, cards, len(rows) > LIST_PAGE
+    return filters, _cards(rows[:LIST_PAGE], timezone.now()), len(rows) > LIST_PAGE
 
 
 def envelope_export_rows(*, user: Any, params: Mapping[str, Any], sort: str) -> Iterable[Envelope]:

@@ -1,9 +1,7 @@
 """The signer's pages: opened from a link, no account. Mobile first."""
 
 import base64
-import io
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
@@ -16,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from documents.models import Field
+from documents.selectors import page_sizes
 from signflow import net, pdfguard
 from signflow.text import clean_text
 from signing import images, services, stamps
@@ -56,20 +55,6 @@ def _confirmed(request: HttpRequest, party: Party) -> bool:
     return party.otp_confirmed_at is not None and party.pk in request.session.get(SESSION_KEY, [])
 
 
-@lru_cache(maxsize=256)
-def _page_sizes(sha256: str, path: str) -> list[tuple[float, float]]:
-    """(width, height) of each page as displayed (after /Rotate, visible box): the space of
-    the Field rectangles and of the page images the boxes are laid over."""
-    from pypdf import PdfReader
-
-    from documents.uploads import PageGeometry
-
-    with open(path, "rb") as fh:
-        reader = PdfReader(io.BytesIO(fh.read()))
-        geometries = [PageGeometry.of(p) for p in reader.pages]
-        return [(geometry.width, geometry.height) for geometry in geometries]
-
-
 def _document_fields(envelope: Envelope) -> list[Field]:
     """Every field of the document in reading order, each with `is_filled`: one query serves
     both the page boxes and the party's own form."""
@@ -96,7 +81,8 @@ def _value_overlays(envelope: Envelope) -> dict[int, dict[str, str]]:
 
 def _pages(envelope: Envelope, party: Party, fields: list[Field]) -> list[dict[str, Any]]:
     document = envelope.document
-    sizes = _page_sizes(document.sha256, document.pdf.path)
+    # As displayed (after /Rotate, visible box): the space of the Field rectangles.
+    sizes = page_sizes(document)
     # One more query, only once somebody has filled something: the later views of a page
     # nobody signed yet stay at their budget (tests/signing/test_query_counts.py).
     overlays = _value_overlays(envelope) if any(f.is_filled for f in fields) else {}  # type: ignore[attr-defined]

@@ -82,7 +82,8 @@ def newest_timestamp_expiry(pdf_bytes: bytes) -> dt.datetime | None:
                             cert = candidate
         if cert is None:
             return None
-    return cert["tbs_certificate"]["validity"]["not_after"].native  # type: ignore[no-any-return]
+    not_after = cert["tbs_certificate"]["validity"]["not_after"].native
+    return not_after if isinstance(not_after, dt.datetime) else None
 
 
 def add_archive_timestamp(document: SealedDocument, *, force: bool = False) -> bool:

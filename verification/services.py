@@ -196,7 +196,9 @@ class PreparedSeal:
             sha256=str(data["sha256"]),
             sealed_at=str(data["sealed_at"]),
             tsa_name=str(data["tsa_name"]),
-            seal_box=tuple(int(v) for v in box) if box else None,  # type: ignore[arg-type]
+            seal_box=(int(box[0]), int(box[1]), int(box[2]), int(box[3]), int(box[4]))
+            if box
+            else None,
             reason=str(data["reason"]),
             location=str(data["location"]),
             stamp_text=str(data["stamp_text"]),

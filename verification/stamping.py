@@ -2,9 +2,8 @@
 
 The stripe sits along the bottom edge of each page *as displayed*: after /Rotate, inside the
 visible box (the CropBox clipped to the MediaBox, as pdfium and viewers show it). Its text
-matrix is therefore rotated and moved in the page's user space (`_stripe_matrix`), the same
-mapping as documents.uploads.PageGeometry.to_user (kept here so that sealing does not depend on
-the documents app).
+matrix is therefore rotated and moved in the page's user space (`_stripe_matrix`), from the
+same page geometry as the fields (signflow.pdf.PageGeometry).
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ import io
 import re
 from typing import IO, Any
 from xml.sax.saxutils import escape
+
+from signflow.pdf import PageGeometry
 
 STRIPE_FONT = "/SFStripe"
 STRIPE_FONT_FILE = "DejaVuSans.ttf"  # embedded (subset to WinAnsi), in static/fonts
@@ -34,30 +35,11 @@ def _pdf_string(text: str) -> bytes:
     return b"(" + escaped + b")"
 
 
-def _box(box: Any) -> tuple[float, float, float, float]:
-    values = [float(value) for value in box]
-    return (
-        min(values[0], values[2]),
-        min(values[1], values[3]),
-        max(values[0], values[2]),
-        max(values[1], values[3]),
-    )
-
-
 def _visible_box(page: Any) -> tuple[tuple[float, float, float, float], int]:
     """The page's visible box (CropBox clipped to MediaBox) and its clockwise quarter turns."""
-    media = _box(page.mediabox)
-    crop = _box(page.cropbox)
-    left, bottom = max(media[0], crop[0]), max(media[1], crop[1])
-    right, top = min(media[2], crop[2]), min(media[3], crop[3])
-    if right <= left or top <= bottom:
-        left, bottom, right, top = media
-    try:
-        value = page.get("/Rotate", 0)
-        rotate = int(float(value.get_object() if hasattr(value, "get_object") else value))
-    except (TypeError, ValueError):
-        rotate = 0
-    return (left, bottom, right, top), int(rotate / 90) % 4  # read as pdfium does
+    geometry = PageGeometry.of(page)
+    box = (geometry.left, geometry.bottom, geometry.right, geometry.top)
+    return box, geometry.rotation // 90
 
 
 def _stripe_matrix(page: Any) -> tuple[float, float, float, float, float, float]:
@@ -75,16 +57,7 @@ def _stripe_matrix(page: Any) -> tuple[float, float, float, float, float, float]
 
 def display_size(page: Any) -> tuple[float, float]:
     """Width and height of `page` as displayed: its visible box, turned by /Rotate."""
-    (left, bottom, right, top), quarter = _visible_box(page)
-    width, height = right - left, top - bottom
-    return (height, width) if quarter % 2 else (width, height)
-
-
-def first_page_size(pdf_bytes: bytes) -> tuple[float, float] | None:
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(pdf_bytes))
-    return display_size(reader.pages[0]) if len(reader.pages) else None
+    return PageGeometry.of(page).size
 
 
 @functools.lru_cache(maxsize=1)

@@ -46,7 +46,7 @@ class HashingLimitUploadHandler(FileUploadHandler):
         self._digest = hashlib.sha256()
         self._size = 0
 
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+    def receive_data_chunk(self, raw_data: bytes, _start: int) -> bytes:
         self._size += len(raw_data)
         if self._size > self.limit:
             self.too_large = True
@@ -55,7 +55,7 @@ class HashingLimitUploadHandler(FileUploadHandler):
         self._digest.update(raw_data)
         return raw_data
 
-    def file_complete(self, file_size: int) -> None:
+    def file_complete(self, _file_size: int) -> None:
         if self._digest is not None and self.field_name:
             self.digests[self.field_name] = self._digest.hexdigest()
         return None

@@ -165,7 +165,7 @@ def by_code(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_GET
-def root_certificate(request: HttpRequest) -> HttpResponse:
+def root_certificate(_request: HttpRequest) -> HttpResponse:
     response = HttpResponse(
         keys.get_key_material().root_pem(), content_type="application/x-pem-file"
     )

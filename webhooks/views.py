@@ -5,12 +5,13 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from signflow.errors import SignFlowError
+from signflow.http import AuthenticatedHttpRequest
 from webhooks import access, services
 from webhooks.events import EVENT_TYPES
 from webhooks.forms import EndpointForm
@@ -19,17 +20,19 @@ from webhooks.models import Endpoint, WebhookDelivery
 LOG_PAGE = 50
 
 
-def _require_manager(request: HttpRequest) -> None:
+def _require_manager(request: AuthenticatedHttpRequest) -> None:
     if not access.can_manage_webhooks(request.user):
         raise PermissionDenied
 
 
-def _endpoint(request: HttpRequest, endpoint_id: int) -> Endpoint:
+def _endpoint(request: AuthenticatedHttpRequest, endpoint_id: int) -> Endpoint:
     _require_manager(request)
     return get_object_or_404(Endpoint.objects.live(), pk=endpoint_id)
 
 
-def _save(request: HttpRequest, form: EndpointForm, endpoint: Endpoint | None) -> Endpoint | None:
+def _save(
+    request: AuthenticatedHttpRequest, form: EndpointForm, endpoint: Endpoint | None
+) -> Endpoint | None:
     """Call the service; its refusal goes on the form, next to the field it names."""
     data = form.cleaned_data
     try:
@@ -38,7 +41,7 @@ def _save(request: HttpRequest, form: EndpointForm, endpoint: Endpoint | None) -
                 url=data["url"],
                 events=data["events"],
                 description=data["description"],
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
             )
         return services.endpoint_update(
             endpoint=endpoint,
@@ -47,21 +50,23 @@ def _save(request: HttpRequest, form: EndpointForm, endpoint: Endpoint | None) -
             description=data["description"],
         )
     except SignFlowError as exc:
-        for name, errors in (exc.fields or {None: [exc.message]}).items():  # type: ignore[dict-item]
+        if not exc.fields:
+            form.add_error(None, exc.message)
+        for name, errors in (exc.fields or {}).items():
             for error in errors:
                 form.add_error(name if name in form.fields else None, error)
     return None
 
 
 @login_required
-def endpoint_list(request: HttpRequest) -> HttpResponse:
+def endpoint_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_manager(request)
     endpoints = Endpoint.objects.live()
     return render(request, "webhooks/endpoint_list.html", {"endpoints": endpoints})
 
 
 @login_required
-def endpoint_create(request: HttpRequest) -> HttpResponse:
+def endpoint_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_manager(request)
     form = EndpointForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -73,7 +78,7 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def endpoint_edit(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def endpoint_edit(request: AuthenticatedHttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     initial = {"url": endpoint.url, "description": endpoint.description, "events": endpoint.events}
     form = EndpointForm(request.POST if request.method == "POST" else None, initial=initial)
@@ -83,13 +88,13 @@ def endpoint_edit(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     return render(request, "webhooks/endpoint_form.html", {"form": form, "endpoint": endpoint})
 
 
-def _before(request: HttpRequest) -> int | None:
+def _before(request: AuthenticatedHttpRequest) -> int | None:
     raw = request.GET.get("before", "")
     return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 @login_required
-def endpoint_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def endpoint_detail(request: AuthenticatedHttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     deliveries = endpoint.deliveries.select_related("envelope").order_by("-id")
     status = request.GET.get("status", "")
@@ -113,7 +118,7 @@ def endpoint_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def endpoint_rotate(request: AuthenticatedHttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     services.endpoint_rotate_secret(endpoint=endpoint)
     messages.success(
@@ -125,7 +130,7 @@ def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def endpoint_active(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def endpoint_active(request: AuthenticatedHttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     active = request.POST.get("active") == "1"
     services.endpoint_set_active(endpoint=endpoint, active=active)
@@ -135,7 +140,7 @@ def endpoint_active(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def endpoint_delete(request: AuthenticatedHttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     services.endpoint_delete(endpoint=endpoint)
     messages.success(request, _("Endpoint deleted."))
@@ -144,14 +149,16 @@ def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def endpoint_test(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def endpoint_test(request: AuthenticatedHttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     services.endpoint_send_test(endpoint=endpoint)
     messages.success(request, _("Test event queued: its delivery is at the top of the log."))
     return redirect("webhooks:endpoint_detail", endpoint.pk)
 
 
-def _delivery(request: HttpRequest, endpoint_id: int, delivery_id: int) -> WebhookDelivery:
+def _delivery(
+    request: AuthenticatedHttpRequest, endpoint_id: int, delivery_id: int
+) -> WebhookDelivery:
     endpoint = _endpoint(request, endpoint_id)
     return get_object_or_404(
         WebhookDelivery.objects.select_related("endpoint", "envelope"),
@@ -161,7 +168,9 @@ def _delivery(request: HttpRequest, endpoint_id: int, delivery_id: int) -> Webho
 
 
 @login_required
-def delivery_detail(request: HttpRequest, endpoint_id: int, delivery_id: int) -> HttpResponse:
+def delivery_detail(
+    request: AuthenticatedHttpRequest, endpoint_id: int, delivery_id: int
+) -> HttpResponse:
     delivery = _delivery(request, endpoint_id, delivery_id)
     return render(
         request,
@@ -176,7 +185,9 @@ def delivery_detail(request: HttpRequest, endpoint_id: int, delivery_id: int) ->
 
 @login_required
 @require_POST
-def delivery_redeliver(request: HttpRequest, endpoint_id: int, delivery_id: int) -> HttpResponse:
+def delivery_redeliver(
+    request: AuthenticatedHttpRequest, endpoint_id: int, delivery_id: int
+) -> HttpResponse:
     delivery = _delivery(request, endpoint_id, delivery_id)
     try:
         services.delivery_redeliver(delivery=delivery)

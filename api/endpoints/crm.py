@@ -152,7 +152,9 @@ def contact_list(request: HttpRequest, counterparty_id: int) -> Any:
     return [contact_out(c) for c in counterparty.contacts.all()]
 
 
-def _save_contact(data: dict[str, Any], instance: Contact | None, counterparty: Counterparty):  # type: ignore[no-untyped-def]
+def _save_contact(
+    data: dict[str, Any], instance: Contact | None, counterparty: Counterparty
+) -> Contact:
     form = ContactForm(data, instance=instance)
     if not form.is_valid():
         raise form_error(form)

@@ -215,7 +215,12 @@ def envelope_replace(*, envelope: Envelope, actor: User, reason: str) -> Envelop
         )
 
 
-def envelope_set_language(*, envelope: Envelope, actor: User, language: str) -> Envelope:
+def envelope_set_language(
+    *,
+    envelope: Envelope,
+    actor: User,  # noqa: ARG001 - every write names its actor; this draft edit is not audited yet
+    language: str,
+) -> Envelope:
     """Change a draft's document language now (the send screen then shows the document as it
     will be sent); sending in another language does the same."""
     if language not in dict(Envelope.Language.choices):

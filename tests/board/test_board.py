@@ -106,9 +106,9 @@ def test_filters_narrow_the_board(client, manager, many_envelopes):
         columns = selectors.board_columns(
             user=manager, params=dict(p.split("=") for p in query.split("&"))
         )
-        cards = [card for column in columns for card in column["cards"]]
-        assert cards, query
-        assert all(holds(card) for card in cards), query
+        envelopes = [card.envelope for column in columns for card in column["cards"]]
+        assert envelopes, query
+        assert all(holds(envelope) for envelope in envelopes), query
 
 
 def test_the_period_filter_uses_creation_dates(manager, many_envelopes):
@@ -116,9 +116,9 @@ def test_the_period_filter_uses_creation_dates(manager, many_envelopes):
     day = timezone.localtime(envelope.created_at).date()
     params = {"created_from": day.isoformat(), "created_to": day.isoformat()}
     columns = selectors.board_columns(user=manager, params=params)
-    cards = [card for column in columns for card in column["cards"]]
-    assert envelope in cards
-    assert all(timezone.localtime(c.created_at).date() == day for c in cards)
+    envelopes = [card.envelope for column in columns for card in column["cards"]]
+    assert envelope in envelopes
+    assert all(timezone.localtime(e.created_at).date() == day for e in envelopes)
 
 
 def test_needs_my_action_lists_my_open_envelopes_with_a_failed_message_or_near_deadline(
@@ -142,7 +142,7 @@ def test_a_reminder_due_counts_as_needing_action(sender, sent_envelope):
         status_changed_at=timezone.now() - timedelta(days=4), reminder_every_days=3
     )
     columns = selectors.board_columns(user=sender, params={"mine": "1"})
-    assert [c.pk for column in columns for c in column["cards"]] == [sent_envelope.pk]
+    assert [c.envelope.pk for column in columns for c in column["cards"]] == [sent_envelope.pk]
     assert columns[1]["cards"][0].reminder_due
 
 

@@ -1,6 +1,6 @@
 """PDFs whose pages are turned (/Rotate) or cropped (MediaBox origin, smaller CropBox).
 
-Everything here is written independently of documents.uploads.PageGeometry, so that the tests
+Everything here is written independently of signflow.pdf.PageGeometry, so that the tests
 check the app's mapping against a second implementation and against pdfium's rendering.
 """
 

@@ -100,7 +100,7 @@ def demo_stamp_png(*, name: str, city: str, siren: str) -> bytes:
 class Command(BaseCommand):
     help = "Load the French demo data (idempotent) and print the demo logins."
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *_args: Any, **_options: Any) -> None:
         # The demo is French: timeline texts are stored in the language active when written.
         with translation.override("fr"), transaction.atomic():
             self._seed()

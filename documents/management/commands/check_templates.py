@@ -19,7 +19,7 @@ from documents.rendering import template_compile_error
 class Command(BaseCommand):
     help = "List the stored document templates that the template sandbox refuses."
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *_args: Any, **_options: Any) -> None:
         refused = 0
         for template in DocumentTemplate.objects.select_related("created_by").order_by("pk"):
             problem = template_compile_error(template.body)

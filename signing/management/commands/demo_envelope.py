@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, help="Write the sealed PDF here.")
         parser.add_argument("--language", choices=["fr", "en"], default="fr")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *_args: Any, **options: Any) -> None:
         celery_app.conf.task_always_eager = True  # the whole flow in this process
         envelope = demo_envelope(complete=options["complete"], language=options["language"])
         self.stdout.write(f"Envelope {envelope.public_id}: {envelope.get_status_display()}")

@@ -66,9 +66,10 @@ def placeholder_pdf() -> bytes:
 
 
 @contextlib.contextmanager
-def _keep_given_times(*fields: models.DateTimeField) -> Iterator[None]:
-    """Let bulk_create store the generated creation times instead of now()."""
-    saved = [(f, f.auto_now_add) for f in fields]
+def _keep_given_times(*model_classes: type[models.Model]) -> Iterator[None]:
+    """Let bulk_create store the generated creation times (`created_at`) instead of now()."""
+    fields = [m._meta.get_field("created_at") for m in model_classes]
+    saved = [(f, f.auto_now_add) for f in fields if isinstance(f, models.DateTimeField)]
     for f, _ in saved:
         f.auto_now_add = False
     try:
@@ -88,7 +89,7 @@ class Command(BaseCommand):
         parser.add_argument("--employees", type=int, default=12)
         parser.add_argument("--counterparties", type=int, default=400)
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *_args: Any, **options: Any) -> None:
         started = time.monotonic()
         rng = random.Random(options["seed"])
         companies = self._companies()
@@ -238,11 +239,7 @@ class Command(BaseCommand):
     def _write(self, specs: list[dict[str, Any]], sha: str) -> None:
         with (
             transaction.atomic(),
-            _keep_given_times(
-                Document._meta.get_field("created_at"),  # type: ignore[arg-type]
-                Envelope._meta.get_field("created_at"),  # type: ignore[arg-type]
-                Message._meta.get_field("created_at"),  # type: ignore[arg-type]
-            ),
+            _keep_given_times(Document, Envelope, Message),
         ):
             documents = Document.objects.bulk_create(
                 [

@@ -55,7 +55,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--verbose", action="store_true", help="also list the files found")
 
-    def handle(self, *args: Any, verbose: bool = False, **options: Any) -> None:
+    def handle(self, *_args: Any, verbose: bool = False, **_options: Any) -> None:
         checked = problems = 0
         rows = SealedDocument.objects.only("code", "sha256", "size", "file").order_by("pk")
         for document in rows.iterator(chunk_size=500):

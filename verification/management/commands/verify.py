@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("file", help="path of the PDF to verify")
         parser.add_argument("--json", action="store_true", help="print the JSON API's answer")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *_args: Any, **options: Any) -> None:
         try:
             with open(options["file"], "rb") as fh:
                 result = verify_pdf(data=fh, with_diff=not options["json"])
