@@ -28,8 +28,7 @@ from documents.errors import DocumentError
 from documents.fetcher import SandboxedURLFetcher, static_root
 from documents.models import Document, Field
 from documents.uploads import max_pixels
-from signflow.pdf import PageGeometry
-from signflow.pdfpages import PikePage
+from signflow.pdf import PageGeometry, PikePage
 
 logger = logging.getLogger(__name__)
 

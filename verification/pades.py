@@ -320,7 +320,6 @@ def sign(
     With `output_path`, pyHanko writes the sealed file there and `SealOutput.pdf` stays empty:
     the caller hashes and stores it from the file, and no copy of it is held in memory.
     """
-    from pyhanko import stamp
     from pyhanko.sign import fields, signers
     from pyhanko.sign.general import SigningError
     from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -344,12 +343,7 @@ def sign(
         signature_metadata(material, reason=reason, location=location),
         signer=signer,
         timestamper=timestamper,
-        stamp_style=stamp.TextStampStyle(
-            stamp_text=_stamp_safe(stamp_text) + "\n%(ts)s",
-            border_width=1,
-            timestamp_format="%Y-%m-%d %H:%M:%S %Z",
-            text_box_style=_stamp_text_style(),
-        ),
+        stamp_style=_stamp_style(stamp_text),
         new_field_spec=field_spec,
     )
     try:
@@ -367,6 +361,18 @@ def sign(
         timestamp_time=ts_time,
         tsa_name=tsa_display_name(),
         path=output_path,
+    )
+
+
+def _stamp_style(stamp_text: str) -> Any:
+    """The visible seal box: the text, then the timestamp's time, in a thin frame."""
+    from pyhanko import stamp
+
+    return stamp.TextStampStyle(
+        stamp_text=_stamp_safe(stamp_text) + "\n%(ts)s",
+        border_width=1,
+        timestamp_format="%Y-%m-%d %H:%M:%S %Z",
+        text_box_style=_stamp_text_style(),
     )
 
 

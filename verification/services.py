@@ -321,7 +321,7 @@ def _stamp(
     with it to `into`; the document's page count and the certificate."""
     import pikepdf
 
-    from signflow.pdfpages import PikePage
+    from signflow.pdf import PikePage
 
     source.seek(0)
     with pikepdf.open(cast(BinaryIO, source)) as pdf:

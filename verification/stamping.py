@@ -60,6 +60,13 @@ def display_size(page: Any) -> tuple[float, float]:
     return PageGeometry.of(page).size
 
 
+def first_page_size(pdf_bytes: bytes) -> tuple[float, float] | None:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf_bytes))
+    return display_size(reader.pages[0]) if len(reader.pages) else None
+
+
 @functools.lru_cache(maxsize=1)
 def _stripe_font_program() -> tuple[bytes, list[int], dict[str, Any]]:
     """DejaVu Sans cut down to the WinAnsi characters: font file, widths 32..255, metrics.
@@ -234,7 +241,7 @@ def _stripe(pdf: Any, page: Any, *, text: bytes, font: Any, opening: Any) -> Non
     """The stripe drawn last on `page`, after a Q that closes whatever its content left open."""
     import pikepdf
 
-    from signflow.pdfpages import PikePage, own_resources
+    from signflow.pdf import PikePage, own_resources
 
     matrix = " ".join(f"{value:.2f}" for value in _stripe_matrix(PikePage(page)))
     stripe = pdf.make_stream(
@@ -246,7 +253,7 @@ def _stripe(pdf: Any, page: Any, *, text: bytes, font: Any, opening: Any) -> Non
     )
     page.contents_add(opening, prepend=True)
     page.contents_add(stripe)
-    resources = own_resources(pdf, page)
+    resources = own_resources(page)
     if "/Font" not in resources:
         resources.Font = pikepdf.Dictionary()
     resources.Font[STRIPE_FONT] = font

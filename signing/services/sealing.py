@@ -416,18 +416,23 @@ def _seal_failed(envelope_id: int, exc: Exception) -> Envelope:
         _set_status(envelope, Envelope.Status.SEALING_FAILED, *fields, "seal_next_attempt_at")
         data["final"] = True
         audit.event_append(envelope=envelope, type=Event.Type.SEALING_FAILED, data=data)
-        with translation.override(envelope.language):
-            context = {
-                "what": str(SEALING_FAILED_WHAT.get(error.kind, "")),
-                "problem": error.message,
-                "advice": str(SEALING_FAILED_ADVICE.get(error.kind, "")),
-                "envelope_link": f"{settings.SIGNFLOW_BASE_URL}"
-                f"{reverse('signing:envelope_detail', args=[envelope.pk])}",
-            }
-        _notify_sender(envelope, Message.Template.SEALING_FAILED, context)
-        _deal_timeline(envelope, "sealing_failed", _("Sealing failed: %s") % envelope.title)
+        _tell_sender_sealing_failed(envelope, error)
         logger.error("Sealing envelope %s failed for good: %s", envelope_id, error)
     return envelope
+
+
+def _tell_sender_sealing_failed(envelope: Envelope, error: Any) -> None:
+    """The sender's message (what failed, what to do) and the deal's timeline entry."""
+    with translation.override(envelope.language):
+        context = {
+            "what": str(SEALING_FAILED_WHAT.get(error.kind, "")),
+            "problem": error.message,
+            "advice": str(SEALING_FAILED_ADVICE.get(error.kind, "")),
+            "envelope_link": f"{settings.SIGNFLOW_BASE_URL}"
+            f"{reverse('signing:envelope_detail', args=[envelope.pk])}",
+        }
+    _notify_sender(envelope, Message.Template.SEALING_FAILED, context)
+    _deal_timeline(envelope, "sealing_failed", _("Sealing failed: %s") % envelope.title)
 
 
 def envelope_retry_sealing(*, envelope: Envelope, actor: Actor) -> None:
