@@ -2,11 +2,13 @@
 
 Services raise `signflow.errors.SignFlowError` subclasses (SigningError, DocumentError...) and
 CRM services Django's ValidationError; ninja raises its own for bad input and missing keys.
-Each becomes the same JSON shape; anything else is a bug and stays a 500.
+Each becomes the same JSON shape; a file storage outage is a 503 `storage_unavailable`; anything
+else is a bug and stays a 500.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -19,6 +21,9 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from api.auth import RateLimited
 from signflow.errors import SignFlowError
+from signflow.storage import StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 def error_response(
@@ -131,6 +136,17 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(DjangoValidationError)
     def invalid_for_service(_request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
         return error_response("invalid", " ".join(exc.messages), 400, django_validation_fields(exc))
+
+    @api.exception_handler(StorageUnavailable)
+    def storage_unavailable(request: HttpRequest, exc: StorageUnavailable) -> HttpResponse:
+        logger.error("The file storage failed on %s %s: %s", request.method, request.path, exc)
+        response = error_response(
+            "storage_unavailable",
+            _("The file storage cannot be reached right now. Try again in a minute."),
+            503,
+        )
+        response["Retry-After"] = "60"
+        return response
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(_request: HttpRequest, _exc: AuthenticationError) -> HttpResponse:

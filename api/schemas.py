@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import AfterValidator, Field, StringConstraints
 
+from crm.services import LineData
 from signflow.text import clean_text
 
 MAX_ID = 2**63 - 1
@@ -171,6 +172,16 @@ class InvoiceLineIn(Schema):
     unit: Line20 = ""
     unit_price: Annotated[Decimal, Field(max_digits=14, decimal_places=2, allow_inf_nan=False)]
     vat_rate: Annotated[Decimal, Field(max_digits=5, decimal_places=2, allow_inf_nan=False)]
+
+    def line_data(self) -> LineData:
+        """The line as crm.services.invoice_create takes it."""
+        return LineData(
+            description=self.description,
+            quantity=self.quantity,
+            unit=self.unit,
+            unit_price=self.unit_price,
+            vat_rate=self.vat_rate,
+        )
 
 
 class InvoiceIn(Schema):

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from _db import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = [(1_000, "_1k"), (100_000, "")]
 PAGES = {"board": "/board/", "list": "/board/list/", "board_cold": "/board/"}
@@ -39,18 +41,6 @@ def _with_suffix(url: str, suffix: str) -> str:
     return urlunsplit(parts._replace(path=parts.path + suffix))
 
 
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def _manage(url: str, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
@@ -64,7 +54,7 @@ def _manage(url: str, *args: str) -> str:
 
 
 def prepare(url: str, size: int) -> None:
-    _ensure_database(url)
+    ensure_database(url)
     _manage(url, "migrate", "--noinput", "-v0")
     output = _manage(
         url, "shell", "-c", "from signing.models import Envelope; print(Envelope.objects.count())"

@@ -91,23 +91,6 @@ def signed_envelope(deal: Any) -> Any:
     return envelope
 
 
-def _seal_signer(material: Any) -> Any:
-    """The signer pades.sign builds (same class, key objects and certificate registry)."""
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
-    from verification import pades
-    from verification.keys import to_asn1_cert, to_asn1_key
-
-    return pades._signer_classes()[0](
-        loaded_key=material.seal_key,
-        signing_cert=to_asn1_cert(material.seal_cert),
-        signing_key=to_asn1_key(material.seal_key),
-        cert_registry=SimpleCertificateStore.from_certs(
-            [to_asn1_cert(c) for c in [*material.seal_chain, *material.trust_roots]]
-        ),
-    )
-
-
 def floor_of(envelope: Any) -> Any:
     """pyHanko's B-LTA signature of the same input with the same signer and timestamper, and
     one WeasyPrint render of the envelope's certificate HTML."""
@@ -137,7 +120,7 @@ def floor_of(envelope: Any) -> Any:
     def floor() -> None:
         certificate.write_certificate_pdf(html)
         meta = pades.signature_metadata(material, reason="Sealed", location="SignFlow")
-        signer = _seal_signer(material)
+        signer = keys.seal_signer(material)
         pdf_signer = signers.PdfSigner(
             meta,
             signer=signer,

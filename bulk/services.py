@@ -143,16 +143,7 @@ def batch_create(
                 "company": _company_signer(actor),
             },
         )
-        # Checked before they are written: one INSERT per thousand rows, no UPDATE after it.
-        spec = spec_for(batch)
-        problems = mapping_problems(batch)
-        rows = []
-        for line, cells in table.rows:
-            status, error = _verdict(spec, problems, cells)
-            rows.append(BulkRow(batch=batch, line=line, cells=cells, status=status, error=error))
-        BulkRow.objects.bulk_create(rows, batch_size=1000)
-        batch.checked = not problems
-        batch.save(update_fields=["checked"])
+        _insert_checked_rows(batch, table.rows)
         BatchEvent.objects.create(
             batch=batch,
             type=BatchEvent.Type.CREATED,
@@ -160,6 +151,20 @@ def batch_create(
             data={"file": batch.file_name, "sha256": batch.file_sha256, "rows": len(table.rows)},
         )
     return batch
+
+
+def _insert_checked_rows(batch: Batch, table_rows: list[tuple[int, list[str]]]) -> None:
+    """Rows are checked before they are written: one INSERT per thousand rows, no UPDATE
+    after it."""
+    spec = spec_for(batch)
+    problems = mapping_problems(batch)
+    rows = []
+    for line, cells in table_rows:
+        status, error = _verdict(spec, problems, cells)
+        rows.append(BulkRow(batch=batch, line=line, cells=cells, status=status, error=error))
+    BulkRow.objects.bulk_create(rows, batch_size=1000)
+    batch.checked = not problems
+    batch.save(update_fields=["checked"])
 
 
 def spec_for(batch: Batch) -> mappings.Spec:

@@ -142,6 +142,36 @@ def invoice_context(invoice: Invoice, *, language: str) -> dict[str, Any]:
     return clean_value(context)
 
 
+# The made-up parties of the template editor's preview (sample_context).
+_SAMPLE_COMPANY = {
+    "legal_name": "Atelier Exemple SAS",
+    "legal_form": "SAS",
+    "siren": "123456789",
+    "siret": "12345678900011",
+    "vat_number": "FR32123456789",
+    "rcs_city": "Lyon",
+    "address": "1 place Bellecour\n69002 Lyon",
+    "iban": "FR7630006000011234567890189",
+    "bic": "AGRIFRPP",
+    "director_name": "Claire Exemple",
+    "director_title": "Présidente",
+}
+_SAMPLE_CLIENT = {
+    "legal_name": "Client Exemple SARL",
+    "legal_form": "SARL",
+    "siren": "987654321",
+    "siret": "98765432100017",
+    "vat_number": "FR61987654321",
+    "rcs_city": "Paris",
+    "address": "10 rue de Rivoli\n75004 Paris",
+    "iban": "",
+    "bic": "",
+    "kind": Counterparty.Kind.COMPANY,
+    "is_company": True,
+}
+_SAMPLE_CONTACT = {"name": "Paul Exemple", "position": "Gérant", "email": "paul@exemple.fr"}
+
+
 def sample_context(*, language: str, company: OwnCompany | None = None) -> dict[str, Any]:
     """What the template editor's preview renders with: the employee's own company when known,
     and a made-up client and invoice with the same keys as invoice_context()."""
@@ -150,44 +180,17 @@ def sample_context(*, language: str, company: OwnCompany | None = None) -> dict[
     def amount(value: str) -> str:
         return format_money(Decimal(value), currency, language)
 
-    own: dict[str, str]
-    if company is not None:
-        own = company_context(company)
-    else:
-        own = {
-            "legal_name": "Atelier Exemple SAS",
-            "legal_form": "SAS",
-            "siren": "123456789",
-            "siret": "12345678900011",
-            "vat_number": "FR32123456789",
-            "rcs_city": "Lyon",
-            "address": "1 place Bellecour\n69002 Lyon",
-            "iban": "FR7630006000011234567890189",
-            "bic": "AGRIFRPP",
-            "director_name": "Claire Exemple",
-            "director_title": "Présidente",
-        }
     with translation.override(language):
         today = _date(timezone.localdate(), language)
     return {
-        "company": own,
+        "company": company_context(company) if company is not None else dict(_SAMPLE_COMPANY),
         "client": {
-            "legal_name": "Client Exemple SARL",
-            "legal_form": "SARL",
-            "siren": "987654321",
-            "siret": "98765432100017",
-            "vat_number": "FR61987654321",
-            "rcs_city": "Paris",
-            "address": "10 rue de Rivoli\n75004 Paris",
-            "iban": "",
-            "bic": "",
-            "kind": Counterparty.Kind.COMPANY,
-            "is_company": True,
+            **_SAMPLE_CLIENT,
             "stamp_asked": client_stamp_asked(company, None),
             "email": "contact@client-exemple.fr",
             "phone": "+33612345678",
         },
-        "contact": {"name": "Paul Exemple", "position": "Gérant", "email": "paul@exemple.fr"},
+        "contact": dict(_SAMPLE_CONTACT),
         "deal": {"title": "Refonte du site web", "amount": amount("12000")},
         "invoice": {
             "number": "F-0001",

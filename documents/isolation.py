@@ -22,7 +22,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, NoReturn, TypeVar, cast
 
 logger = logging.getLogger(__name__)
 
@@ -85,35 +85,51 @@ def run_limited(
     # would copy most of the parent's memory page by page (copy-on-write).
     gc.freeze()
     pid = os.fork()
-    if pid != 0:
-        gc.unfreeze()
     if pid == 0:  # the child: compute, report, leave; never return into the caller's code
-        code = 0
-        try:
-            os.close(read_fd)
-            _limit_child(cpu_seconds=cpu_seconds, memory_bytes=memory_bytes)
-            outcome: tuple[str, Any]
-            try:
-                outcome = ("ok", func())
-            except MemoryError:
-                outcome = ("memory", None)
-            except Exception as exc:
-                try:
-                    pickle.dumps(exc)
-                    outcome = ("raise", exc)
-                except Exception:
-                    outcome = ("crashed", traceback.format_exc()[-2000:])
-            try:
-                payload = pickle.dumps(outcome)
-            except MemoryError:
-                payload = pickle.dumps(("memory", None))
-            _write_all(write_fd, payload)
-        except BaseException:
-            code = 70
-        finally:
-            os._exit(code)
-
+        _child(func, read_fd, write_fd, cpu_seconds=cpu_seconds, memory_bytes=memory_bytes)
+    gc.unfreeze()
     os.close(write_fd)
+    data, status, killed = _collect(pid, read_fd, wall_seconds)
+    if killed:
+        raise LimitExceeded("timeout")
+    return cast(T, _outcome(data, status))  # unpickled: the child returned func()'s T
+
+
+def _child(
+    func: Callable[[], Any], read_fd: int, write_fd: int, *, cpu_seconds: int, memory_bytes: int
+) -> NoReturn:
+    code = 0
+    try:
+        os.close(read_fd)
+        _limit_child(cpu_seconds=cpu_seconds, memory_bytes=memory_bytes)
+        _write_all(write_fd, _pickled_outcome(func))
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _pickled_outcome(func: Callable[[], Any]) -> bytes:
+    """("ok", value), ("raise", exception), ("memory", None) or ("crashed", traceback)."""
+    outcome: tuple[str, Any]
+    try:
+        outcome = ("ok", func())
+    except MemoryError:
+        outcome = ("memory", None)
+    except Exception as exc:
+        try:
+            pickle.dumps(exc)
+            outcome = ("raise", exc)
+        except Exception:
+            outcome = ("crashed", traceback.format_exc()[-2000:])
+    try:
+        return pickle.dumps(outcome)
+    except MemoryError:
+        return pickle.dumps(("memory", None))
+
+
+def _collect(pid: int, read_fd: int, wall_seconds: float) -> tuple[bytes, int, bool]:
+    """What the child wrote, its wait status, and whether it was killed at the wall deadline."""
     chunks: list[bytes] = []
     deadline = time.monotonic() + wall_seconds
     killed = False
@@ -137,19 +153,21 @@ def run_limited(
             _pid, status = os.waitpid(pid, 0)
         except ChildProcessError:  # reaped by someone else's SIGCHLD handler
             status = 0
-    if killed:
-        raise LimitExceeded("timeout")
+    return b"".join(chunks), status, killed
+
+
+def _outcome(data: bytes, status: int) -> Any:
+    """The child's value, or its exception (or LimitExceeded) raised here."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         if number in (signal.SIGXCPU, signal.SIGKILL):
             raise LimitExceeded("cpu")
         raise LimitExceeded("crashed", f"signal {number}")
-    data = b"".join(chunks)
     if not data:
         raise LimitExceeded("crashed", f"exit status {os.WEXITSTATUS(status)}")
     kind, value = pickle.loads(data)  # noqa: S301 - our own child wrote it, through a pipe
     if kind == "ok":
-        return cast(T, value)  # unpickled: the child returned func()'s T
+        return value
     if kind == "raise":
         raise value
     if kind == "memory":

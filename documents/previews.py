@@ -1,6 +1,7 @@
-"""Page images rendered with pypdfium2, cached on disk by the document's hash.
+"""Page images rendered with pypdfium2, cached in the file storage by the document's hash.
 
-The cache lives under MEDIA_ROOT/previews/<sha256>/<page>-<size>.png. A document's PDF never
+The cache is the storage's previews/<sha256>/<page>-<size>.png (under MEDIA_ROOT or in the
+bucket: a page rendered by one node is read by the others). A document's PDF never
 changes once stored (files are addressed by hash), so a cached image never goes stale and two
 documents with the same content share their previews.
 
@@ -11,17 +12,16 @@ document is saved (`previews_queue`); the editor polls its progress (Document.pr
 
 import io
 import logging
-import os
-import tempfile
-from pathlib import Path
 
 import pypdfium2 as pdfium
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 
 from documents.models import Document
 from signflow import pdf as pdf_geometry
 from signflow import pdfguard
+from signflow.storage import save_once
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,23 @@ def read_pdf(document: Document) -> bytes:
         return handle.read()
 
 
-def preview_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "previews"
+# A PNG ends with its IEND chunk: a file read while another process is still writing it (the
+# file system storage writes in place) lacks it, and is rendered again instead.
+PNG_END = b"IEND\xaeB`\x82"
+
+
+def preview_name(sha256: str, page: int, size: str) -> str:
+    """The storage name of a page image."""
+    return f"previews/{sha256}/{page}-{size}.png"
+
+
+def _cached(name: str) -> bytes | None:
+    try:
+        with default_storage.open(name, "rb") as handle:
+            data: bytes = handle.read()
+    except FileNotFoundError:
+        return None
+    return data if data.endswith(PNG_END) else None
 
 
 def page_size(*, document: Document, page: int) -> tuple[float, float]:
@@ -62,21 +77,18 @@ def render_page_png(pdf_bytes: bytes, *, page: int, width_px: int) -> bytes:
 
 
 def page_image(*, document: Document, page: int, size: str = "page") -> bytes:
-    """PNG of a page: "thumb" (~200 px wide), "page" (~1000) or "large" (~2000), cached on disk."""
+    """PNG of a page: "thumb" (~200 px wide), "page" (~1000) or "large" (~2000), cached in
+    the storage. A storage error is raised (an OSError), not hidden behind a render."""
     if size not in SIZES:
         raise ValueError(f"Unknown preview size {size!r}")
     if not 1 <= page <= document.page_count:
         raise ValueError(f"Page {page} is outside 1..{document.page_count}")
-    path = preview_dir() / document.sha256 / f"{page}-{size}.png"
-    if path.exists():
-        return path.read_bytes()
+    name = preview_name(document.sha256, page, size)
+    cached = _cached(name)
+    if cached is not None:
+        return cached
     data = render_page_png(read_pdf(document), page=page, width_px=SIZES[size])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temporary file then rename: a concurrent reader never sees half an image.
-    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(temp, path)
+    save_once(name, data)
     return data
 
 

@@ -199,30 +199,45 @@ def _load_font(font_dict: Any) -> _Font | None:
         except Exception as exc:
             logger.info("unreadable ToUnicode CMap: %s", exc)
     if composite:
-        if not font.chars and not font.ranges:
-            font.decodable = False
-        descendants = font_dict.get("/DescendantFonts")
-        cid_font = descendants[0] if isinstance(descendants, Array) and len(descendants) else None
-        if isinstance(cid_font, Dictionary):
-            font.default_width = _number(cid_font.get("/DW"), 1000.0)
-            widths = cid_font.get("/W")
-            items = list(widths) if isinstance(widths, Array) else []
-            index = 0
-            while index + 1 < len(items):
-                first = int(_number(items[index]))
-                if isinstance(items[index + 1], Array):
-                    for offset, value in enumerate(items[index + 1]):
-                        font.widths[first + offset] = _number(value)
-                    index += 2
-                elif index + 2 < len(items):
-                    last = int(_number(items[index + 1]))
-                    font.width_ranges.append((first, last, _number(items[index + 2])))
-                    index += 3
-                else:
-                    break
+        _composite_metrics(font_dict, font)
+    else:
+        _simple_metrics(font_dict, font, subtype=subtype)
+    return font
+
+
+def _composite_metrics(font_dict: Any, font: _Font) -> None:
+    """A Type0 font's widths, from its descendant CID font (/DW, /W)."""
+    if not font.chars and not font.ranges:
+        font.decodable = False
+    descendants = font_dict.get("/DescendantFonts")
+    cid_font = descendants[0] if isinstance(descendants, Array) and len(descendants) else None
+    if not isinstance(cid_font, Dictionary):
+        font.default_width = 1000.0
+        return
+    font.default_width = _number(cid_font.get("/DW"), 1000.0)
+    widths = cid_font.get("/W")
+    _read_cid_widths(list(widths) if isinstance(widths, Array) else [], font)
+
+
+def _read_cid_widths(items: list[Any], font: _Font) -> None:
+    """/W: `first [w1 w2 ...]` or `first last w`, repeated."""
+    index = 0
+    while index + 1 < len(items):
+        first = int(_number(items[index]))
+        if isinstance(items[index + 1], Array):
+            for offset, value in enumerate(items[index + 1]):
+                font.widths[first + offset] = _number(value)
+            index += 2
+        elif index + 2 < len(items):
+            last = int(_number(items[index + 1]))
+            font.width_ranges.append((first, last, _number(items[index + 2])))
+            index += 3
         else:
-            font.default_width = 1000.0
-        return font
+            break
+
+
+def _simple_metrics(font_dict: Any, font: _Font, *, subtype: str) -> None:
+    """A simple font's encoding and widths (/Widths, /MissingWidth, or the standard 14's)."""
     font.encoding = _simple_encoding(font_dict)
     first_char = int(_number(font_dict.get("/FirstChar"), 0))
     widths = font_dict.get("/Widths")
@@ -241,7 +256,6 @@ def _load_font(font_dict: Any) -> _Font | None:
         matrix = font_dict.get("/FontMatrix")
         if isinstance(matrix, Array) and len(matrix) >= 1:
             font.scale = _number(matrix[0], 0.001) * 1000
-    return font
 
 
 @dataclass
@@ -305,6 +319,31 @@ def _rewrite(instruction: Any, removed: dict[tuple[int, int], float], font: _Fon
     return [*before, pikepdf.ContentStreamInstruction([Array(items)], Operator("TJ"))]
 
 
+@dataclass
+class _ShownText:
+    """The text a content stream shows, each character tied to the glyph that draws it."""
+
+    text_parts: list[str] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)  # for each character, its glyph's index
+    glyphs: list[_Glyph] = field(default_factory=list)
+
+    def add(self, index: int, instruction: Any, font: _Font, state: _State) -> None:
+        for element, item in enumerate(_strings_of(instruction)):
+            if not isinstance(item, String):
+                continue
+            for position, code in enumerate(font.split(bytes(item))):
+                spacing = state.char_spacing
+                if code == b" ":
+                    spacing += state.word_spacing
+                advance = font.width(code)
+                if state.size:
+                    advance += spacing * 1000 / state.size
+                self.glyphs.append(_Glyph(index, element, position, advance))
+                decoded = font.text(code)
+                self.text_parts.append(decoded)
+                self.owners.extend([len(self.glyphs) - 1] * len(decoded))
+
+
 class _Redactor:
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
@@ -324,61 +363,25 @@ class _Redactor:
 
     def stream(self, instructions: list[Any], resources: Any, depth: int) -> list[Any] | None:
         """The instructions without the matched text, or None when nothing matched."""
-        text_parts: list[str] = []
-        owners: list[int] = []  # for each character of the text, its glyph's index
-        glyphs: list[_Glyph] = []
+        shown = _ShownText()
         fonts_at: dict[int, _Font] = {}
         state = _State()
         stack: list[_State] = []
         for index, instruction in enumerate(instructions):
             if isinstance(instruction, pikepdf.ContentStreamInlineImage):
                 continue
-            op = str(instruction.operator)
-            operands = list(instruction.operands)
-            if op == "q":
-                stack.append(_State(**vars(state)))
-            elif op == "Q" and stack:
-                state = stack.pop()
-            elif op == "Tf" and len(operands) == 2:
-                state.font = self.font(resources, operands[0])
-                state.size = _number(operands[1])
-            elif op == "Tc" and operands:
-                state.char_spacing = _number(operands[0])
-            elif op == "Tw" and operands:
-                state.word_spacing = _number(operands[0])
-            elif op == "Do" and operands and depth < MAX_FORM_DEPTH:
-                self.form(resources, operands[0], depth + 1)
-            if op == '"' and len(operands) == 3:
-                state.word_spacing = _number(operands[0])
-                state.char_spacing = _number(operands[1])
+            state = self._follow(instruction, state, stack, resources, depth)
             font = state.font
             if font is None or not font.decodable:
                 continue
             fonts_at[index] = font
-            for element, item in enumerate(_strings_of(instruction)):
-                if not isinstance(item, String):
-                    continue
-                for position, code in enumerate(font.split(bytes(item))):
-                    spacing = state.char_spacing
-                    if code == b" ":
-                        spacing += state.word_spacing
-                    advance = font.width(code)
-                    if state.size:
-                        advance += spacing * 1000 / state.size
-                    glyphs.append(_Glyph(index, element, position, advance))
-                    decoded = font.text(code)
-                    text_parts.append(decoded)
-                    owners.extend([len(glyphs) - 1] * len(decoded))
-        text = "".join(text_parts)
-        marked: set[int] = set()
-        for match in self.pattern.finditer(text):
-            marked.update(owners[match.start() : match.end()])
-            self.removed += 1
+            shown.add(index, instruction, font, state)
+        marked = self._mark(shown)
         if not marked:
             return None
         by_instruction: dict[int, dict[tuple[int, int], float]] = {}
         for number in marked:
-            glyph = glyphs[number]
+            glyph = shown.glyphs[number]
             by_instruction.setdefault(glyph.instruction, {})[(glyph.element, glyph.position)] = (
                 glyph.advance
             )
@@ -389,6 +392,40 @@ class _Redactor:
             else:
                 result.append(instruction)
         return result
+
+    def _follow(
+        self, instruction: Any, state: _State, stack: list[_State], resources: Any, depth: int
+    ) -> _State:
+        """The text state after this instruction (graphics state saves and restores, font,
+        spacing); a form XObject it draws is redacted too."""
+        op = str(instruction.operator)
+        operands = list(instruction.operands)
+        if op == "q":
+            stack.append(_State(**vars(state)))
+        elif op == "Q" and stack:
+            state = stack.pop()
+        elif op == "Tf" and len(operands) == 2:
+            state.font = self.font(resources, operands[0])
+            state.size = _number(operands[1])
+        elif op == "Tc" and operands:
+            state.char_spacing = _number(operands[0])
+        elif op == "Tw" and operands:
+            state.word_spacing = _number(operands[0])
+        elif op == "Do" and operands and depth < MAX_FORM_DEPTH:
+            self.form(resources, operands[0], depth + 1)
+        if op == '"' and len(operands) == 3:
+            state.word_spacing = _number(operands[0])
+            state.char_spacing = _number(operands[1])
+        return state
+
+    def _mark(self, shown: _ShownText) -> set[int]:
+        """The glyphs of every match of the pattern in the shown text."""
+        text = "".join(shown.text_parts)
+        marked: set[int] = set()
+        for match in self.pattern.finditer(text):
+            marked.update(shown.owners[match.start() : match.end()])
+            self.removed += 1
+        return marked
 
     def form(self, resources: Any, name: Any, depth: int) -> None:
         xobjects = resources.get("/XObject") if isinstance(resources, Dictionary) else None

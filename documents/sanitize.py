@@ -211,28 +211,10 @@ def _clean_catalog(pdf: pikepdf.Pdf, report: _Report) -> None:
     _remove_additional_actions(root, report)
     names = root.get("/Names")
     if isinstance(names, Dictionary):
-        if "/JavaScript" in names:
-            report.counts["javascript"] += max(1, len(_name_tree_leaves(names.JavaScript)))
-            del names["/JavaScript"]
-        if "/EmbeddedFiles" in names:
-            for key, spec in _name_tree_leaves(names.EmbeddedFiles):
-                report.file(_filespec_name(spec, key))
-            del names["/EmbeddedFiles"]
-        for key in ("/AlternatePresentations", "/Renditions"):
-            if key in names:
-                report.counts["multimedia"] += 1
-                del names[key]
+        _clean_names(names, report)
         if not names.keys():
             del root["/Names"]
-    # Associated files (PDF/A-3) and portfolios are embedded files too.
-    if "/AF" in root:
-        for spec in root.AF if isinstance(root.AF, Array) else [root.AF]:
-            name = _filespec_name(spec, "?")
-            if name not in report.files:
-                report.file(name)
-        del root["/AF"]
-    if "/Collection" in root:
-        del root["/Collection"]
+    _clean_attached_files(root, report)
     perms = root.get("/Perms")
     if isinstance(perms, Dictionary):
         # Usage rights (/UR3) sign the original bytes: the rewrite voids them anyway.
@@ -243,6 +225,33 @@ def _clean_catalog(pdf: pikepdf.Pdf, report: _Report) -> None:
         del acroform["/XFA"]
         if "/NeedsRendering" in root:
             del root["/NeedsRendering"]
+
+
+def _clean_names(names: Dictionary, report: _Report) -> None:
+    """The catalog's name trees that run or carry things: scripts, files, multimedia."""
+    if "/JavaScript" in names:
+        report.counts["javascript"] += max(1, len(_name_tree_leaves(names.JavaScript)))
+        del names["/JavaScript"]
+    if "/EmbeddedFiles" in names:
+        for key, spec in _name_tree_leaves(names.EmbeddedFiles):
+            report.file(_filespec_name(spec, key))
+        del names["/EmbeddedFiles"]
+    for key in ("/AlternatePresentations", "/Renditions"):
+        if key in names:
+            report.counts["multimedia"] += 1
+            del names[key]
+
+
+def _clean_attached_files(root: Any, report: _Report) -> None:
+    """Associated files (PDF/A-3) and portfolios are embedded files too."""
+    if "/AF" in root:
+        for spec in root.AF if isinstance(root.AF, Array) else [root.AF]:
+            name = _filespec_name(spec, "?")
+            if name not in report.files:
+                report.file(name)
+        del root["/AF"]
+    if "/Collection" in root:
+        del root["/Collection"]
 
 
 def _clean_outlines(pdf: pikepdf.Pdf, report: _Report) -> None:
@@ -265,28 +274,31 @@ def _clean_annotations(page: Dictionary, report: _Report) -> None:
     annots = page.get("/Annots")
     if not isinstance(annots, Array):
         return
-    kept = []
-    for annot in annots:
-        if not isinstance(annot, Dictionary):
-            continue
-        subtype = _name(annot.get("/Subtype"))
-        if subtype == "/FileAttachment":
-            report.file(_filespec_name(annot.get("/FS"), "?"))
-            continue
-        if subtype in MEDIA_ANNOTATIONS:
-            report.counts["multimedia"] += 1
-            continue
-        _remove_additional_actions(annot, report)
-        if "/A" in annot:
-            types = _actions(annot.A)
-            if _is_dangerous(types):
-                _count_actions(report, types)
-                if subtype == "/Link":
-                    continue  # a link that only did that has no purpose left
-                del annot["/A"]
-        kept.append(annot)
+    kept = [annot for annot in annots if _keep_annotation(annot, report)]
     if len(kept) != len(annots):
         page.Annots = Array(kept)
+
+
+def _keep_annotation(annot: Any, report: _Report) -> bool:
+    """Whether the annotation stays (its actions removed); what goes is counted."""
+    if not isinstance(annot, Dictionary):
+        return False
+    subtype = _name(annot.get("/Subtype"))
+    if subtype == "/FileAttachment":
+        report.file(_filespec_name(annot.get("/FS"), "?"))
+        return False
+    if subtype in MEDIA_ANNOTATIONS:
+        report.counts["multimedia"] += 1
+        return False
+    _remove_additional_actions(annot, report)
+    if "/A" in annot:
+        types = _actions(annot.A)
+        if _is_dangerous(types):
+            _count_actions(report, types)
+            if subtype == "/Link":
+                return False  # a link that only did that has no purpose left
+            del annot["/A"]
+    return True
 
 
 def _is_widget(annot: Any) -> bool:
@@ -303,7 +315,16 @@ def _flatten_form(pdf: pikepdf.Pdf, report: _Report) -> None:
     # Viewers draw these values themselves when asked to: draw them now, or they vanish.
     if acroform.get("/NeedAppearances") is not None and bool(acroform.NeedAppearances):
         pdf.generate_appearance_streams()
-    # qpdf flattens every annotation with an appearance: show it only the widgets.
+    _flatten_widgets_only(pdf)
+    if "/AcroForm" in pdf.Root:
+        del pdf.Root["/AcroForm"]
+    if fields:
+        report.counts["form_fields"] += fields
+
+
+def _flatten_widgets_only(pdf: pikepdf.Pdf) -> None:
+    """qpdf flattens every annotation with an appearance: show it only the widgets, then give
+    each page back its other annotations."""
     others: dict[int, list[Any]] = {}
     for index, page in enumerate(pdf.pages):
         annots = page.obj.get("/Annots")
@@ -318,10 +339,6 @@ def _flatten_form(pdf: pikepdf.Pdf, report: _Report) -> None:
                 page.obj.Annots = Array(others[index])
             elif "/Annots" in page.obj:
                 del page.obj["/Annots"]
-    if "/AcroForm" in pdf.Root:
-        del pdf.Root["/AcroForm"]
-    if fields:
-        report.counts["form_fields"] += fields
 
 
 def sanitize_pdf(data: bytes, *, max_pages: int) -> SanitizedPdf:

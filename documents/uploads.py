@@ -83,23 +83,37 @@ def read_upload(uploaded_file: UploadedFile) -> bytes:
     return data
 
 
+def _unreadable() -> str:
+    return _(
+        "This PDF file is damaged or incomplete and cannot be read. "
+        "Export it again from the original application and upload the new file."
+    )
+
+
 # Parsed in a bounded child process: a page can inflate to gigabytes (signflow.pdfguard).
 @pdfguard.guarded(error=DocumentError)
 def check_pdf(data: bytes) -> CheckedPdf:
     """A real, complete PDF within the limits, rewritten without active content (see
     documents.sanitize), or DocumentError. Encryption with an empty user password (an owner
     password only: any viewer opens the file) is removed; a user password is refused."""
-    unreadable = _(
-        "This PDF file is damaged or incomplete and cannot be read. "
-        "Export it again from the original application and upload the new file."
-    )
     if b"%PDF-" not in data[:1024]:
         raise DocumentError(_("This file is not a PDF document, whatever its name says."))
     # A file cut short (interrupted download) loses its end-of-file marker. One followed by
     # more than 4 KB (padding, a mail gateway's trailer) is fine when pypdf and pdfium both
     # open the file below: it is rewritten cleanly.
     if b"%%EOF" not in data[-4096:] and b"%%EOF" not in data:
-        raise DocumentError(unreadable)
+        raise DocumentError(_unreadable())
+    pages = _pages_of(_open_reader(data))
+    _check_pdfium_agrees(data, pages)
+    _check_page_sides(pages)
+    sanitized = sanitize_pdf(data, max_pages=max_pages())
+    return CheckedPdf(
+        data=sanitized.data, page_count=len(pages), pages=pages, removed=sanitized.removed
+    )
+
+
+def _open_reader(data: bytes) -> PdfReader:
+    """pypdf's reader of the file, decrypted when only an owner password is set."""
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         encrypted = reader.is_encrypted
@@ -108,7 +122,7 @@ def check_pdf(data: bytes) -> CheckedPdf:
             encrypted = reader.decrypt("") == PasswordType.NOT_DECRYPTED
     except Exception as exc:
         logger.info("pypdf refused an upload: %s", exc)
-        raise DocumentError(unreadable) from exc
+        raise DocumentError(_unreadable()) from exc
     if encrypted:
         raise DocumentError(
             _(
@@ -116,11 +130,16 @@ def check_pdf(data: bytes) -> CheckedPdf:
                 "(print it to a new PDF, for instance) and upload it again."
             )
         )
+    return reader
+
+
+def _pages_of(reader: PdfReader) -> list[PageGeometry]:
+    """Every page as displayed, within the page count limit and of a sane size."""
     try:
         page_count = len(reader.pages)
     except Exception as exc:
         logger.info("pypdf could not read the pages of an upload: %s", exc)
-        raise DocumentError(unreadable) from exc
+        raise DocumentError(_unreadable()) from exc
     if page_count == 0:
         raise DocumentError(_("This PDF has no pages."))
     if page_count > max_pages():
@@ -132,13 +151,19 @@ def check_pdf(data: bytes) -> CheckedPdf:
         pages = [PageGeometry.of(page) for page in reader.pages]
     except Exception as exc:
         logger.info("pypdf could not read the pages of an upload: %s", exc)
-        raise DocumentError(unreadable) from exc
+        raise DocumentError(_unreadable()) from exc
     if any(
         page.width < 1 or page.height < 1 or page.width > 14400 or page.height > 14400
         for page in pages
     ):
-        raise DocumentError(unreadable)
-    # The previews and the flattening use pdfium: it must agree that the file is sound.
+        raise DocumentError(_unreadable())
+    return pages
+
+
+def _check_pdfium_agrees(data: bytes, pages: list[PageGeometry]) -> None:
+    """The previews and the flattening use pdfium: it must agree that the file is sound.
+    Field rectangles are in the page as displayed: pdfium (previews, editor) and PageGeometry
+    (defaults, text tags, flattening) must see the same page, or the file is refused."""
     try:
         pdf = pdfium.PdfDocument(data)
         try:
@@ -147,17 +172,18 @@ def check_pdf(data: bytes) -> CheckedPdf:
             pdf.close()
     except pdfium.PdfiumError as exc:
         logger.info("pdfium refused an upload: %s", exc)
-        raise DocumentError(unreadable) from exc
-    if len(pdfium_sizes) != page_count:
-        raise DocumentError(unreadable)
-    # Field rectangles are in the page as displayed: pdfium (previews, editor) and PageGeometry
-    # (defaults, text tags, flattening) must see the same page, or the file is refused.
+        raise DocumentError(_unreadable()) from exc
+    if len(pdfium_sizes) != len(pages):
+        raise DocumentError(_unreadable())
     if any(
         abs(width - page.width) > 0.5 or abs(height - page.height) > 0.5
         for (width, height), page in zip(pdfium_sizes, pages, strict=True)
     ):
         logger.info("pdfium and pypdf disagree on the page sizes of an upload")
-        raise DocumentError(unreadable)
+        raise DocumentError(_unreadable())
+
+
+def _check_page_sides(pages: list[PageGeometry]) -> None:
     for number, page in enumerate(pages, start=1):
         if page.width < MIN_PAGE_SIDE_PT or page.height < MIN_PAGE_SIDE_PT:
             raise DocumentError(
@@ -173,10 +199,6 @@ def check_pdf(data: bytes) -> CheckedPdf:
                     "min": MIN_PAGE_SIDE_PT,
                 }
             )
-    sanitized = sanitize_pdf(data, max_pages=max_pages())
-    return CheckedPdf(
-        data=sanitized.data, page_count=page_count, pages=pages, removed=sanitized.removed
-    )
 
 
 def image_to_pdf(data: bytes) -> bytes:

@@ -27,6 +27,22 @@ def catalogs(language: str) -> list[Path]:
     return sorted(found)
 
 
+def fill_entry(entry: polib.POEntry, value: str | list[str], *, force: bool) -> bool:
+    """Give the entry its French text (only where empty or fuzzy, unless `force`)."""
+    changed = False
+    if entry.msgid_plural:
+        forms = value if isinstance(value, list) else [value, value]
+        if force or not any(entry.msgstr_plural.values()) or entry.fuzzy:
+            entry.msgstr_plural = {i: f for i, f in enumerate(forms)}
+            changed = True
+    elif force or not entry.msgstr or entry.fuzzy:
+        entry.msgstr = value if isinstance(value, str) else value[0]
+        changed = True
+    if changed and "fuzzy" in entry.flags:
+        entry.flags.remove("fuzzy")
+    return changed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("json_file")
@@ -40,21 +56,9 @@ def main() -> None:
         for entry in po:
             if entry.msgid not in table or entry.obsolete:
                 continue
-            value = table[entry.msgid]
-            before = changed
-            changed = False
-            if entry.msgid_plural:
-                forms = value if isinstance(value, list) else [value, value]
-                if args.force or not any(entry.msgstr_plural.values()) or entry.fuzzy:
-                    entry.msgstr_plural = {i: f for i, f in enumerate(forms)}
-                    changed = True
-            elif args.force or not entry.msgstr or entry.fuzzy:
-                entry.msgstr = value if isinstance(value, str) else value[0]
-                changed = True
-            if changed and "fuzzy" in entry.flags:
-                entry.flags.remove("fuzzy")
-            filled += changed
-            changed = changed or before
+            entry_changed = fill_entry(entry, table[entry.msgid], force=args.force)
+            filled += entry_changed
+            changed = changed or entry_changed
         if changed:
             po.save()
             subprocess.run(["msgfmt", "-o", str(path.with_suffix(".mo")), str(path)], check=True)

@@ -31,6 +31,7 @@ DELIVERY_TASK = "signing.tasks.deliver_message"
 # Messages written by these tasks go to `bulk`: a run of reminders or expiry notices must not
 # queue ahead of a code a signer is waiting for on the `messages` worker.
 BATCH_QUEUE = "bulk"
+MESSAGES_QUEUE = "messages"
 
 
 @setup_logging.connect
@@ -50,16 +51,22 @@ def _queue_of(task: Any) -> str | None:
     return str(app.amqp.router.route({}, task.name)["queue"].name)
 
 
-def route_batch_deliveries(name: str, *_args: Any, **_kw: Any) -> dict[str, str] | None:
-    """Deliveries queued from inside a `bulk` task (reminders, expiry, bulk sends) go to `bulk`.
+def delivery_queue() -> str:
+    """The queue of a delivery queued now: `bulk` from inside a `bulk` task (reminders, expiry,
+    bulk sends), else `messages`.
 
     The code a signer asks for, an invitation sent from the board, the next signer's link: all
     are queued by a web request (or the sealing worker) and keep the `messages` route.
     """
-    if name != DELIVERY_TASK:
-        return None
     if not current_task:  # queued by a web request or a command, not by a task
-        return None
+        return MESSAGES_QUEUE
     if _queue_of(current_task) == BATCH_QUEUE:  # the proxy reads the running task's attributes
+        return BATCH_QUEUE
+    return MESSAGES_QUEUE
+
+
+def route_batch_deliveries(name: str, *_args: Any, **_kw: Any) -> dict[str, str] | None:
+    """Deliveries queued from inside a `bulk` task go to `bulk` (delivery_queue)."""
+    if name == DELIVERY_TASK and delivery_queue() == BATCH_QUEUE:
         return {"queue": BATCH_QUEUE}
     return None

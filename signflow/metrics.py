@@ -64,72 +64,90 @@ class DatabaseCollector(Collector):
     """Reads the installation's state from the database at each scrape."""
 
     def collect(self) -> Iterator[Metric]:
-        from signing.models import Envelope, Message
-
-        envelopes = GaugeMetricFamily("signflow_envelopes", "Envelopes by state.", labels=["state"])
-        counts = dict(Envelope.objects.order_by().values_list("status").annotate(n=Count("id")))
-        for state in Envelope.Status.values:
-            envelopes.add_metric([state], counts.get(state, 0))
-        yield envelopes
-
-        done = (Message.Status.SENT, Message.Status.DELIVERED)
-        sent = CounterMetricFamily(
-            "signflow_messages_sent",
-            "Messages the provider accepted (sent or delivered), by channel.",
-            labels=["channel"],
-        )
-        failed = CounterMetricFamily(
-            "signflow_messages_failed",
-            "Messages given up after every attempt, or reported undeliverable, by channel.",
-            labels=["channel"],
-        )
-        by_channel = (
-            Message.objects.order_by()
-            .values("channel")
-            .annotate(
-                sent=Count("id", filter=Q(status__in=done)),
-                failed=Count("id", filter=Q(status=Message.Status.FAILED)),
-            )
-        )
-        rows: dict[str, dict[str, Any]] = {row["channel"]: dict(row) for row in by_channel}
-        for channel in Message._meta.get_field("channel").choices or ():
-            row: dict[str, Any] = rows.get(channel[0], {})
-            sent.add_metric([channel[0]], row.get("sent", 0))
-            failed.add_metric([channel[0]], row.get("failed", 0))
-        yield sent
-        yield failed
-
-        pending = Message.objects.filter(
-            status__in=(Message.Status.QUEUED, Message.Status.SENDING)
-        ).aggregate(n=Count("id"), oldest=Min("created_at"))
-        yield GaugeMetricFamily(
-            "signflow_outbox_backlog",
-            "Messages written but not yet handed to a provider (queued or being sent).",
-            value=pending["n"],
-        )
-        oldest = pending["oldest"]
-        age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
-        yield GaugeMetricFamily(
-            "signflow_outbox_oldest_age_seconds",
-            "Age of the oldest message not yet handed to a provider (0 when none).",
-            value=max(age, 0.0),
-        )
-
-        sealing = GaugeMetricFamily(
-            "signflow_sealing_waiting",
-            "Envelopes in `sealing`, by the kind of their last error ('' = none yet).",
-            labels=["error_kind"],
-        )
-        for kind, n in (
-            Envelope.objects.filter(status=Envelope.Status.SEALING)
-            .order_by()
-            .values_list("sealing_error_kind")
-            .annotate(n=Count("id"))
-        ):
-            sealing.add_metric([kind], n)
-        yield sealing
-
+        yield from _envelopes()
+        yield from _messages()
+        yield from _outbox()
+        yield from _sealing_waiting()
         yield from _webhook_deliveries()
+
+
+def _envelopes() -> Iterator[Metric]:
+    from signing.models import Envelope
+
+    envelopes = GaugeMetricFamily("signflow_envelopes", "Envelopes by state.", labels=["state"])
+    counts = dict(Envelope.objects.order_by().values_list("status").annotate(n=Count("id")))
+    for state in Envelope.Status.values:
+        envelopes.add_metric([state], counts.get(state, 0))
+    yield envelopes
+
+
+def _messages() -> Iterator[Metric]:
+    from signing.models import Message
+
+    done = (Message.Status.SENT, Message.Status.DELIVERED)
+    sent = CounterMetricFamily(
+        "signflow_messages_sent",
+        "Messages the provider accepted (sent or delivered), by channel.",
+        labels=["channel"],
+    )
+    failed = CounterMetricFamily(
+        "signflow_messages_failed",
+        "Messages given up after every attempt, or reported undeliverable, by channel.",
+        labels=["channel"],
+    )
+    by_channel = (
+        Message.objects.order_by()
+        .values("channel")
+        .annotate(
+            sent=Count("id", filter=Q(status__in=done)),
+            failed=Count("id", filter=Q(status=Message.Status.FAILED)),
+        )
+    )
+    rows: dict[str, dict[str, Any]] = {row["channel"]: dict(row) for row in by_channel}
+    for channel in Message._meta.get_field("channel").choices or ():
+        row: dict[str, Any] = rows.get(channel[0], {})
+        sent.add_metric([channel[0]], row.get("sent", 0))
+        failed.add_metric([channel[0]], row.get("failed", 0))
+    yield sent
+    yield failed
+
+
+def _outbox() -> Iterator[Metric]:
+    from signing.models import Message
+
+    pending = Message.objects.filter(
+        status__in=(Message.Status.QUEUED, Message.Status.SENDING)
+    ).aggregate(n=Count("id"), oldest=Min("created_at"))
+    yield GaugeMetricFamily(
+        "signflow_outbox_backlog",
+        "Messages written but not yet handed to a provider (queued or being sent).",
+        value=pending["n"],
+    )
+    oldest = pending["oldest"]
+    age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    yield GaugeMetricFamily(
+        "signflow_outbox_oldest_age_seconds",
+        "Age of the oldest message not yet handed to a provider (0 when none).",
+        value=max(age, 0.0),
+    )
+
+
+def _sealing_waiting() -> Iterator[Metric]:
+    from signing.models import Envelope
+
+    sealing = GaugeMetricFamily(
+        "signflow_sealing_waiting",
+        "Envelopes in `sealing`, by the kind of their last error ('' = none yet).",
+        labels=["error_kind"],
+    )
+    for kind, n in (
+        Envelope.objects.filter(status=Envelope.Status.SEALING)
+        .order_by()
+        .values_list("sealing_error_kind")
+        .annotate(n=Count("id"))
+    ):
+        sealing.add_metric([kind], n)
+    yield sealing
 
 
 def _webhook_deliveries() -> Iterator[Metric]:

@@ -13,8 +13,8 @@ and returns the function's result, re-raises the exception it raised (a Document
 DocumentError), or raises `PdfTooComplex` (`PdfOutOfMemory` / `PdfTooSlow`) when a limit hit.
 `PdfUnreadable` is raised when the child died for another reason.
 
-The child gets the caller's active language and the SIGNFLOW_* / storage settings as they are at
-call time (tests change them), so messages and limits are the caller's. Arguments and results
+The child gets the caller's active language and the SIGNFLOW_* settings as they are at call time
+(tests change them), so messages and limits are the caller's. Arguments and results
 travel pickled; a file object argument is handed over as a path (the upload's temporary file
 when there is one, else a temporary copy), never read into the worker's memory.
 """
@@ -52,8 +52,9 @@ T = TypeVar("T")
 PRELOAD = ["__main__", "signflow.pdfguard_boot"]
 # Bytes arguments larger than this go to the child through a temporary file, not the pipe.
 _INLINE_BYTES = 1024 * 1024
-# Settings the child takes from the caller at call time (besides SIGNFLOW_*).
-FORWARDED_SETTINGS = ("MEDIA_ROOT", "STORAGES", "LANGUAGE_CODE")
+# Settings the child takes from the caller at call time (besides SIGNFLOW_*). Not the storage:
+# a child parses the bytes or the temporary file it is handed, it never opens a stored file.
+FORWARDED_SETTINGS = ("LANGUAGE_CODE",)
 
 _in_child = False
 _context: Any = None

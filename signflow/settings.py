@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from signflow.cache import caches_for
 from signflow.env import env_bool, env_int, env_list, env_str
 from signflow.logging_setup import configure_structlog, logging_config
+from signflow.storage import default_storage_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SIGNFLOW_VAR_DIR", str(BASE_DIR / "var")))
@@ -80,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The file storage (disk or bucket) failing under a page: a 503 that says so (signflow/storage.py).
+    "signflow.storage.StorageUnavailableMiddleware",
     # Last: turns a login refused by the throttle into the "too many attempts" page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -157,8 +160,11 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Files: under MEDIA_ROOT (SIGNFLOW_STORAGE=filesystem, the default) or in a private S3 bucket
+# (SIGNFLOW_STORAGE=s3 and the AWS_* variables: signflow/storage.py, README "Storage").
+SIGNFLOW_STORAGE = env_str("SIGNFLOW_STORAGE", "filesystem")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_setting(),
     # collectstatic writes a .br (the `brotli` package) and a .gz beside each file, and
     # WhiteNoise serves the smallest one the browser accepts: the signer page's CSS, JS and
     # font stay under 60 KB transferred (bench/bench_weight.py). Same backend with DEBUG on, so
@@ -299,7 +305,19 @@ if SIGNFLOW_DEV_OUTBOX and not DEBUG:
 TSA_URL = env_str("TSA_URL")
 SEAL_PKCS12_PATH = env_str("SEAL_PKCS12_PATH")
 SEAL_PKCS12_PASSWORD = env_str("SEAL_PKCS12_PASSWORD")
-SIGNFLOW_KEYS_DIR = Path(env_str("SIGNFLOW_KEYS_DIR", str(MEDIA_ROOT / "keys")))
+# The seal, TSA and CA keys: on the local disk of each node, outside MEDIA_ROOT and never in a
+# bucket (a system check warns when the folder is inside MEDIA_ROOT). Keys an older install
+# kept in MEDIA_ROOT/keys (SIGNFLOW_LEGACY_KEYS_DIR) are moved here on first use.
+SIGNFLOW_KEYS_DIR = Path(env_str("SIGNFLOW_KEYS_DIR", str(VAR_DIR / "keys")))
+SIGNFLOW_LEGACY_KEYS_DIR = MEDIA_ROOT / "keys"
+# The seal key in a PKCS#11 token (an HSM) instead of SIGNFLOW_KEYS_DIR: the module (.so), the
+# token's label, the labels of the private key and of its certificate (default: the key's) and
+# the user PIN. The root CA and the built-in TSA keep their keys in SIGNFLOW_KEYS_DIR.
+SIGNFLOW_SEAL_PKCS11_MODULE = env_str("SIGNFLOW_SEAL_PKCS11_MODULE")
+SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL = env_str("SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL")
+SIGNFLOW_SEAL_PKCS11_KEY_LABEL = env_str("SIGNFLOW_SEAL_PKCS11_KEY_LABEL", "signflow-seal")
+SIGNFLOW_SEAL_PKCS11_CERT_LABEL = env_str("SIGNFLOW_SEAL_PKCS11_CERT_LABEL")
+SIGNFLOW_SEAL_PKCS11_PIN = env_str("SIGNFLOW_SEAL_PKCS11_PIN")
 # The built-in TSA's own key folder (default: tsa/ inside SIGNFLOW_KEYS_DIR), its RFC 3161
 # policy OID (default: ours, under the 2.25 UUID arc), and how many days before the newest
 # timestamp's certificate expires the archive task adds a new document timestamp.

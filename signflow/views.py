@@ -1,25 +1,22 @@
 import logging
-import os
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
+
+from signflow import storage
 
 logger = logging.getLogger(__name__)
 
 # A dependency on the same network answers in milliseconds: a readiness probe that waits longer
 # than this for Redis would itself time out at the load balancer.
 READYZ_REDIS_TIMEOUT_SECONDS = 0.5
-READYZ_PROBE_DIR = "readyz"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -77,39 +74,14 @@ def _check_redis() -> None:
 
 def _check_storage() -> None:
     """Write, read back and delete a small file where documents are stored."""
-    payload = uuid.uuid4().hex.encode()
-    name = default_storage.save(f"{READYZ_PROBE_DIR}/{payload.decode()}.txt", ContentFile(payload))
-    try:
-        with default_storage.open(name, "rb") as handle:
-            if handle.read() != payload:
-                raise RuntimeError("read back differs")
-    finally:
-        default_storage.delete(name)
-
-
-def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
+    storage.probe()
 
 
 def _check_keys() -> None:
-    """The sealing keys load; before their first use, their folder can be created and written.
-
-    Never generates keys: on a fresh install that is the first seal's job (under its lock).
-    """
+    """The sealing keys load (or the PKCS#11 token answers); nothing is generated here."""
     from verification import keys  # noqa: PLC0415 - verification imports signflow
 
-    keys_dir = Path(settings.SIGNFLOW_KEYS_DIR)
-    generated = (keys_dir / "root.pem").exists() and (keys_dir / "root.key").exists()
-    if generated:
-        keys.get_key_material()  # cached per process after the first load
-        return
-    if settings.SEAL_PKCS12_PATH and not os.access(settings.SEAL_PKCS12_PATH, os.R_OK):
-        raise PermissionError("SEAL_PKCS12_PATH cannot be read")
-    parent = _nearest_existing(keys_dir)
-    if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
-        raise PermissionError("keys folder cannot be created")
+    keys.check_reachable()
 
 
 READYZ_CHECKS: dict[str, Callable[[], None]] = {

@@ -332,6 +332,10 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True, help_text=_("When a worker took it."))
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The Celery queue of its delivery (signflow.celery.delivery_queue): `bulk` when a batch task
+    # wrote it (reminders, expiry, bulk sends), else `messages`. A delivery sends the due
+    # messages of its own queue with it, never the other's: reminders never ride ahead of a code.
+    queue = models.CharField(max_length=10, default="messages", editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

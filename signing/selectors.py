@@ -260,41 +260,57 @@ def overdue_q(now: datetime.datetime) -> Q:
 
 
 def filtered_envelopes(*, user: Any, filters: BoardFilters) -> QuerySet[Envelope]:
-    """The envelopes the user may see, narrowed by the filters."""
-    qs = visible_envelopes(user)
+    """The envelopes the user may see, narrowed by the filters (one .filter() per condition,
+    as chained calls)."""
     now = timezone.now()
+    conditions = [*_search_conditions(filters), *_range_conditions(filters)]
+    if filters.mine:
+        conditions.append(needs_action_q(user=user, now=now))
+    if filters.overdue:
+        conditions.append(overdue_q(now))
+    if filters.batch and BATCH_HOOK:
+        conditions.append(BATCH_HOOK[0].condition(filters.batch))
+    qs = visible_envelopes(user)
+    for condition in conditions:
+        qs = qs.filter(condition)
+    return qs
+
+
+def _search_conditions(filters: BoardFilters) -> list[Q]:
+    """The search box and the people filters."""
+    conditions = []
     if filters.q:
-        qs = qs.filter(
+        conditions.append(
             Q(title__icontains=filters.q)
             | Q(counterparty__legal_name__icontains=filters.q)
             | Q(public_id=filters.q.upper())
         )
     if filters.responsible:
-        qs = qs.filter(responsible_id=filters.responsible)
+        conditions.append(Q(responsible_id=filters.responsible))
     if filters.company:
-        qs = qs.filter(company_id=filters.company)
+        conditions.append(Q(company_id=filters.company))
     if filters.counterparty:
-        qs = qs.filter(counterparty_id=filters.counterparty)
+        conditions.append(Q(counterparty_id=filters.counterparty))
+    return conditions
+
+
+def _range_conditions(filters: BoardFilters) -> list[Q]:
+    """The creation period (whole days, local time) and the amount range."""
+    conditions = []
     tz = timezone.get_current_timezone()
     if filters.created_from:
         start = datetime.datetime.combine(filters.created_from, datetime.time.min, tz)
-        qs = qs.filter(created_at__gte=start)
+        conditions.append(Q(created_at__gte=start))
     if filters.created_to:
         end = datetime.datetime.combine(
             filters.created_to + datetime.timedelta(days=1), datetime.time.min, tz
         )
-        qs = qs.filter(created_at__lt=end)
+        conditions.append(Q(created_at__lt=end))
     if filters.amount_min is not None:
-        qs = qs.filter(amount__gte=filters.amount_min)
+        conditions.append(Q(amount__gte=filters.amount_min))
     if filters.amount_max is not None:
-        qs = qs.filter(amount__lte=filters.amount_max)
-    if filters.mine:
-        qs = qs.filter(needs_action_q(user=user, now=now))
-    if filters.overdue:
-        qs = qs.filter(overdue_q(now))
-    if filters.batch and BATCH_HOOK:
-        qs = qs.filter(BATCH_HOOK[0].condition(filters.batch))
-    return qs
+        conditions.append(Q(amount__lte=filters.amount_max))
+    return conditions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -669,50 +685,13 @@ def team_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
     employees = list(
         Employee.objects.select_related("user").order_by("user__last_name", "user__username")
     )
-    per_status = (
-        Envelope.objects.order_by().values("responsible_id", "status").annotate(n=Count("id"))
-    )
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    declined_counts: dict[int, int] = defaultdict(int)
-    for row in per_status:
-        counts[row["responsible_id"]][COLUMN_OF_STATUS[row["status"]]] += row["n"]
-        if row["status"] == Envelope.Status.DECLINED:
-            declined_counts[row["responsible_id"]] += row["n"]
-    overdue = dict(
-        Envelope.objects.filter(overdue_q(now))
-        .order_by()
-        .values("responsible_id")
-        .annotate(n=Count("id"))
-        .values_list("responsible_id", "n")
-    )
-    signed_month = dict(
+    counts, declined_counts = _column_counts()
+    overdue = _count_by_responsible(Envelope.objects.filter(overdue_q(now)))
+    signed_month = _count_by_responsible(
         Envelope.objects.filter(status=Envelope.Status.COMPLETED, completed_at__gte=month_start)
-        .order_by()
-        .values("responsible_id")
-        .annotate(n=Count("id"))
-        .values_list("responsible_id", "n")
     )
-    # Durations for the median: the last 180 days of completions keep this bounded.
-    durations: dict[int, list[float]] = defaultdict(list)
-    for responsible_id, sent_at, completed_at in (
-        Envelope.objects.filter(
-            status=Envelope.Status.COMPLETED,
-            sent_at__isnull=False,
-            completed_at__gte=now - datetime.timedelta(days=180),
-        )
-        .values_list("responsible_id", "sent_at", "completed_at")
-        .iterator(chunk_size=5000)
-    ):
-        if completed_at is not None and sent_at is not None:
-            durations[responsible_id].append((completed_at - sent_at).total_seconds())
-    declined: dict[int, list[Envelope]] = defaultdict(list)
-    for envelope in (
-        Envelope.objects.filter(status=Envelope.Status.DECLINED)
-        .order_by("responsible_id", "-status_changed_at")
-        .only("id", "title", "closed_reason", "status_changed_at", "responsible_id")[:2000]
-    ):
-        if len(declined[envelope.responsible_id]) < 5:
-            declined[envelope.responsible_id].append(envelope)
+    durations = _completion_durations(now)
+    declined = _recent_declined()
     rows = []
     for employee in employees:
         uid = employee.user_id
@@ -730,6 +709,60 @@ def team_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
             }
         )
     return {"rows": rows, "weeks": completed_per_week(now=now)}
+
+
+def _column_counts() -> tuple[dict[int, dict[str, int]], dict[int, int]]:
+    """Per responsible: envelopes per board column, and declined ones. One GROUP BY."""
+    per_status = (
+        Envelope.objects.order_by().values("responsible_id", "status").annotate(n=Count("id"))
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    declined_counts: dict[int, int] = defaultdict(int)
+    for row in per_status:
+        counts[row["responsible_id"]][COLUMN_OF_STATUS[row["status"]]] += row["n"]
+        if row["status"] == Envelope.Status.DECLINED:
+            declined_counts[row["responsible_id"]] += row["n"]
+    return counts, declined_counts
+
+
+def _count_by_responsible(qs: QuerySet[Envelope]) -> dict[int, int]:
+    return dict(
+        qs.order_by()
+        .values("responsible_id")
+        .annotate(n=Count("id"))
+        .values_list("responsible_id", "n")
+    )
+
+
+def _completion_durations(now: datetime.datetime) -> dict[int, list[float]]:
+    """Send-to-completion seconds per responsible, for the median: the last 180 days of
+    completions keep this bounded."""
+    durations: dict[int, list[float]] = defaultdict(list)
+    for responsible_id, sent_at, completed_at in (
+        Envelope.objects.filter(
+            status=Envelope.Status.COMPLETED,
+            sent_at__isnull=False,
+            completed_at__gte=now - datetime.timedelta(days=180),
+        )
+        .values_list("responsible_id", "sent_at", "completed_at")
+        .iterator(chunk_size=5000)
+    ):
+        if completed_at is not None and sent_at is not None:
+            durations[responsible_id].append((completed_at - sent_at).total_seconds())
+    return durations
+
+
+def _recent_declined() -> dict[int, list[Envelope]]:
+    """Per responsible: the last five declined envelopes, with their reasons."""
+    declined: dict[int, list[Envelope]] = defaultdict(list)
+    for envelope in (
+        Envelope.objects.filter(status=Envelope.Status.DECLINED)
+        .order_by("responsible_id", "-status_changed_at")
+        .only("id", "title", "closed_reason", "status_changed_at", "responsible_id")[:2000]
+    ):
+        if len(declined[envelope.responsible_id]) < 5:
+            declined[envelope.responsible_id].append(envelope)
+    return declined
 
 
 def duration_text(seconds: float) -> str:

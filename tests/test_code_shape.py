@@ -30,20 +30,6 @@ ALLOWED_LONG: dict[str, str] = {
     "signing/signer_views.py:_sign_context": _PAGE,
     "signing/views.py:send": _WRITES,
     "crm/views.py:_invoice_form_page": _WRITES,
-    "crm/management/commands/seed_demo.py:_seed": _TYPES,
-    "signing/services/signing.py:party_sign": _TYPES,
-    "verification/services.py:verify_pdf": _TYPES,
-    "documents/uploads.py:check_pdf": _TYPES,
-    "signing/services/sending.py:envelope_send": _TYPES,
-    "documents/isolation.py:run_limited": _TYPES,
-    "signing/services/correcting.py:envelope_correct": _TYPES,
-    "documents/contexts.py:sample_context": _TYPES,
-    "signing/selectors.py:team_overview": _TYPES,
-    "signflow/metrics.py:collect": _TYPES,
-    "documents/redact.py:stream": _TYPES,
-    "verification/diffing.py:changed_regions": _TYPES,
-    "verification/archive.py:add_archive_timestamp": _TYPES,
-    "bulk/services.py:batch_create": _TYPES,
 }
 
 

@@ -16,11 +16,11 @@ import logging
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from signflow.storage import save_once
 from verification import keys, pades
 from verification.models import SealedDocument
 
@@ -117,10 +117,7 @@ def add_archive_timestamp(document: SealedDocument, *, force: bool = False) -> b
     extended = pades.archive_timestamp(pdf_bytes=data, material=material)
     sha = hashlib.sha256(extended).hexdigest()
     new_path = f"sealed/archive/{sha}.pdf"
-    if not default_storage.exists(new_path):
-        saved = default_storage.save(new_path, ContentFile(extended))
-        if saved != new_path:
-            default_storage.delete(saved)
+    save_once(new_path, extended)
     new_expiry = newest_timestamp_expiry(extended)
     with transaction.atomic():
         locked = SealedDocument.objects.select_for_update().get(pk=document.pk)

@@ -118,41 +118,55 @@ def changed_regions(
         for x in range(cols):
             if (x, y) in seen or not merged_px[x, y]:
                 continue
-            queue = deque([(x, y)])
-            seen.add((x, y))
-            xs: list[int] = []
-            ys: list[int] = []
-            while queue:
-                cx, cy = queue.popleft()
-                if hot_px[cx, cy]:
-                    xs.append(cx)
-                    ys.append(cy)
-                for nx, ny in ((cx + 1, cy), (cx - 1, cy), (cx, cy + 1), (cx, cy - 1)):
-                    inside = 0 <= nx < cols and 0 <= ny < rows
-                    if inside and (nx, ny) not in seen and merged_px[nx, ny]:
-                        seen.add((nx, ny))
-                        queue.append((nx, ny))
-            if xs:
-                box = (min(xs) * CELL, min(ys) * CELL, (max(xs) + 1) * CELL, (max(ys) + 1) * CELL)
-                # Tighten the cell-aligned box to the changed pixels inside it.
-                tight = mask.crop(box).getbbox()
-                if tight is not None:
-                    box = (
-                        box[0] + tight[0],
-                        box[1] + tight[1],
-                        box[0] + tight[2],
-                        box[1] + tight[3],
-                    )
-                scale = 1 / RENDER_SCALE
-                regions.append(
-                    (
-                        round(box[0] * scale, 1),
-                        round(box[1] * scale, 1),
-                        round(min(box[2], width) * scale, 1),
-                        round(min(box[3], height) * scale, 1),
-                    )
-                )
+            cells = _hot_cells_of_area((x, y), hot_px, merged_px, (cols, rows), seen)
+            if cells:
+                regions.append(_region(cells, mask))
     return regions
+
+
+def _hot_cells_of_area(
+    start: tuple[int, int],
+    hot_px: Any,
+    merged_px: Any,
+    size: tuple[int, int],
+    seen: set[tuple[int, int]],
+) -> list[tuple[int, int]]:
+    """The changed cells of the merged area around `start` (breadth-first walk; marks what it
+    visits in `seen`)."""
+    cols, rows = size
+    queue = deque([start])
+    seen.add(start)
+    cells = []
+    while queue:
+        cx, cy = queue.popleft()
+        if hot_px[cx, cy]:
+            cells.append((cx, cy))
+        for nx, ny in ((cx + 1, cy), (cx - 1, cy), (cx, cy + 1), (cx, cy - 1)):
+            inside = 0 <= nx < cols and 0 <= ny < rows
+            if inside and (nx, ny) not in seen and merged_px[nx, ny]:
+                seen.add((nx, ny))
+                queue.append((nx, ny))
+    return cells
+
+
+def _region(
+    cells: list[tuple[int, int]], mask: PILImage.Image
+) -> tuple[float, float, float, float]:
+    """The cells' bounding box tightened to the changed pixels inside it, in page points."""
+    xs = [x for x, _y in cells]
+    ys = [y for _x, y in cells]
+    box = (min(xs) * CELL, min(ys) * CELL, (max(xs) + 1) * CELL, (max(ys) + 1) * CELL)
+    tight = mask.crop(box).getbbox()
+    if tight is not None:
+        box = (box[0] + tight[0], box[1] + tight[1], box[0] + tight[2], box[1] + tight[3])
+    width, height = mask.size
+    scale = 1 / RENDER_SCALE
+    return (
+        round(box[0] * scale, 1),
+        round(box[1] * scale, 1),
+        round(min(box[2], width) * scale, 1),
+        round(min(box[3], height) * scale, 1),
+    )
 
 
 def _page_text(page: Any) -> str:

@@ -87,12 +87,7 @@ def add_reasons(
     if result.seal is not None and added_signatures(result):
         reasons.append("signature_added")
     if "not_the_sealed_document" not in reasons:
-        if result.missing_pages and result.matched_pages:
-            reasons.append("pages_removed")
-        if result.unmatched_pages and result.matched_pages:
-            reasons.append("pages_added")
-        if moved_pages(result.matched_pages):
-            reasons.append("pages_reordered")
+        reasons.extend(_page_reasons(result))
     seal = result.seal
     if seal is not None and not seal.intact:
         reasons.append("seal_invalid")
@@ -105,6 +100,18 @@ def add_reasons(
             # document timestamp covering the changed container no longer validates: that is
             # timestamp_invalid.)
             reasons.remove("appended")
+
+
+def _page_reasons(result: VerificationResult) -> list[str]:
+    """Pages removed, added or moved, against the sealed document's pages."""
+    reasons = []
+    if result.missing_pages and result.matched_pages:
+        reasons.append("pages_removed")
+    if result.unmatched_pages and result.matched_pages:
+        reasons.append("pages_added")
+    if moved_pages(result.matched_pages):
+        reasons.append("pages_reordered")
+    return reasons
 
 
 def added_signatures(result: VerificationResult) -> list[tuple[str, Any]]:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import logging
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -32,6 +34,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
+from django.db import transaction
+
+from verification import hsm
+
+logger = logging.getLogger(__name__)
 
 BUILTIN_TSA_NAME = "SignFlow built-in TSA"
 SEAL_COMMON_NAME = "SignFlow document seal"
@@ -161,27 +168,46 @@ def issue_leaf(
     *,
     crl_distribution_point: str | None = None,
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """A new seal ("seal") or TSA ("tsa") certificate signed by our root.
+    """A new seal ("seal") or TSA ("tsa") key and certificate signed by our root.
 
     It never outlives the root; `crl_distribution_point` None makes a leaf without one (the
     layout before CRLs, kept for tests of old key folders).
     """
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = leaf_certificate(
+        kind,
+        key.public_key(),
+        root_cert,
+        root_key,
+        crl_distribution_point=crl_distribution_point,
+    )
+    return cert, key
+
+
+def leaf_certificate(
+    kind: str,
+    public_key: rsa.RSAPublicKey,
+    root_cert: x509.Certificate,
+    root_key: rsa.RSAPrivateKey,
+    *,
+    crl_distribution_point: str | None = None,
+) -> x509.Certificate:
+    """A seal or TSA certificate for `public_key` (a key of ours, or one held by a token)."""
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     not_after = min(
         now + dt.timedelta(days=365 * _VALIDITY_YEARS[kind]), root_cert.not_valid_after_utc
     )
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(SEAL_COMMON_NAME if kind == "seal" else BUILTIN_TSA_NAME))
         .issuer_name(root_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
         )
@@ -204,7 +230,7 @@ def issue_leaf(
             ),
             critical=False,
         )
-    return builder.sign(root_key, hashes.SHA256()), key
+    return builder.sign(root_key, hashes.SHA256())
 
 
 def has_crl_distribution_point(cert: x509.Certificate) -> bool:
@@ -258,12 +284,14 @@ def _load_pair(directory: Path, name: str, purpose: str = "seal") -> tuple[x509.
     return cert, key
 
 
-def _load(directory: Path) -> dict[str, Any]:
-    return {
+def _load(directory: Path, *, seal: bool = True) -> dict[str, Any]:
+    loaded = {
         "root": _load_pair(directory, "root"),
-        "seal": _load_pair(directory, "seal"),
         "tsa": _load_pair(tsa_keys_dir(directory), "tsa", "tsa"),
     }
+    if seal:
+        loaded["seal"] = _load_pair(directory, "seal")
+    return loaded
 
 
 def _retire(directory: Path, name: str) -> None:
@@ -286,7 +314,39 @@ def _lock(directory: Path) -> Any:
     return handle
 
 
-def _ensure_generated(directory: Path) -> dict[str, Any]:
+def _ensure_seal(directory: Path, root_cert: x509.Certificate, root_key: Any) -> None:
+    seal_ok = all((directory / n).exists() for n in ("seal.pem", "seal.key"))
+    if seal_ok and not has_crl_distribution_point(
+        x509.load_pem_x509_certificate((directory / "seal.pem").read_bytes())
+    ):
+        _retire(directory, "seal")
+        seal_ok = False
+    if not seal_ok:
+        _store(
+            directory,
+            {"seal": issue_leaf("seal", root_cert, root_key, crl_distribution_point=crl_url())},
+        )
+
+
+def _ensure_tsa(directory: Path, root_cert: x509.Certificate, root_key: Any) -> None:
+    # The TSA used to share the seal's folder and passphrase: those files are retired.
+    if (directory / "tsa.pem").exists():
+        _retire(directory, "tsa")
+    tsa_dir = tsa_keys_dir(directory)
+    if tsa_dir.resolve() == directory.resolve():
+        raise KeysError("SIGNFLOW_TSA_KEYS_DIR must not be the seal's keys folder.")
+    with _lock(tsa_dir):
+        if not all((tsa_dir / n).exists() for n in _TSA_FILES):
+            _store(
+                tsa_dir,
+                {"tsa": issue_leaf("tsa", root_cert, root_key, crl_distribution_point=crl_url())},
+                purpose="tsa",
+            )
+
+
+def _ensure_generated(directory: Path, *, seal: bool = True) -> dict[str, Any]:
+    """The root, the TSA and (unless the seal key is in a token) the seal keys, made once."""
+    move_legacy_keys(directory)
     # Several web and worker processes may start at once: the lock makes exactly one of them
     # generate the keys, the others wait and then load what it wrote.
     with _lock(directory):
@@ -296,35 +356,63 @@ def _ensure_generated(directory: Path) -> dict[str, Any]:
                     (directory / f"{name}{suffix}").unlink(missing_ok=True)
             _store(directory, {"root": _root()})
         root_cert, root_key = _load_pair(directory, "root")
-        seal_ok = all((directory / n).exists() for n in ("seal.pem", "seal.key"))
-        if seal_ok and not has_crl_distribution_point(
-            x509.load_pem_x509_certificate((directory / "seal.pem").read_bytes())
-        ):
-            _retire(directory, "seal")
-            seal_ok = False
-        if not seal_ok:
-            _store(
-                directory,
-                {"seal": issue_leaf("seal", root_cert, root_key, crl_distribution_point=crl_url())},
-            )
-        # The TSA used to share the seal's folder and passphrase: those files are retired.
-        if (directory / "tsa.pem").exists():
-            _retire(directory, "tsa")
-        tsa_dir = tsa_keys_dir(directory)
-        if tsa_dir.resolve() == directory.resolve():
-            raise KeysError("SIGNFLOW_TSA_KEYS_DIR must not be the seal's keys folder.")
-        with _lock(tsa_dir):
-            if not all((tsa_dir / n).exists() for n in _TSA_FILES):
-                _store(
-                    tsa_dir,
-                    {
-                        "tsa": issue_leaf(
-                            "tsa", root_cert, root_key, crl_distribution_point=crl_url()
-                        )
-                    },
-                    purpose="tsa",
+        if seal:
+            _ensure_seal(directory, root_cert, root_key)
+        _ensure_tsa(directory, root_cert, root_key)
+        return _load(directory, seal=seal)
+
+
+def _legacy_keys_dir(directory: Path) -> Path | None:
+    """MEDIA_ROOT/keys of an older install, when it holds keys that `directory` lacks."""
+    configured = getattr(settings, "SIGNFLOW_LEGACY_KEYS_DIR", "") or ""
+    legacy = Path(configured) if configured else None
+    if legacy is None or not (legacy / "root.key").exists():
+        return None
+    if legacy.resolve() == directory.resolve():
+        return None
+    return legacy
+
+
+def _copy_into(source: Path, target: Path) -> None:
+    """Copy a keys folder, root.key last: its presence says the copy is complete."""
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    entries = sorted(source.iterdir(), key=lambda entry: entry.name == "root.key")
+    for entry in entries:
+        if entry.name == ".lock":
+            continue
+        if entry.is_dir():
+            _copy_into(entry, target / entry.name)
+        else:
+            _write_private(target / entry.name, entry.read_bytes())
+
+
+def move_legacy_keys(directory: Path) -> bool:
+    """Move the keys an older install kept in MEDIA_ROOT/keys to `directory` (first use).
+
+    Documents sealed with them stay verifiable: the same root and certificates, in their new
+    folder. The copy completes before the old folder goes; a crash in between leaves a full
+    copy to finish from. Returns True when keys were moved.
+    """
+    legacy = _legacy_keys_dir(directory)
+    if legacy is None:
+        return False
+    with _lock(legacy):
+        if not (legacy / "root.key").exists():
+            return False  # another process moved them while this one waited
+        if (directory / "root.key").exists():
+            if (directory / "root.key").read_bytes() != (legacy / "root.key").read_bytes():
+                logger.warning(
+                    "Keys in %s and in %s differ: %s is used; move the other one away.",
+                    legacy,
+                    directory,
+                    directory,
                 )
-        return _load(directory)
+                return False
+        else:
+            _copy_into(legacy, directory)
+        shutil.rmtree(legacy)
+    logger.warning("Moved the sealing keys from %s to %s (outside MEDIA_ROOT).", legacy, directory)
+    return True
 
 
 def renew_tsa_certificate(*, min_days_left: int) -> bool:
@@ -366,7 +454,7 @@ def _load_pkcs12(path: str, password: str | None) -> tuple[Any, x509.Certificate
     return key, cert, list(extra)
 
 
-_cache: dict[tuple[str, str, str], KeyMaterial] = {}
+_cache: dict[tuple[str, ...], KeyMaterial] = {}
 _cache_lock = threading.Lock()
 
 
@@ -381,57 +469,88 @@ def _configured_roots() -> list[x509.Certificate]:
         raise KeysError(f"Cannot load SIGNFLOW_TRUST_ROOTS_PATH={path}: {exc}") from exc
 
 
-def get_key_material() -> KeyMaterial:
-    """The keys in use, generated on first use and cached per process."""
-    pkcs12_path = getattr(settings, "SEAL_PKCS12_PATH", "") or ""
+def _mtime(path: Path) -> int:
     try:
-        # The archive task may renew the TSA certificate in another process (a worker):
-        # its file's modification time makes every process pick up the new one.
-        tsa_version = (tsa_keys_dir() / "tsa.pem").stat().st_mtime_ns
+        return path.stat().st_mtime_ns
     except OSError:
-        tsa_version = 0
-    cache_key = (
-        f"{_keys_dir()}|{tsa_keys_dir()}|{tsa_version}",
-        pkcs12_path + "|" + str(getattr(settings, "SIGNFLOW_TRUST_ROOTS_PATH", "") or ""),
-        hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest(),
+        return 0
+
+
+def _cache_key() -> tuple[str, ...]:
+    token = hsm.configured()
+    return (
+        # A rotation (seal.pem) or the archive task's TSA renewal (tsa.pem) in another
+        # process: the files' modification times make every process pick up the new ones.
+        f"{_keys_dir()}|{_mtime(_keys_dir() / 'seal.pem')}",
+        f"{tsa_keys_dir()}|{_mtime(tsa_keys_dir() / 'tsa.pem')}",
+        str(getattr(settings, "SEAL_PKCS12_PATH", "") or ""),
+        str(getattr(settings, "SIGNFLOW_TRUST_ROOTS_PATH", "") or ""),
+        repr(token),  # the token's module and labels, never its PIN
+        hashlib.sha256(f"{settings.SECRET_KEY}|{token.pin if token else ''}".encode()).hexdigest(),
     )
+
+
+def _pkcs12_material(generated: dict[str, Any], path: str) -> KeyMaterial:
+    key, cert, extra = _load_pkcs12(path, getattr(settings, "SEAL_PKCS12_PASSWORD", "") or None)
+    return KeyMaterial(
+        root_cert=generated["root"][0],
+        seal_cert=cert,
+        seal_key=key,
+        seal_chain=[c for c in extra if c.subject != c.issuer],
+        tsa_cert=generated["tsa"][0],
+        tsa_key=generated["tsa"][1],
+        source="pkcs12",
+        extra_roots=[c for c in extra if c.subject == c.issuer] + _configured_roots(),
+        root_key=generated["root"][1],
+    )
+
+
+def _token_material(generated: dict[str, Any], token: hsm.TokenConfig) -> KeyMaterial:
+    try:
+        cert = hsm.load_certificate(token)
+    except hsm.HsmError as exc:
+        raise KeysError(str(exc)) from exc
+    # The private key stays in the token: seal_signer signs there.
+    return _own_root_material(generated, seal=(cert, None), source="pkcs11")
+
+
+def _own_root_material(
+    generated: dict[str, Any], *, seal: tuple[x509.Certificate, Any], source: str
+) -> KeyMaterial:
+    """A seal certificate issued by our root, with the root and TSA of the keys folder."""
+    return KeyMaterial(
+        root_cert=generated["root"][0],
+        seal_cert=seal[0],
+        seal_key=seal[1],
+        seal_chain=[],
+        tsa_cert=generated["tsa"][0],
+        tsa_key=generated["tsa"][1],
+        source=source,
+        extra_roots=_configured_roots(),
+        root_key=generated["root"][1],
+    )
+
+
+def get_key_material() -> KeyMaterial:
+    """The keys in use, generated on first use and cached per process.
+
+    The seal key comes from SEAL_PKCS12_PATH, else from the PKCS#11 token when
+    SIGNFLOW_SEAL_PKCS11_MODULE is set, else from the keys folder.
+    """
+    pkcs12_path = getattr(settings, "SEAL_PKCS12_PATH", "") or ""
+    token = None if pkcs12_path else hsm.configured()
+    cache_key = _cache_key()
     with _cache_lock:
         cached = _cache.get(cache_key)
         if cached is not None:
             return cached
-        generated = _ensure_generated(_keys_dir())
-        root_cert, root_key = generated["root"]
-        tsa_cert, tsa_key = generated["tsa"]
+        generated = _ensure_generated(_keys_dir(), seal=not pkcs12_path and token is None)
         if pkcs12_path:
-            key, cert, extra = _load_pkcs12(
-                pkcs12_path, getattr(settings, "SEAL_PKCS12_PASSWORD", "") or None
-            )
-            roots = [c for c in extra if c.subject == c.issuer]
-            chain = [c for c in extra if c.subject != c.issuer]
-            material = KeyMaterial(
-                root_cert=root_cert,
-                seal_cert=cert,
-                seal_key=key,
-                seal_chain=chain,
-                tsa_cert=tsa_cert,
-                tsa_key=tsa_key,
-                source="pkcs12",
-                extra_roots=roots + _configured_roots(),
-                root_key=root_key,
-            )
+            material = _pkcs12_material(generated, pkcs12_path)
+        elif token is not None:
+            material = _token_material(generated, token)
         else:
-            seal_cert, seal_key = generated["seal"]
-            material = KeyMaterial(
-                root_cert=root_cert,
-                seal_cert=seal_cert,
-                seal_key=seal_key,
-                seal_chain=[],
-                tsa_cert=tsa_cert,
-                tsa_key=tsa_key,
-                source="generated",
-                extra_roots=_configured_roots(),
-                root_key=root_key,
-            )
+            material = _own_root_material(generated, seal=generated["seal"], source="generated")
         _cache[cache_key] = material
         return material
 
@@ -462,22 +581,159 @@ def to_asn1_key(key: Any) -> Any:
     )
 
 
-def record_sealing_key(material: KeyMaterial) -> None:
-    """Remember the seal certificate in use (one row per certificate)."""
-    from verification.models import SealingKey
+def seal_signer(material: KeyMaterial) -> Any:
+    """pyHanko's signer for the seal: our loaded key, or the PKCS#11 token's key."""
+    others = [to_asn1_cert(c) for c in [*material.seal_chain, *material.trust_roots]]
+    token = hsm.configured() if material.source == "pkcs11" else None
+    if token is not None:
+        try:
+            return hsm.signer(
+                token, signing_cert=to_asn1_cert(material.seal_cert), other_certs=others
+            )
+        except hsm.HsmError as exc:
+            raise KeysError(str(exc)) from exc
+    from pyhanko_certvalidator.registry import SimpleCertificateStore  # noqa: PLC0415
 
-    fp = fingerprint(material.seal_cert)
-    root = material.seal_root
-    if SealingKey.objects.filter(fingerprint_sha256=fp).exists():
-        return
-    SealingKey.objects.filter(active=True).exclude(fingerprint_sha256=fp).update(active=False)
-    SealingKey.objects.get_or_create(
-        fingerprint_sha256=fp,
-        defaults={
-            "source": material.source,
-            "subject": material.seal_cert.subject.rfc4514_string()[:300],
-            "root_fingerprint_sha256": fingerprint(root) if root is not None else "",
-            "not_after": material.seal_cert.not_valid_after_utc,
-            "active": True,
-        },
+    from verification.pades import _signer_classes  # noqa: PLC0415 - pades imports this module
+
+    return _signer_classes()[0](
+        loaded_key=material.seal_key,
+        signing_cert=to_asn1_cert(material.seal_cert),
+        signing_key=to_asn1_key(material.seal_key),
+        cert_registry=SimpleCertificateStore.from_certs(others),
     )
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_reachable() -> None:
+    """For /readyz: the keys load, and the token's session opens and finds the seal key.
+
+    Never generates keys: on a fresh install that is the first seal's job (under its lock).
+    Raises on failure (KeysError, HsmError, OSError); the message may name paths.
+    """
+    token = None if getattr(settings, "SEAL_PKCS12_PATH", "") else hsm.configured()
+    if token is not None:
+        hsm.check(token)  # every probe: a token can go away while the material is cached
+    directory = _keys_dir()
+    if (directory / "root.pem").exists() and (directory / "root.key").exists():
+        get_key_material()  # cached per process after the first load
+        return
+    if _legacy_keys_dir(directory) is not None:
+        get_key_material()  # moves them out of MEDIA_ROOT, then loads them
+        return
+    pkcs12_path = getattr(settings, "SEAL_PKCS12_PATH", "") or ""
+    if pkcs12_path and not os.access(pkcs12_path, os.R_OK):
+        raise PermissionError("SEAL_PKCS12_PATH cannot be read")
+    parent = _nearest_existing(directory)
+    if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
+        raise PermissionError("keys folder cannot be created")
+
+
+def current_seal_certificate() -> x509.Certificate | None:
+    """The seal certificate in use, generating nothing: None before the first seal."""
+    directory = _keys_dir()
+    in_files = hsm.configured() is None and not getattr(settings, "SEAL_PKCS12_PATH", "")
+    if in_files and not (directory / "seal.pem").exists() and not _legacy_keys_dir(directory):
+        return None
+    try:
+        return get_key_material().seal_cert
+    except KeysError:
+        return None
+
+
+@dataclass(frozen=True)
+class Rotation:
+    certificate: x509.Certificate
+    root: x509.Certificate  # the root that issued it
+    source: str  # "generated" | "pkcs11"
+    active: bool  # False: a token key the settings do not name yet
+    label: str = ""  # the token's key label
+
+
+def rotate_seal_key(*, label: str = "") -> Rotation:
+    """A new seal key and certificate from our root; the old certificate stays trusted.
+
+    Keys folder: the old seal key and certificate move to retired/ and the new ones are used
+    at once by every process. PKCS#11 token: a new key is made in the token under `label`
+    (a new label; the configured one on the first run), with its certificate; it is used once
+    SIGNFLOW_SEAL_PKCS11_KEY_LABEL names it. Documents sealed before stay verifiable: their
+    seal certificate is in the file and chains to the same root.
+    """
+    if getattr(settings, "SEAL_PKCS12_PATH", ""):
+        raise KeysError(
+            "The seal certificate comes from SEAL_PKCS12_PATH: replace that file to rotate it."
+        )
+    directory = _keys_dir()
+    token = hsm.configured()
+    _ensure_generated(directory, seal=token is None)
+    with _lock(directory):
+        root_cert, root_key = _load_pair(directory, "root")
+        if token is None:
+            _retire(directory, "seal")
+            _store(
+                directory,
+                {"seal": issue_leaf("seal", root_cert, root_key, crl_distribution_point=crl_url())},
+            )
+    clear_cache()
+    if token is None:
+        return Rotation(get_key_material().seal_cert, root_cert, "generated", active=True)
+    target = token if label in ("", token.key_label) else token.with_label(label)
+    return _rotate_token_key(target, root_cert, root_key)
+
+
+def _rotate_token_key(
+    token: hsm.TokenConfig, root_cert: x509.Certificate, root_key: Any
+) -> Rotation:
+    try:
+        public_key = hsm.create_key(token)
+        cert = leaf_certificate(
+            "seal", public_key, root_cert, root_key, crl_distribution_point=crl_url()
+        )
+        hsm.store_certificate(token, cert)
+    except hsm.HsmError as exc:
+        raise KeysError(str(exc)) from exc
+    configured = hsm.configured()
+    active = configured is not None and configured.key_label == token.key_label
+    return Rotation(cert, root_cert, "pkcs11", active=active, label=token.key_label)
+
+
+def record_sealing_key(material: KeyMaterial) -> None:
+    """Remember the seal certificate in use (one row per certificate), marked active."""
+    record_certificate(
+        material.seal_cert, root=material.seal_root, source=material.source, active=True
+    )
+
+
+def record_certificate(
+    cert: x509.Certificate, *, root: x509.Certificate | None, source: str, active: bool
+) -> None:
+    """One SealingKey row per seal certificate; the active one is the certificate in use."""
+    from verification.models import SealingKey  # noqa: PLC0415 - models import settings
+
+    fp = fingerprint(cert)
+    row = SealingKey.objects.filter(fingerprint_sha256=fp).first()
+    if row is not None and (row.active or not active):
+        return
+    with transaction.atomic():
+        if active:
+            SealingKey.objects.filter(active=True).exclude(fingerprint_sha256=fp).update(
+                active=False
+            )
+        if row is not None:
+            SealingKey.objects.filter(pk=row.pk).update(active=True)
+            return
+        SealingKey.objects.get_or_create(
+            fingerprint_sha256=fp,
+            defaults={
+                "source": source,
+                "subject": cert.subject.rfc4514_string()[:300],
+                "root_fingerprint_sha256": fingerprint(root) if root is not None else "",
+                "not_after": cert.not_valid_after_utc,
+                "active": active,
+            },
+        )

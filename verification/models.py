@@ -56,11 +56,16 @@ class SealedDocument(models.Model):
 
 
 class SealingKey(models.Model):
-    """The seal certificate chain in use: generated on first use or loaded from PKCS#12."""
+    """A seal certificate SignFlow has used (or made ready, after a rotation to a token key).
+
+    Generated in the keys folder, loaded from PKCS#12 or held in a PKCS#11 token; `active` marks
+    the one in use. Rows are never deleted: `manage.py rotate_seal_key` adds one per rotation.
+    """
 
     class Source(models.TextChoices):
         GENERATED = "generated", _("Generated")
         PKCS12 = "pkcs12", _("PKCS#12 file")
+        PKCS11 = "pkcs11", _("PKCS#11 token")
 
     source = models.CharField(max_length=10, choices=Source.choices)
     subject = models.CharField(max_length=300)

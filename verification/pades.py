@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from django.conf import settings
 
+from verification import keys
 from verification.keys import BUILTIN_TSA_NAME, KeyMaterial, to_asn1_cert, to_asn1_key
 
 SEAL_FIELD_NAME = "SignFlowSeal"
@@ -322,16 +323,8 @@ def sign(
     """
     from pyhanko.sign import fields, signers
     from pyhanko.sign.general import SigningError
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    signer = _signer_classes()[0](
-        loaded_key=material.seal_key,
-        signing_cert=to_asn1_cert(material.seal_cert),
-        signing_key=to_asn1_key(material.seal_key),
-        cert_registry=SimpleCertificateStore.from_certs(
-            [to_asn1_cert(c) for c in [*material.seal_chain, *material.trust_roots]]
-        ),
-    )
+    signer = keys.seal_signer(material)
     source = io.BytesIO(pdf_bytes) if isinstance(pdf_bytes, bytes) else pdf_bytes
     field_spec = None
     if seal_box is not None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
-from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
@@ -27,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from signflow import pdfguard
+from signflow.storage import save_once
 from verification import explaining, keys, pades
 from verification.certificate import (
     RenderedCertificate,
@@ -233,32 +233,6 @@ def discard_prepared(prepared: PreparedSeal) -> None:
         logger.warning("Could not delete the prepared file of %s", prepared.code, exc_info=True)
 
 
-@dataclass(frozen=True)
-class _SealTexts:
-    stripe: str
-    reason: str
-    stamp: str
-    location: str
-
-
-def _seal_texts(metadata: dict, code: str, url: str) -> _SealTexts:
-    """The stripe, the signature's reason, the seal box's text and location, translated."""
-    language = metadata.get("language") or settings.LANGUAGE_CODE
-    with translation.override(language):
-        # "SignFlow <code>" stays first and untranslated: verification looks for it.
-        stripe = _("SignFlow %(code)s · Verify this document at %(url)s") % {
-            "code": code,
-            "url": url,
-        }
-        reason = _("Sealed by SignFlow after every party signed (document %(code)s)") % {
-            "code": code
-        }
-        stamp = _("Sealed by SignFlow") + f" - {code}"
-    sender = metadata.get("sender") or {}
-    location = str(sender.get("company") or "") or "SignFlow"
-    return _SealTexts(stripe=stripe, reason=reason, stamp=stamp, location=location)
-
-
 def prepare_seal(*, pdf_bytes: bytes | IO[bytes], metadata: dict) -> PreparedSeal:
     """Stripe every page and append the certificate of completion; store the result by hash.
 
@@ -271,14 +245,15 @@ def prepare_seal(*, pdf_bytes: bytes | IO[bytes], metadata: dict) -> PreparedSea
     url = verification_url(code)
     tsa_name = pades.tsa_display_name()
     sealed_at = timezone.now()
-    texts = _seal_texts(metadata, code, url)
+    with translation.override(metadata.get("language") or settings.LANGUAGE_CODE):
+        wording = _SealWording.of(metadata, code=code, url=url)
     source = _as_stream(pdf_bytes)
     # The signed document as flattened, before the stripe, the certificate and the seal.
     signed_sha256, _size = hash_stream(source)
     with tempfile.TemporaryFile(prefix="signflow-prepared-") as stamped:
         try:
             base_pages, certificate = _stamp(
-                source, stamped, metadata, texts, url, sealed_at, tsa_name, signed_sha256
+                source, stamped, metadata, wording, url, sealed_at, tsa_name, signed_sha256
             )
         except Exception as exc:
             logger.exception("Preparing document %s for sealing failed", code)
@@ -299,9 +274,9 @@ def prepare_seal(*, pdf_bytes: bytes | IO[bytes], metadata: dict) -> PreparedSea
         sealed_at=sealed_at.isoformat(),
         tsa_name=tsa_name,
         seal_box=seal_box,
-        reason=texts.reason,
-        location=texts.location,
-        stamp_text=texts.stamp,
+        reason=wording.reason,
+        location=wording.location,
+        stamp_text=wording.stamp_text,
         # The images are drawn on the certificate now: a retry needs only their hashes.
         metadata={**_without_images(metadata), "signed_sha256": signed_sha256},
     )
@@ -311,7 +286,7 @@ def _stamp(
     source: IO[bytes],
     into: IO[bytes],
     metadata: dict,
-    texts: _SealTexts,
+    wording: _SealWording,
     url: str,
     sealed_at: dt.datetime,
     tsa_name: str,
@@ -349,7 +324,7 @@ def _stamp(
         stamp_into(
             pdf=pdf,
             into=into,
-            stripe_text=texts.stripe,
+            stripe_text=wording.stripe,
             code=str(metadata.get("code") or ""),
             title=str(metadata.get("title") or ""),
             certificate_pdf=certificate.pdf,
@@ -357,6 +332,29 @@ def _stamp(
             moment=sealed_at,
         )
     return pages, certificate
+
+
+@dataclass(frozen=True)
+class _SealWording:
+    """The seal's words, in the document's language (translation active when built)."""
+
+    stripe: str
+    reason: str
+    stamp_text: str
+    location: str
+
+    @classmethod
+    def of(cls, metadata: dict, *, code: str, url: str) -> _SealWording:
+        sender = metadata.get("sender") or {}
+        return cls(
+            # "SignFlow <code>" stays first and untranslated: verification looks for it.
+            stripe=_("SignFlow %(code)s · Verify this document at %(url)s")
+            % {"code": code, "url": url},
+            reason=_("Sealed by SignFlow after every party signed (document %(code)s)")
+            % {"code": code},
+            stamp_text=_("Sealed by SignFlow") + f" - {code}",
+            location=str(sender.get("company") or "") or "SignFlow",
+        )
 
 
 def _without_images(metadata: dict) -> dict:
@@ -507,19 +505,9 @@ def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
 def _store_once(path: str, data: bytes | IO[bytes]) -> None:
     """Files are addressed by hash and never overwritten: the same bytes may already be there."""
     try:
-        if not default_storage.exists(path):
-            content = ContentFile(data) if isinstance(data, bytes) else File(data)
-            saved = default_storage.save(path, content)
-            if saved != path:  # another process wrote the same file in between
-                default_storage.delete(saved)
+        save_once(path, data)
     except OSError as exc:
         raise SealingError("storage_failed", str(exc)) from exc
-
-
-def _page_count(pdf_bytes: bytes) -> int:
-    from pypdf import PdfReader
-
-    return len(PdfReader(io.BytesIO(pdf_bytes)).pages)
 
 
 def _register(
@@ -780,35 +768,12 @@ def verify_pdf(
     (verification.diffing) unless `full_comparison(original)` says the caller is entitled to
     the original itself.
     """
-    stream = _as_stream(data)
-    if sha256 is None:
-        sha256, size = hash_stream(stream)
-    else:
-        stream.seek(0, io.SEEK_END)
-        size = stream.tell()
-        stream.seek(0)
+    stream, sha256, size = _hashed_stream(data, sha256)
     result = VerificationResult(verdict=VERDICT_UNKNOWN, sha256=sha256, size=size)
     registered = SealedDocument.objects.filter(sha256=sha256).first()
-
-    head = stream.read(1024)
-    stream.seek(0)
-    if b"%PDF-" not in head:
-        if explaining.is_image(head):  # a photo or scan of a printed copy, maybe
-            explaining.recognise_paper_copy(result=result, stream=stream, image=True)
-            if result.reasons:
-                return result
-        result.error = "not_pdf"
-        result.reasons.append("not_pdf")
+    if not _looks_like_pdf(result, stream):
         return result
-
-    material = keys.get_key_material()
-    reader = None
-    try:
-        result.signatures, reader = pades.inspect_signatures(stream=stream, material=material)
-    except Exception as exc:
-        logger.info("pyHanko could not read the upload: %s", exc)
-    stream.seek(0)
-
+    reader = _read_signatures(result, stream)
     code = _info_code(reader) if reader is not None else ""
     stripe_code, page_count = _stripe_code(stream)
     result.page_count = page_count
@@ -823,52 +788,120 @@ def verify_pdf(
         from verification.archive import registered_prefix
 
         registered = registered_prefix(stream, seal)
-
     if registered is not None:
         result.code = registered.code
+        result.sealed = registered
         if seal is not None and seal.all_ok:
             result.verdict = VERDICT_AUTHENTIC
-            result.sealed = registered
             return result
-        result.sealed = registered
     elif code or seal is not None:
         result.reasons.append("not_registered")
     else:
         # Nothing of ours in its bytes: unknown, but a scan may carry our QR code.
         explaining.recognise_paper_copy(result=result, stream=stream)
         return result
+    _explain_modified(result, registered=registered, code=code)
+    _compare(result, stream, with_diff=with_diff, full_comparison=full_comparison)
+    explaining.add_reasons(result=result, stream=stream, original=result.sealed)
+    return result
 
+
+def _hashed_stream(data: bytes | IO[bytes], sha256: str | None) -> tuple[IO[bytes], str, int]:
+    stream = _as_stream(data)
+    if sha256 is None:
+        sha256, size = hash_stream(stream)
+    else:
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
+    return stream, sha256, size
+
+
+def _looks_like_pdf(result: VerificationResult, stream: IO[bytes]) -> bool:
+    """False (the result says why) for what is not a PDF: a photo of a printed copy is looked
+    at for our QR code."""
+    head = stream.read(1024)
+    stream.seek(0)
+    if b"%PDF-" in head:
+        return True
+    if explaining.is_image(head):  # a photo or scan of a printed copy, maybe
+        explaining.recognise_paper_copy(result=result, stream=stream, image=True)
+        if result.reasons:
+            return False
+    result.error = "not_pdf"
+    result.reasons.append("not_pdf")
+    return False
+
+
+def _read_signatures(result: VerificationResult, stream: IO[bytes]) -> Any:
+    """The signatures in the file (result.signatures) and pyHanko's reader, None if it could
+    not read the file."""
+    material = keys.get_key_material()
+    reader = None
+    try:
+        result.signatures, reader = pades.inspect_signatures(stream=stream, material=material)
+    except Exception as exc:
+        logger.info("pyHanko could not read the upload: %s", exc)
+    stream.seek(0)
+    return reader
+
+
+def _explain_modified(
+    result: VerificationResult,
+    *,
+    registered: SealedDocument | None,
+    code: str,
+) -> None:
+    """A file of ours that is not our sealed file as it was: modified, the original found by
+    hash or by its code, and what the seal says about the change."""
     result.verdict = VERDICT_MODIFIED
     original = registered or (
         SealedDocument.objects.filter(code=code).first() if code and CODE_RE.match(code) else None
     )
     result.sealed = original
     result.code = original.code if original else code
+    seal = result.seal
     if seal is None:
         result.reasons.append("signature_missing")
     else:
-        if not seal.intact:
-            result.reasons.append("bytes_changed")
-        elif (
-            not seal.entire_file
-            # LTA_UPDATES (DSS, document timestamps) counts only when the newest timestamp
-            # covers the whole file: entire_file says so (pades.SignatureReport.lta_ok).
-            or seal.modification_level not in ("NONE", "UNKNOWN", "LTA_UPDATES")
-            or seal.docmdp_ok is False
-        ):
-            # Intact signed bytes plus anything after them: an incremental update.
-            result.reasons.append("appended")
-        if seal.intact and not (seal.valid and seal.trusted):
-            result.reasons.append("signature_untrusted")
-        if seal.intact and not seal.timestamp_ok:
-            result.reasons.append("timestamp_invalid")
+        result.reasons.extend(_seal_reasons(seal))
     if original is None:
         result.reasons.append("original_unknown")
-    elif with_diff:
-        from verification.diffing import compare_with_original
 
-        full = full_comparison is not None and full_comparison(original)
-        result.disclosure = DISCLOSURE_FULL if full else DISCLOSURE_RESTRICTED
-        compare_with_original(result=result, stream=stream, original=original, full=full)
-    explaining.add_reasons(result=result, stream=stream, original=original)
-    return result
+
+def _seal_reasons(seal: pades.SignatureReport) -> list[str]:
+    if not seal.intact:
+        return ["bytes_changed"]
+    reasons = []
+    if (
+        not seal.entire_file
+        # LTA_UPDATES (DSS, document timestamps) counts only when the newest timestamp
+        # covers the whole file: entire_file says so (pades.SignatureReport.lta_ok).
+        or seal.modification_level not in ("NONE", "UNKNOWN", "LTA_UPDATES")
+        or seal.docmdp_ok is False
+    ):
+        # Intact signed bytes plus anything after them: an incremental update.
+        reasons.append("appended")
+    if not (seal.valid and seal.trusted):
+        reasons.append("signature_untrusted")
+    if not seal.timestamp_ok:
+        reasons.append("timestamp_invalid")
+    return reasons
+
+
+def _compare(
+    result: VerificationResult,
+    stream: IO[bytes],
+    *,
+    with_diff: bool,
+    full_comparison: Callable[[SealedDocument], bool] | None,
+) -> None:
+    """The page comparison with the sealed original, when there is one and it is asked for."""
+    original = result.sealed
+    if original is None or not with_diff:
+        return
+    from verification.diffing import compare_with_original
+
+    full = full_comparison is not None and full_comparison(original)
+    result.disclosure = DISCLOSURE_FULL if full else DISCLOSURE_RESTRICTED
+    compare_with_original(result=result, stream=stream, original=original, full=full)

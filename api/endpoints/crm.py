@@ -269,7 +269,7 @@ def invoice_create(request: HttpRequest, payload: InvoiceIn) -> Any:
     require(access.can_edit_deal(user, deal))
     invoice = services.invoice_create(
         deal=deal,
-        lines=[line.model_dump() for line in payload.lines],  # type: ignore[misc]
+        lines=[line.line_data() for line in payload.lines],
         issue_date=payload.issue_date,
         due_date=payload.due_date,
         notes=payload.notes,

@@ -17,7 +17,7 @@ possible (lifecycle.party_reissue), as before.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -32,8 +32,8 @@ from signing.services._common import SigningError, _invite, _lock
 from signing.services.sending import (
     PartyInput,
     SendValidationError,
+    _parties_and_deadline_errors,
     _status_for,
-    validate_party_input,
 )
 
 CORRECTABLE_PARTY = ("name", "email", "phone", "channel")
@@ -163,13 +163,7 @@ def envelope_correct(
     `parties` gives the new details of each party, in signing order (roles and order do not
     change). SendValidationError with errors by input, like the send screen.
     """
-    errors: dict[str, Any] = {}
-    for index, data in enumerate(parties):
-        party_errors = validate_party_input(data)
-        if party_errors:
-            errors[f"party-{index}"] = party_errors
-    if deadline < timezone.now() + timedelta(hours=1):
-        errors["deadline"] = _("The deadline must be at least one hour from now.")
+    errors = _parties_and_deadline_errors(parties, deadline)
     note = note.strip()[:1000]
     with transaction.atomic():
         # The lock that party_sign takes too: a signature and a correction never interleave.
@@ -179,52 +173,78 @@ def envelope_correct(
         if [p.role for p in parties] != [p.role for p in existing]:
             raise SigningError("invalid", _("The signers of this document cannot be changed."))
         document = Document.objects.select_for_update().get(pk=envelope.document_id)
-        fields = list(Field.objects.filter(document_id=document.pk))
-        missing = {f.role for f in fields if f.required} - {p.role for p in existing}
-        if not fields:
-            errors["fields"] = _("The document has no field to fill in or sign.")
-        elif missing:
-            errors["fields"] = _("A required field has no signer: %s.") % ", ".join(
-                str(Field.Role(role).label) for role in sorted(missing)
-            )
+        errors.update(_correction_field_errors(document, roles={p.role for p in existing}))
         if errors:
             raise SendValidationError(errors)
         changes: dict[str, Any] = {}
-        for party, data in zip(existing, parties, strict=True):
-            changed = [
-                name for name in CORRECTABLE_PARTY if getattr(party, name) != getattr(data, name)
-            ]
-            if changed:
-                changes.setdefault("parties", []).append(
-                    {"role": party.role, "order": party.order, "changed": changed}
-                )
-            party.name, party.email, party.phone = data.name, data.email, data.phone
-            party.channel = data.channel
-            party.save(update_fields=list(CORRECTABLE_PARTY))
-        if envelope.deadline != deadline:
-            changes["deadline"] = {"from": _iso(envelope.deadline), "to": _iso(deadline)}
-        if envelope.note != note:
-            changes["message"] = True
-        before = _fields_before(envelope) if not document.locked else None
-        if before is not None:
-            field_changes = _field_changes(before, _field_snapshot(document.pk))
-            if field_changes:
-                changes["fields"] = field_changes
+        party_changes = _update_parties(existing, parties)
+        if party_changes:
+            changes["parties"] = party_changes
+        changes.update(_envelope_changes(envelope, document, deadline=deadline, note=note))
         if not document.locked:
             document.locked = True
             document.save(update_fields=["locked"])
         envelope.deadline = deadline
         envelope.note = note
         envelope.save(update_fields=["deadline", "note"])
-        # Every old link dies, changed or not; then the first party still to sign is invited.
-        _kill_links(envelope)
-        first = envelope.parties.filter(status=Party.Status.WAITING).order_by("order").first()
-        assert first is not None  # nobody has signed, so every party waits
-        envelope.status = _status_for(first)
-        envelope.status_changed_at = timezone.now()
-        envelope.save(update_fields=["status", "status_changed_at"])
-        audit.event_append(
-            envelope=envelope, actor=actor, type=Event.Type.CORRECTED, data={"changes": changes}
-        )
-        _invite(envelope, first)
+        _restart_signing(envelope, actor, changes)
     return envelope
+
+
+def _correction_field_errors(document: Document, *, roles: set[str]) -> dict[str, Any]:
+    fields = list(Field.objects.filter(document_id=document.pk))
+    missing = {f.role for f in fields if f.required} - roles
+    if not fields:
+        return {"fields": _("The document has no field to fill in or sign.")}
+    if missing:
+        return {
+            "fields": _("A required field has no signer: %s.")
+            % ", ".join(str(Field.Role(role).label) for role in sorted(missing))
+        }
+    return {}
+
+
+def _update_parties(existing: list[Party], parties: list[PartyInput]) -> list[dict[str, Any]]:
+    """Each party takes its corrected details; what changed, party by party (for the audit)."""
+    changes = []
+    for party, data in zip(existing, parties, strict=True):
+        changed = [
+            name for name in CORRECTABLE_PARTY if getattr(party, name) != getattr(data, name)
+        ]
+        if changed:
+            changes.append({"role": party.role, "order": party.order, "changed": changed})
+        party.name, party.email, party.phone = data.name, data.email, data.phone
+        party.channel = data.channel
+        party.save(update_fields=list(CORRECTABLE_PARTY))
+    return changes
+
+
+def _envelope_changes(
+    envelope: Envelope, document: Document, *, deadline: datetime, note: str
+) -> dict[str, Any]:
+    """The deadline, message and fields changes of this correction (for the audit)."""
+    changes: dict[str, Any] = {}
+    if envelope.deadline != deadline:
+        changes["deadline"] = {"from": _iso(envelope.deadline), "to": _iso(deadline)}
+    if envelope.note != note:
+        changes["message"] = True
+    before = _fields_before(envelope) if not document.locked else None
+    if before is not None:
+        field_changes = _field_changes(before, _field_snapshot(document.pk))
+        if field_changes:
+            changes["fields"] = field_changes
+    return changes
+
+
+def _restart_signing(envelope: Envelope, actor: User, changes: dict[str, Any]) -> None:
+    """Every old link dies, changed or not; then the first party still to sign is invited."""
+    _kill_links(envelope)
+    first = envelope.parties.filter(status=Party.Status.WAITING).order_by("order").first()
+    assert first is not None  # nobody has signed, so every party waits
+    envelope.status = _status_for(first)
+    envelope.status_changed_at = timezone.now()
+    envelope.save(update_fields=["status", "status_changed_at"])
+    audit.event_append(
+        envelope=envelope, actor=actor, type=Event.Type.CORRECTED, data={"changes": changes}
+    )
+    _invite(envelope, first)

@@ -367,16 +367,7 @@ def envelope_send(
     require_client_stamp: bool = False,
 ) -> Envelope:
     """Validate, create the ordered parties, lock the document and invite the first signer."""
-    errors: dict[str, Any] = {}
-    for index, party in enumerate(parties):
-        party_errors = validate_party_input(party)
-        if party_errors:
-            errors[f"party-{index}"] = party_errors
-    if deadline < timezone.now() + timedelta(hours=1):
-        errors["deadline"] = _("The deadline must be at least one hour from now.")
-    if language not in dict(Envelope.Language.choices):
-        errors["language"] = _("Choose French or English.")
-    roles = {p.role for p in parties}
+    errors = _send_input_errors(parties, language=language, deadline=deadline)
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
@@ -384,37 +375,11 @@ def envelope_send(
         if "language" not in errors:
             _document_in_language(envelope, language)
         fields = list(Field.objects.filter(document_id=envelope.document_id))
-        needed = {f.role for f in fields if f.required}
-        missing = needed - roles
-        if missing:
-            errors["parties"] = _("A required field has no signer able to receive a link: %s.") % (
-                ", ".join(str(Field.Role(r).label) for r in sorted(missing))
-            )
-        if not fields:
-            errors["fields"] = _("The document has no field to fill in or sign.")
+        errors.update(_send_field_errors(fields, roles={p.role for p in parties}))
         if errors:
             raise SendValidationError(errors)
-        for order, data in enumerate(parties, start=1):
-            Party.objects.create(
-                envelope=envelope,
-                role=data.role,
-                order=order,
-                name=data.name,
-                email=data.email,
-                phone=data.phone,
-                channel=data.channel,
-                is_company=data.is_company,
-            )
-        # Our company decides whether a company client is asked for its stamp
-        # (OwnCompany.ask_client_stamp, or `require_client_stamp` from the API); an individual
-        # never is. A stamp that is not asked for is no field at all: no input on the signer's
-        # page, no empty box on the sealed PDF.
-        client_is_company = any(p.is_company for p in parties if p.role == Party.Role.CLIENT)
-        company_asks = bool(envelope.company and envelope.company.ask_client_stamp)
-        if not (client_is_company and (require_client_stamp or company_asks)):
-            Field.objects.filter(
-                document_id=envelope.document_id, role=Field.Role.CLIENT, kind=Field.Kind.STAMP
-            ).delete()
+        _create_parties(envelope, parties)
+        _drop_unasked_client_stamp(envelope, parties, require_client_stamp=require_client_stamp)
         Document.objects.filter(pk=envelope.document_id).update(locked=True)
         envelope.language = language
         envelope.deadline = deadline
@@ -432,18 +397,88 @@ def envelope_send(
                 "sent_at",
             ]
         )
-        first = envelope.parties.order_by("order").first()
-        assert first is not None
-        _set_status(envelope, _status_for(first))
-        audit.event_append(
-            envelope=envelope,
-            actor=actor,
-            type=Event.Type.SENT,
-            data={"parties": [{"role": p.role, "channel": p.channel} for p in parties]},
-        )
-        _invite(envelope, first)
-        _deal_timeline(envelope, "document_sent", actor=actor)
+        _start_signing(envelope, actor, parties)
     return envelope
+
+
+def _parties_and_deadline_errors(parties: list[PartyInput], deadline: datetime) -> dict[str, Any]:
+    """What is wrong with the signers and the deadline a person gave (send or correct), by
+    input; cleans each party's email and phone in place."""
+    errors: dict[str, Any] = {}
+    for index, party in enumerate(parties):
+        party_errors = validate_party_input(party)
+        if party_errors:
+            errors[f"party-{index}"] = party_errors
+    if deadline < timezone.now() + timedelta(hours=1):
+        errors["deadline"] = _("The deadline must be at least one hour from now.")
+    return errors
+
+
+def _send_input_errors(
+    parties: list[PartyInput], *, language: str, deadline: datetime
+) -> dict[str, Any]:
+    """What is wrong in the send form itself (each party, deadline, language), by field."""
+    errors = _parties_and_deadline_errors(parties, deadline)
+    if language not in dict(Envelope.Language.choices):
+        errors["language"] = _("Choose French or English.")
+    return errors
+
+
+def _send_field_errors(fields: list[Field], *, roles: set[str]) -> dict[str, Any]:
+    """Every required field has a signer, and there is something to sign."""
+    errors: dict[str, Any] = {}
+    missing = {f.role for f in fields if f.required} - roles
+    if missing:
+        errors["parties"] = _("A required field has no signer able to receive a link: %s.") % (
+            ", ".join(str(Field.Role(r).label) for r in sorted(missing))
+        )
+    if not fields:
+        errors["fields"] = _("The document has no field to fill in or sign.")
+    return errors
+
+
+def _create_parties(envelope: Envelope, parties: list[PartyInput]) -> None:
+    for order, data in enumerate(parties, start=1):
+        Party.objects.create(
+            envelope=envelope,
+            role=data.role,
+            order=order,
+            name=data.name,
+            email=data.email,
+            phone=data.phone,
+            channel=data.channel,
+            is_company=data.is_company,
+        )
+
+
+def _drop_unasked_client_stamp(
+    envelope: Envelope, parties: list[PartyInput], *, require_client_stamp: bool
+) -> None:
+    """Our company decides whether a company client is asked for its stamp
+    (OwnCompany.ask_client_stamp, or `require_client_stamp` from the API); an individual never
+    is. A stamp that is not asked for is no field at all: no input on the signer's page, no
+    empty box on the sealed PDF."""
+    client_is_company = any(p.is_company for p in parties if p.role == Party.Role.CLIENT)
+    company_asks = bool(envelope.company and envelope.company.ask_client_stamp)
+    if not (client_is_company and (require_client_stamp or company_asks)):
+        Field.objects.filter(
+            document_id=envelope.document_id, role=Field.Role.CLIENT, kind=Field.Kind.STAMP
+        ).delete()
+
+
+def _start_signing(envelope: Envelope, actor: User, parties: list[PartyInput]) -> None:
+    """The envelope waits for its first party, who is invited; audit and deal timeline."""
+    first = envelope.parties.order_by("order").first()
+    assert first is not None
+    _set_status(envelope, _status_for(first))
+    audit.event_append(
+        envelope=envelope,
+        actor=actor,
+        type=Event.Type.SENT,
+        data={"parties": [{"role": p.role, "channel": p.channel} for p in parties]},
+    )
+    _invite(envelope, first)
+    _deal_timeline(envelope, "document_sent", actor=actor)
 
 
 class SendValidationError(SigningError):

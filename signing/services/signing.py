@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -55,39 +57,55 @@ def mention_key(text: str) -> str:
     return " ".join(words.split())
 
 
-def _check_value(field: Field, value: SubmittedValue | None) -> SubmittedValue | None:
-    if field.kind == Field.Kind.DATE:
-        return None  # filled automatically at signing time
-    empty = value is None or (not value.text.strip() and not value.image)
-    if empty:
-        if field.required:
-            raise SigningError(
-                "field_missing",
-                _("Fill in “%s” before signing.") % (field.label or field.get_kind_display()),
-            )
-        return None
-    assert value is not None
-    if field.is_image and not value.image:
-        raise SigningError(
-            "field_invalid", _("“%s” needs an image.") % (field.label or field.get_kind_display())
-        )
-    if field.kind == Field.Kind.NUMBER:
-        try:
-            Decimal(value.text.replace(",", ".").replace(" ", ""))
-        except ArithmeticError as exc:
-            raise SigningError("field_invalid", _("“%s” must be a number.") % field.label) from exc
-    if field.kind == Field.Kind.CHECKBOX:
-        value.text = "1" if value.text in {"1", "on", "true"} else ""
-        if field.required and not value.text:
-            raise SigningError("field_missing", _("Tick “%s” before signing.") % field.label)
-    is_mention = field.kind == Field.Kind.MENTION and field.phrase
-    if is_mention and mention_key(value.text) != mention_key(field.phrase):
+def _shown_name(field: Field) -> str:
+    return field.label or field.get_kind_display()
+
+
+def _check_number(field: Field, value: SubmittedValue) -> None:
+    try:
+        Decimal(value.text.replace(",", ".").replace(" ", ""))
+    except ArithmeticError as exc:
+        raise SigningError("field_invalid", _("“%s” must be a number.") % field.label) from exc
+
+
+def _check_checkbox(field: Field, value: SubmittedValue) -> None:
+    value.text = "1" if value.text in {"1", "on", "true"} else ""
+    if field.required and not value.text:
+        raise SigningError("field_missing", _("Tick “%s” before signing.") % field.label)
+
+
+def _check_mention(field: Field, value: SubmittedValue) -> None:
+    if field.phrase and mention_key(value.text) != mention_key(field.phrase):
         raise SigningError(
             "field_invalid",
             _("Type “%(phrase)s” in “%(field)s”.")
-            % {"phrase": field.phrase, "field": field.label or field.get_kind_display()},
+            % {"phrase": field.phrase, "field": _shown_name(field)},
             fields={f"field-{field.pk}": [_("Type “%s”.") % field.phrase]},
         )
+
+
+# What each kind of field checks beyond "given" and "not too long" (checkbox also normalises).
+_KIND_CHECKS: dict[str, Callable[[Field, SubmittedValue], None]] = {
+    Field.Kind.NUMBER: _check_number,
+    Field.Kind.CHECKBOX: _check_checkbox,
+    Field.Kind.MENTION: _check_mention,
+}
+
+
+def _check_value(field: Field, value: SubmittedValue | None) -> SubmittedValue | None:
+    if field.kind == Field.Kind.DATE:
+        return None  # filled automatically at signing time
+    if value is None or (not value.text.strip() and not value.image):
+        if field.required:
+            raise SigningError(
+                "field_missing", _("Fill in “%s” before signing.") % _shown_name(field)
+            )
+        return None
+    if field.is_image and not value.image:
+        raise SigningError("field_invalid", _("“%s” needs an image.") % _shown_name(field))
+    kind_check = _KIND_CHECKS.get(field.kind)
+    if kind_check is not None:
+        kind_check(field, value)
     if len(value.text) > 2000:
         raise SigningError("field_invalid", _("“%s” is too long.") % field.label)
     return value
@@ -127,12 +145,7 @@ def party_sign(
     """
     with transaction.atomic():
         envelope, party = _locked_party(party)
-        if not (party.otp_confirmed_at and code_confirmed_in_session):
-            raise SigningError("code_required", _("Confirm the code we sent you before signing."))
-        if not consent:
-            raise SigningError(
-                "consent_required", _("Accept the terms of electronic signature to sign.")
-            )
+        _check_may_sign(party, consent=consent, code_confirmed=code_confirmed_in_session)
         fields = list(Field.objects.filter(document_id=envelope.document_id, role=party.role))
         if not fields:
             raise SigningError(
@@ -140,94 +153,136 @@ def party_sign(
             )
         now = timezone.now()
         checked = {f.pk: _check_value(f, values.get(f.pk)) for f in fields}
+        seen = _Seen(ip=ip, user_agent=user_agent)
         methods = set()
         for field in fields:
-            value = checked[field.pk]
-            if field.kind == Field.Kind.DATE:
-                with translation.override(envelope.language):
-                    text = date_format(timezone.localtime(now), "SHORT_DATE_FORMAT")
-                FieldValue.objects.create(
-                    field=field, party=party, text=text, method=FieldValue.Method.AUTO
-                )
-                continue
-            if value is None:
-                continue
-            row = FieldValue(field=field, party=party, text=value.text.strip(), method=value.method)
-            if value.image:
-                digest = hashlib.sha256(value.image).hexdigest()
-                row.image.save(f"{digest}.png", ContentFile(value.image), save=False)
-            row.save()
-            if field.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}:
-                methods.add(value.method)
-            if field.kind == Field.Kind.CRM and field.crm_attribute and envelope.counterparty:
-                _write_back(envelope, field, row.text)
-            audit.event_append(
-                envelope=envelope,
-                party=party,
-                type=Event.Type.FIELD_FILLED,
-                ip=ip,
-                user_agent=user_agent,
-                data={"field": field.key, "kind": field.kind, "method": value.method},
-            )
-        party.status = Party.Status.SIGNED
-        party.signed_at = now
-        party.signed_ip = ip
-        party.signed_user_agent = user_agent[:400]
-        party.signature_method = ",".join(sorted(methods))
-        party.consent_text = consent_text(envelope.language)
-        party.consent_version = CONSENT_VERSION
-        party.save(
-            update_fields=[
-                "status",
-                "signed_at",
-                "signed_ip",
-                "signed_user_agent",
-                "signature_method",
-                "consent_text",
-                "consent_version",
-            ]
-        )
-        audit.event_append(
-            envelope=envelope,
-            party=party,
-            type=Event.Type.SIGNED,
-            ip=ip,
-            user_agent=user_agent,
-            # The words agreed to go under the audit chain's hash too.
-            data={
-                "method": party.signature_method,
-                "consent": True,
-                "consent_version": party.consent_version,
-                "consent_text": party.consent_text,
-            },
-        )
-        _deal_timeline(
-            envelope,
-            "party_signed",
-            _("%(name)s signed %(title)s") % {"name": party.name, "title": envelope.title},
-        )
-        following = (
-            envelope.parties.filter(order__gt=party.order, status=Party.Status.WAITING)
-            .order_by("order")
-            .first()
-        )
-        if following is not None:
-            _set_status(envelope, _status_for(following))
-            _invite(envelope, following)
-            _notify_sender(
-                envelope,
-                Message.Template.PARTY_SIGNED,
-                {
-                    "signer_name": party.name,
-                    "when": _local(now, envelope.language),
-                    "next_step": _("The document was sent to %s for signature.") % following.name,
-                },
-            )
-        else:
-            _set_status(envelope, Envelope.Status.SEALING)
-            audit.event_append(envelope=envelope, type=Event.Type.SEALING_STARTED)
-            transaction.on_commit(lambda: _queue_seal(envelope.pk))
+            method = _store_value(envelope, party, field, checked[field.pk], now=now, seen=seen)
+            if method is not None and field.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}:
+                methods.add(method)
+        _mark_signed(envelope, party, methods=methods, now=now, seen=seen)
+        _after_signature(envelope, party, now=now)
     return party
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """Where the signature came from, as the audit trail records it."""
+
+    ip: str | None
+    user_agent: str
+
+
+def _check_may_sign(party: Party, *, consent: bool, code_confirmed: bool) -> None:
+    if not (party.otp_confirmed_at and code_confirmed):
+        raise SigningError("code_required", _("Confirm the code we sent you before signing."))
+    if not consent:
+        raise SigningError(
+            "consent_required", _("Accept the terms of electronic signature to sign.")
+        )
+
+
+def _store_value(
+    envelope: Envelope,
+    party: Party,
+    field: Field,
+    value: SubmittedValue | None,
+    *,
+    now: datetime.datetime,
+    seen: _Seen,
+) -> str | None:
+    """Write one field's value (a date field gets today's); the method used, None if none."""
+    if field.kind == Field.Kind.DATE:
+        with translation.override(envelope.language):
+            text = date_format(timezone.localtime(now), "SHORT_DATE_FORMAT")
+        FieldValue.objects.create(
+            field=field, party=party, text=text, method=FieldValue.Method.AUTO
+        )
+        return None
+    if value is None:
+        return None
+    row = FieldValue(field=field, party=party, text=value.text.strip(), method=value.method)
+    if value.image:
+        digest = hashlib.sha256(value.image).hexdigest()
+        row.image.save(f"{digest}.png", ContentFile(value.image), save=False)
+    row.save()
+    if field.kind == Field.Kind.CRM and field.crm_attribute and envelope.counterparty:
+        _write_back(envelope, field, row.text)
+    audit.event_append(
+        envelope=envelope,
+        party=party,
+        type=Event.Type.FIELD_FILLED,
+        ip=seen.ip,
+        user_agent=seen.user_agent,
+        data={"field": field.key, "kind": field.kind, "method": value.method},
+    )
+    return value.method
+
+
+def _mark_signed(
+    envelope: Envelope, party: Party, *, methods: set[str], now: datetime.datetime, seen: _Seen
+) -> None:
+    party.status = Party.Status.SIGNED
+    party.signed_at = now
+    party.signed_ip = seen.ip
+    party.signed_user_agent = seen.user_agent[:400]
+    party.signature_method = ",".join(sorted(methods))
+    party.consent_text = consent_text(envelope.language)
+    party.consent_version = CONSENT_VERSION
+    party.save(
+        update_fields=[
+            "status",
+            "signed_at",
+            "signed_ip",
+            "signed_user_agent",
+            "signature_method",
+            "consent_text",
+            "consent_version",
+        ]
+    )
+    audit.event_append(
+        envelope=envelope,
+        party=party,
+        type=Event.Type.SIGNED,
+        ip=seen.ip,
+        user_agent=seen.user_agent,
+        # The words agreed to go under the audit chain's hash too.
+        data={
+            "method": party.signature_method,
+            "consent": True,
+            "consent_version": party.consent_version,
+            "consent_text": party.consent_text,
+        },
+    )
+
+
+def _after_signature(envelope: Envelope, party: Party, *, now: datetime.datetime) -> None:
+    """The deal's timeline, then the next party's invitation or, after the last, sealing."""
+    _deal_timeline(
+        envelope,
+        "party_signed",
+        _("%(name)s signed %(title)s") % {"name": party.name, "title": envelope.title},
+    )
+    following = (
+        envelope.parties.filter(order__gt=party.order, status=Party.Status.WAITING)
+        .order_by("order")
+        .first()
+    )
+    if following is None:
+        _set_status(envelope, Envelope.Status.SEALING)
+        audit.event_append(envelope=envelope, type=Event.Type.SEALING_STARTED)
+        transaction.on_commit(lambda: _queue_seal(envelope.pk))
+        return
+    _set_status(envelope, _status_for(following))
+    _invite(envelope, following)
+    _notify_sender(
+        envelope,
+        Message.Template.PARTY_SIGNED,
+        {
+            "signer_name": party.name,
+            "when": _local(now, envelope.language),
+            "next_step": _("The document was sent to %s for signature.") % following.name,
+        },
+    )
 
 
 def _queue_seal(envelope_id: int) -> None:

@@ -146,6 +146,6 @@ def test_a_worker_killed_while_sealing_ends_with_exactly_one_sealed_document(
 
 @pytest.fixture
 def settings_keys(settings, media_root: Path) -> None:
-    # The worker keeps its seal keys under the shared MEDIA_ROOT; verify with the same ones.
-    settings.SIGNFLOW_KEYS_DIR = media_root / "keys"
+    # A keys folder of this test's own, outside MEDIA_ROOT; the worker gets it (_worker_env).
+    settings.SIGNFLOW_KEYS_DIR = media_root.parent / "keys"
     assert settings.SIGNFLOW_KEYS_DIR

@@ -38,6 +38,8 @@ def _worker_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=_test_database_url(),
         SECRET_KEY=settings.SECRET_KEY,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        # The worker seals with the keys this process verifies with (outside MEDIA_ROOT).
+        SIGNFLOW_KEYS_DIR=str(settings.SIGNFLOW_KEYS_DIR),
         **extra,
     )
     return env
@@ -94,6 +96,15 @@ def test_a_real_worker_delivers_the_invitation(worker, sent_envelope: Envelope):
 def test_with_redis_down_sending_succeeds_and_the_sweep_sends_later(
     worker, sent_envelope: Envelope
 ):
+    # The worker is done with the invitation first: a delivery sends the other due messages of
+    # its queue with it, and would take the reminder along before any sweep.
+    assert _wait_for(
+        lambda: (
+            not Message.objects.filter(
+                envelope=sent_envelope, status=Message.Status.QUEUED
+            ).exists()
+        )
+    )
     # Another process reminds the signer while the broker is unreachable.
     script = (
         "import django; django.setup();"

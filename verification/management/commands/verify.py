@@ -12,7 +12,7 @@ from signflow.pdfguard import PdfGuardError
 from verification.explaining import explanations
 from verification.keys import KeysError
 from verification.reporting import result_as_json
-from verification.services import VERDICT_AUTHENTIC, verify_pdf
+from verification.services import VERDICT_AUTHENTIC, VerificationResult, verify_pdf
 
 
 class Command(BaseCommand):
@@ -35,20 +35,23 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result_as_json(result), indent=2, ensure_ascii=False))
         else:
-            self.stdout.write(f"verdict: {result.verdict}")
-            if result.code:
-                self.stdout.write(f"code: {result.code}")
-            if result.sealed is not None:
-                self.stdout.write(f"title: {result.sealed.metadata.get('title', '')}")
-                self.stdout.write(f"sealed at: {result.sealed.sealed_at.isoformat()}")
-                self.stdout.write(f"tsa: {result.sealed.tsa_name}")
-            self.stdout.write(f"sha256: {result.sha256}")
-            for explanation in explanations(result):
-                self.stdout.write(f"- {explanation.message} ({explanation.code})")
-            for diff in result.page_diffs:
-                self.stdout.write(f"page {diff.page} differs in {len(diff.regions)} region(s)")
-            for change in result.text_changes:
-                self.stdout.write(f"page {change.page}: {change.removed!r} -> {change.added!r}")
+            self._write_text(result)
         if result.verdict != VERDICT_AUTHENTIC:
             # A non-zero exit without a traceback: scripts test `verify FILE && ...`.
             raise SystemExit(1 if result.verdict == "modified" else 2)
+
+    def _write_text(self, result: VerificationResult) -> None:
+        self.stdout.write(f"verdict: {result.verdict}")
+        if result.code:
+            self.stdout.write(f"code: {result.code}")
+        if result.sealed is not None:
+            self.stdout.write(f"title: {result.sealed.metadata.get('title', '')}")
+            self.stdout.write(f"sealed at: {result.sealed.sealed_at.isoformat()}")
+            self.stdout.write(f"tsa: {result.sealed.tsa_name}")
+        self.stdout.write(f"sha256: {result.sha256}")
+        for explanation in explanations(result):
+            self.stdout.write(f"- {explanation.message} ({explanation.code})")
+        for diff in result.page_diffs:
+            self.stdout.write(f"page {diff.page} differs in {len(diff.regions)} region(s)")
+        for change in result.text_changes:
+            self.stdout.write(f"page {change.page}: {change.removed!r} -> {change.added!r}")
