@@ -131,17 +131,18 @@ def _signer_classes() -> tuple[type, type]:
     objects we loaded once per process saves about 200 ms per seal.
     """
     global _CLASSES
-    if _CLASSES is not None:
-        return _CLASSES
-    from asn1crypto import cms, core
-    from cryptography.hazmat.primitives import hashes
+    if _CLASSES is None:
+        _CLASSES = (_loaded_key_signer_class(), _loaded_key_timestamper_class())
+    return _CLASSES
+
+
+def _loaded_key_signer_class() -> type:
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-    from pyhanko.sign import general, signers, timestamps
-    from pyhanko.sign.general import simple_cms_attribute
+    from pyhanko.sign import signers
     from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-    class LoadedKeySigner(signers.SimpleSigner):  # type: ignore[misc]
+    class LoadedKeySigner(signers.SimpleSigner):
         def __init__(self, *args: Any, loaded_key: Any = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.loaded_key = loaded_key
@@ -158,7 +159,18 @@ def _signer_classes() -> tuple[type, type]:
                 )
             return bytes(super().sign_raw(data, digest_algorithm))
 
-    class LoadedKeyTimeStamper(timestamps.DummyTimeStamper):  # type: ignore[misc]
+    return LoadedKeySigner
+
+
+def _loaded_key_timestamper_class() -> type:
+    from asn1crypto import cms, core
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from pyhanko.sign import general, timestamps
+    from pyhanko.sign.general import simple_cms_attribute
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+    class LoadedKeyTimeStamper(timestamps.DummyTimeStamper):
         def __init__(
             self, *args: Any, loaded_key: Any = None, policy: str = "", **kwargs: Any
         ) -> None:
@@ -198,8 +210,7 @@ def _signer_classes() -> tuple[type, type]:
             )
             return signature, signed_attrs
 
-    _CLASSES = (LoadedKeySigner, LoadedKeyTimeStamper)
-    return _CLASSES
+    return LoadedKeyTimeStamper
 
 
 _CLASSES: tuple[type, type] | None = None
@@ -605,7 +616,6 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
     expire, the evidence does not (PAdES B-LTA, with the revocation data in the file's DSS).
     """
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
 
     from verification.keys import fingerprint
 
@@ -614,55 +624,9 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
     reports: list[SignatureReport] = []
     doc_timestamps: list[DocumentTimestampReport] | None = None
     for sig in reader.embedded_regular_signatures:
-        errors: list[str] = []
+        report = _unvalidated_report(sig, ours)
         try:
-            cert = sig.signer_cert
-            signer_fp = cert.sha256.hex()
-            signer_name = _name_of(cert)
-        except Exception as exc:
-            signer_fp, signer_name = "", ""
-            errors.append(f"signer certificate: {exc}")
-        is_ours = signer_fp in ours or sig.field_name == SEAL_FIELD_NAME
-        report = SignatureReport(
-            field_name=sig.field_name or "",
-            signer=signer_name,
-            signer_fingerprint=signer_fp,
-            ours=is_ours,
-            intact=False,
-            valid=False,
-            trusted=False,
-            coverage="UNKNOWN",
-            modification_level="UNKNOWN",
-            docmdp_ok=None,
-            timestamp_ok=False,
-            timestamp_time=None,
-            timestamp_tsa="",
-            signing_time=None,
-            errors=errors,
-        )
-        try:
-            moment = _signature_ts_time(sig)
-            report.validation_time = moment
-            # One context (same time, same DSS) for the seal and its signature timestamp.
-            status = validate_pdf_signature(
-                sig,
-                signer_validation_context=validation_context(
-                    material, reader=reader, moment=moment
-                ),
-            )
-            report.intact = bool(status.intact)
-            report.valid = bool(status.valid)
-            report.trusted = bool(status.trusted)
-            report.coverage = status.coverage.name if status.coverage else "UNKNOWN"
-            level = status.modification_level
-            report.modification_level = level.name if level is not None else "UNKNOWN"
-            report.docmdp_ok = status.docmdp_ok
-            report.signing_time = status.signer_reported_dt
-            ts = status.timestamp_validity
-            if ts is not None:
-                report.timestamp_ok = bool(ts.intact and ts.valid and ts.trusted)
-                report.timestamp_time = ts.timestamp
-                report.timestamp_tsa = _name_of(ts.signing_cert) if ts.signing_cert else ""
+            _validate_into(report, sig, reader, material)
             if report.modification_level == "LTA_UPDATES":
                 if doc_timestamps is None:
                     doc_timestamps = _document_timestamps(reader, material)
@@ -676,3 +640,58 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
             report.errors.append(f"{type(exc).__name__}: {exc}")
         reports.append(report)
     return reports, reader
+
+
+def _unvalidated_report(sig: Any, ours: set[str]) -> SignatureReport:
+    """Who signed `sig` (ours: our seal certificate or our field), nothing validated yet."""
+    errors: list[str] = []
+    try:
+        cert = sig.signer_cert
+        signer_fp = cert.sha256.hex()
+        signer_name = _name_of(cert)
+    except Exception as exc:
+        signer_fp, signer_name = "", ""
+        errors.append(f"signer certificate: {exc}")
+    return SignatureReport(
+        field_name=sig.field_name or "",
+        signer=signer_name,
+        signer_fingerprint=signer_fp,
+        ours=signer_fp in ours or sig.field_name == SEAL_FIELD_NAME,
+        intact=False,
+        valid=False,
+        trusted=False,
+        coverage="UNKNOWN",
+        modification_level="UNKNOWN",
+        docmdp_ok=None,
+        timestamp_ok=False,
+        timestamp_time=None,
+        timestamp_tsa="",
+        signing_time=None,
+        errors=errors,
+    )
+
+
+def _validate_into(report: SignatureReport, sig: Any, reader: Any, material: KeyMaterial) -> None:
+    """pyHanko's validation of `sig` at its timestamp's time, written into `report`."""
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    moment = _signature_ts_time(sig)
+    report.validation_time = moment
+    # One context (same time, same DSS) for the seal and its signature timestamp.
+    status = validate_pdf_signature(
+        sig,
+        signer_validation_context=validation_context(material, reader=reader, moment=moment),
+    )
+    report.intact = bool(status.intact)
+    report.valid = bool(status.valid)
+    report.trusted = bool(status.trusted)
+    report.coverage = status.coverage.name if status.coverage else "UNKNOWN"
+    level = status.modification_level
+    report.modification_level = level.name if level is not None else "UNKNOWN"
+    report.docmdp_ok = status.docmdp_ok
+    report.signing_time = status.signer_reported_dt
+    ts = status.timestamp_validity
+    if ts is not None:
+        report.timestamp_ok = bool(ts.intact and ts.valid and ts.trusted)
+        report.timestamp_time = ts.timestamp
+        report.timestamp_tsa = _name_of(ts.signing_cert) if ts.signing_cert else ""
