@@ -79,12 +79,14 @@ worker: venv
 beat: venv
 	$(VENV)/bin/celery -A signflow beat -l info
 
-## The load run (bench_load.py, about 12 minutes) is its own target: `make bench-load`; the
-## queue-latency and cost benches recreate their own databases: run them as their docstrings say.
+## Every benchmark, then one table of their BENCH lines (project, floor, ratio, target,
+## PASS/MISS): bench/run_all.py. The ones that need a PostgreSQL database of their own (board,
+## signer page) run when BENCH_DATABASE_URL names one (`make bench
+## BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/sf_bench`). The load run (about 12
+## minutes) is its own target, `make bench-load`; the queue-latency and cost benches recreate
+## their own databases: run them as their docstrings say.
 bench: venv
-	for script in bench/*.py; do \
-	  case $$script in *bench_load.py|*bench_queue_latency.py|*bench_cost.py|bench/_*) continue;; esac; \
-	  DEBUG=1 $(PY) $$script; done
+	$(PY) bench/run_all.py
 
 bench-load: venv
 	$(PY) bench/bench_load.py

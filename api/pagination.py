@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
@@ -46,3 +47,16 @@ def paginate(qs: QuerySet[M], *, cursor: str | None, limit: int) -> tuple[list[M
     if len(rows) > limit:
         return rows[:limit], encode_cursor(rows[limit - 1].pk)
     return rows, None
+
+
+class PageParams(Protocol):
+    cursor: str | None
+    limit: int
+
+
+def page_of(
+    qs: QuerySet[M], page: PageParams, out: Callable[[M], dict[str, Any]]
+) -> dict[str, Any]:
+    """A list endpoint's answer: one page of `qs` as `out` shows each row, and the next cursor."""
+    rows, cursor = paginate(qs, cursor=page.cursor, limit=page.limit)
+    return {"items": [out(row) for row in rows], "next_cursor": cursor}

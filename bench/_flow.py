@@ -1,6 +1,6 @@
 """Envelopes for the benches that need many: a one-line invoice of the demo deal, sent.
 
-Imported as `_flow` by bench_cost.py and bench_queue_latency.py (their folder is on sys.path
+Imported as `_flow` by bench_cost.py, bench_flow.py and bench_queue_latency.py (their folder is on sys.path
 when they run), after django.setup() and seed_demo.
 """
 
@@ -19,8 +19,9 @@ def demo_deal() -> Any:
     return deal
 
 
-def new_invoice(deal: Any) -> Any:
-    """A one-line invoice of `deal`, numbered after the last one."""
+def new_invoice(deal: Any, *, lines: int = 1) -> Any:
+    """An invoice of `deal` with `lines` lines (60 make several pages), numbered after the
+    last one."""
     from crm.models import Invoice, InvoiceLine
 
     base = Invoice.objects.filter(deal=deal).first()
@@ -35,14 +36,17 @@ def new_invoice(deal: Any) -> Any:
         due_date=base.due_date,
         status=Invoice.Status.ISSUED,
     )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        position=0,
-        description="Prestation",
-        quantity=Decimal(1),
-        unit="h",
-        unit_price=Decimal("95.50"),
-        vat_rate=Decimal("20"),
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=invoice,
+            position=i,
+            description="Prestation" if lines == 1 else f"Prestation {i + 1}",
+            quantity=Decimal(1 + i % 3),
+            unit="h",
+            unit_price=Decimal("95.50"),
+            vat_rate=Decimal("20"),
+        )
+        for i in range(lines)
     )
     return invoice
 

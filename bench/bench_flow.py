@@ -15,8 +15,6 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 
@@ -33,84 +31,28 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.utils import timezone
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", verbosity=0)
 
-    from crm.models import Deal, Invoice, InvoiceLine
+    from _flow import demo_deal, new_invoice, send
+
     from signflow.celery import app
     from signing import demo, services
     from signing.models import Envelope, Party
     from verification.services import verify_pdf
 
     app.conf.task_always_eager = True
-    deal = Deal.objects.filter(contact__isnull=False).first()
-    assert deal is not None
-
-    def invoice_with(lines: int) -> Invoice:
-        base = Invoice.objects.filter(deal=deal).first()
-        assert base is not None
-        last = (
-            Invoice.objects.filter(company=deal.company, year=base.year)
-            .order_by("-sequence")
-            .first()
-        )
-        assert last is not None
-        invoice = Invoice.objects.create(
-            deal=deal,
-            company=deal.company,
-            year=base.year,
-            sequence=last.sequence + 1,
-            issue_date=base.issue_date,
-            due_date=base.due_date,
-            status=Invoice.Status.ISSUED,
-        )
-        InvoiceLine.objects.bulk_create(
-            InvoiceLine(
-                invoice=invoice,
-                position=i,
-                description=f"Prestation {i + 1}",
-                quantity=Decimal(1 + i % 3),
-                unit="h",
-                unit_price=Decimal("95.50"),
-                vat_rate=Decimal("20"),
-            )
-            for i in range(lines)
-        )
-        return invoice
+    deal = demo_deal()
 
     def run_once(lines: int, timings: dict[str, list[float]]) -> None:
-        invoice = invoice_with(lines)
-        actor = deal.responsible
+        invoice = new_invoice(deal, lines=lines)
         t0 = time.perf_counter()
         envelope = services.envelope_create_from_invoice(
-            invoice=invoice, actor=actor, language="fr"
+            invoice=invoice, actor=deal.responsible, language="fr"
         )
         t1 = time.perf_counter()
-        company, contact = deal.company, deal.contact
-        assert contact is not None
-        services.envelope_send(
-            envelope=envelope,
-            actor=actor,
-            language="fr",
-            deadline=timezone.now() + timedelta(days=30),
-            parties=[
-                services.PartyInput(
-                    role="company",
-                    name=company.director_name,
-                    email=company.director_email,
-                    is_company=True,
-                ),
-                services.PartyInput(
-                    role="client",
-                    name=contact.name,
-                    email=contact.email,
-                    phone=contact.phone,
-                    channel="sms",
-                ),
-            ],
-        )
+        send(envelope, deal, client_sms=True)
         t2 = time.perf_counter()
         parties = list(envelope.parties.order_by("order"))
         demo._sign(parties[0], typed_name=parties[0].name, stamp=demo._stamp())

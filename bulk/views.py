@@ -19,6 +19,7 @@ from bulk.models import Batch, BatchEvent, BulkRow
 from bulk.parsing import check_size
 from documents.models import DocumentTemplate
 from signflow.errors import SignFlowError
+from signflow.flash import flash_outcome
 from signing.board import csv_cell
 from signing.forms import PartyForm, ReasonForm, SendOptionsForm
 
@@ -212,14 +213,11 @@ def batch_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
 @require_POST
 def batch_send(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for(request, batch_id)
-    try:
-        services.batch_send(batch=batch, actor=_user(request))
-    except SignFlowError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, _("Sending started: the envelopes are created in the background.")
-        )
+    flash_outcome(
+        request,
+        lambda: services.batch_send(batch=batch, actor=_user(request)),
+        _("Sending started: the envelopes are created in the background."),
+    )
     return redirect("bulk:batch_detail", batch_id=batch.pk)
 
 
@@ -229,14 +227,13 @@ def batch_cancel(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for(request, batch_id)
     form = ReasonForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
-        services.batch_request(
+    flash_outcome(
+        request,
+        lambda: services.batch_request(
             batch=batch, actor=_user(request), action=BatchEvent.Type.CANCEL, reason=reason
-        )
-    except SignFlowError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Every envelope of the batch is being cancelled."))
+        ),
+        _("Every envelope of the batch is being cancelled."),
+    )
     return redirect("bulk:batch_detail", batch_id=batch.pk)
 
 
@@ -244,12 +241,13 @@ def batch_cancel(request: HttpRequest, batch_id: int) -> HttpResponse:
 @require_POST
 def batch_remind(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for(request, batch_id)
-    try:
-        services.batch_request(batch=batch, actor=_user(request), action=BatchEvent.Type.REMIND)
-    except SignFlowError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("A reminder is being sent for every open envelope."))
+    flash_outcome(
+        request,
+        lambda: services.batch_request(
+            batch=batch, actor=_user(request), action=BatchEvent.Type.REMIND
+        ),
+        _("A reminder is being sent for every open envelope."),
+    )
     return redirect("bulk:batch_detail", batch_id=batch.pk)
 
 

@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,8 +25,10 @@ from crm.forms import (
     InvoiceLineFormSet,
     NoteForm,
     OwnCompanyForm,
+    model_form_data,
 )
 from crm.models import Contact, Counterparty, Deal, DealStage, Invoice, OwnCompany
+from signflow.errors import SignFlowError
 
 PER_PAGE = 20
 
@@ -36,11 +37,23 @@ def _page(request: HttpRequest, qs: QuerySet[Any]) -> Page:
     return Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
 
 
-def _list(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    """The whole page, or only the results table when htmx asks (search, filters, pages)."""
+def _filters(request: HttpRequest, *names: str) -> dict[str, str]:
+    """The list's search (`q`) and filters as the query string gives them."""
+    return {name: request.GET.get(name, "") for name in ("q", *names)}
+
+
+def _list(
+    request: HttpRequest,
+    template: str,
+    rows: QuerySet[Any],
+    filters: dict[str, str],
+    **context: Any,
+) -> HttpResponse:
+    """The whole page, or only the results table when htmx asks (search, filters, pages):
+    a page of `rows`, the filters as given, and the query string the pager links keep."""
     query = request.GET.copy()
     query.pop("page", None)
-    context["query_string"] = query.urlencode()
+    context.update(filters, page=_page(request, rows), query_string=query.urlencode())
     if getattr(request, "htmx", False):
         template = f"{template}#results"
     return render(request, template, context)
@@ -66,10 +79,15 @@ def _visible_invoice(request: HttpRequest, invoice_id: int) -> Invoice:
     return invoice
 
 
-def _apply_validation_error(form: Any, exc: ValidationError) -> None:
-    """A service refused: show its message on the form, next to the field when it names one."""
-    field = getattr(exc, "code", None)
-    form.add_error(field if field in form.fields else None, exc)
+def _apply_error(form: Any, exc: SignFlowError) -> None:
+    """A service refused: its messages next to the fields it names, else at the top."""
+    placed = False
+    for name, errors in exc.fields.items():
+        if name in form.fields:
+            form.add_error(name, [ValidationError(m, code=exc.code) for m in errors])
+            placed = True
+    if not placed:
+        form.add_error(None, ValidationError(exc.message, code=exc.code))
 
 
 # --- Deals ------------------------------------------------------------------------------------
@@ -77,26 +95,21 @@ def _apply_validation_error(form: Any, exc: ValidationError) -> None:
 
 @login_required
 def deal_list(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request, "stage", "responsible")
     deals = selectors.deal_search(
         deals=access.deals_visible_to(request.user),
-        text=request.GET.get("q", ""),
-        stage_code=request.GET.get("stage", ""),
-        responsible_id=request.GET.get("responsible", ""),
+        text=filters["q"],
+        stage_code=filters["stage"],
+        responsible_id=filters["responsible"],
     )
     return _list(
         request,
         "crm/deal_list.html",
-        {
-            "page": _page(request, deals),
-            "stages": DealStage.objects.all(),
-            "responsibles": selectors.employees_with_deals()
-            if access.is_manager(request.user)
-            else [],
-            "q": request.GET.get("q", ""),
-            "stage": request.GET.get("stage", ""),
-            "responsible": request.GET.get("responsible", ""),
-            "can_create": access.can_use_crm(request.user),
-        },
+        deals,
+        filters,
+        stages=DealStage.objects.all(),
+        responsibles=selectors.employees_with_deals() if access.is_manager(request.user) else [],
+        can_create=access.can_use_crm(request.user),
     )
 
 
@@ -138,8 +151,8 @@ def deal_create(request: HttpRequest) -> HttpResponse:
                 stage=data["stage"],
                 actor=request.user,
             )
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Deal created."))
             return redirect("crm:deal_detail", deal_id=deal.pk)
@@ -159,8 +172,8 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
         fresh = Deal.objects.select_related("stage").get(pk=deal.pk)
         try:
             services.deal_update(deal=fresh, data=data, actor=request.user)
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Deal saved."))
             return redirect("crm:deal_detail", deal_id=deal.pk)
@@ -187,20 +200,14 @@ def deal_note(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request, "status")
     invoices = selectors.invoice_search(
         invoices=access.invoices_visible_to(request.user),
-        text=request.GET.get("q", ""),
-        status=request.GET.get("status", ""),
+        text=filters["q"],
+        status=filters["status"],
     )
     return _list(
-        request,
-        "crm/invoice_list.html",
-        {
-            "page": _page(request, invoices),
-            "statuses": Invoice.Status.choices,
-            "q": request.GET.get("q", ""),
-            "status": request.GET.get("status", ""),
-        },
+        request, "crm/invoice_list.html", invoices, filters, statuses=Invoice.Status.choices
     )
 
 
@@ -280,8 +287,8 @@ def _invoice_form_page(
                     notes=data["notes"],
                 )
                 messages.success(request, _("Invoice saved."))
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             return redirect("crm:invoice_detail", invoice_id=invoice.pk)
     return render(
@@ -317,8 +324,8 @@ def invoice_status(request: HttpRequest, invoice_id: int) -> HttpResponse:
         services.invoice_set_status(
             invoice=invoice, status=request.POST.get("status", ""), actor=request.user
         )
-    except (ValidationError, ValueError):
-        messages.error(request, _("This status change is not possible."))
+    except SignFlowError as exc:
+        messages.error(request, exc.message)
     return redirect("crm:invoice_detail", invoice_id=invoice.pk)
 
 
@@ -327,23 +334,19 @@ def invoice_status(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
 @login_required
 def counterparty_list(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request, "kind")
     counterparties = (
-        selectors.counterparty_search(
-            text=request.GET.get("q", ""), kind=request.GET.get("kind", "")
-        )
+        selectors.counterparty_search(text=filters["q"], kind=filters["kind"])
         if access.can_use_crm(request.user)
         else Counterparty.objects.none()
     )
     return _list(
         request,
         "crm/counterparty_list.html",
-        {
-            "page": _page(request, counterparties),
-            "kinds": Counterparty.Kind.choices,
-            "q": request.GET.get("q", ""),
-            "kind": request.GET.get("kind", ""),
-            "can_create": access.can_use_crm(request.user),
-        },
+        counterparties,
+        filters,
+        kinds=Counterparty.Kind.choices,
+        can_create=access.can_use_crm(request.user),
     )
 
 
@@ -370,9 +373,15 @@ def counterparty_edit(request: HttpRequest, counterparty_id: int | None = None) 
     counterparty = get_object_or_404(Counterparty, pk=counterparty_id) if counterparty_id else None
     form = CounterpartyForm(request.POST or None, instance=counterparty)
     if request.method == "POST" and form.is_valid():
-        counterparty = form.save()
-        messages.success(request, _("Counterparty saved."))
-        return redirect("crm:counterparty_detail", counterparty_id=counterparty.pk)
+        try:
+            saved = services.counterparty_save(
+                counterparty=counterparty, data=model_form_data(form), actor=request.user
+            )
+        except SignFlowError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("Counterparty saved."))
+            return redirect("crm:counterparty_detail", counterparty_id=saved.pk)
     return render(
         request, "crm/counterparty_form.html", {"form": form, "counterparty": counterparty}
     )
@@ -391,11 +400,18 @@ def contact_edit(
         counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
     form = ContactForm(request.POST or None, instance=contact)
     if request.method == "POST" and form.is_valid():
-        contact = form.save(commit=False)
-        contact.counterparty = counterparty
-        contact.save()
-        messages.success(request, _("Contact saved."))
-        return redirect("crm:counterparty_detail", counterparty_id=counterparty.pk)
+        try:
+            services.contact_save(
+                contact=contact,
+                counterparty=counterparty,
+                data=model_form_data(form),
+                actor=request.user,
+            )
+        except SignFlowError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("Contact saved."))
+            return redirect("crm:counterparty_detail", counterparty_id=counterparty.pk)
     return render(
         request,
         "crm/contact_form.html",
@@ -418,12 +434,15 @@ def company_edit(request: HttpRequest, company_id: int | None = None) -> HttpRes
     company = get_object_or_404(OwnCompany, pk=company_id) if company_id else None
     form = OwnCompanyForm(request.POST or None, request.FILES or None, instance=company)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            company = form.save()
-            if company.is_default or not OwnCompany.objects.filter(is_default=True).exists():
-                services.own_company_make_default(company=company)
-        messages.success(request, _("Company saved."))
-        return redirect("crm:company_list")
+        try:
+            services.own_company_save(
+                company=company, data=model_form_data(form), actor=request.user
+            )
+        except SignFlowError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("Company saved."))
+            return redirect("crm:company_list")
     return render(request, "crm/company_form.html", {"form": form, "company": company})
 
 
@@ -438,11 +457,26 @@ def company_make_default(request: HttpRequest, company_id: int) -> HttpResponse:
 @login_required
 def stage_list(request: HttpRequest) -> HttpResponse:
     _require(access.can_manage_stages(request.user))
-    DealStage.objects.ensure_defaults()
-    formset = DealStageFormSet(request.POST or None, queryset=DealStage.objects.all())
-    if request.method == "POST" and formset.is_valid():
-        with transaction.atomic():
-            formset.save()
-        messages.success(request, _("Pipeline saved."))
-        return redirect("crm:stage_list")
+    stages = DealStage.objects.all()
+    if request.method != "POST":
+        # No stage at all (a flushed database: the migrations create the default pipeline):
+        # the default stages are offered, and written only when the manager saves them.
+        defaults = [] if stages.exists() else services.default_stages()
+        formset = DealStageFormSet(queryset=stages, initial=defaults)
+        formset.extra = len(defaults) + 1
+        return render(request, "crm/stage_list.html", {"formset": formset})
+    formset = DealStageFormSet(request.POST, queryset=stages)
+    if formset.is_valid():
+        rows = [
+            (form.instance.pk, model_form_data(form))
+            for form in formset.forms
+            if form.has_changed()
+        ]
+        try:
+            services.pipeline_save(rows=rows, actor=request.user)
+        except SignFlowError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Pipeline saved."))
+            return redirect("crm:stage_list")
     return render(request, "crm/stage_list.html", {"formset": formset})

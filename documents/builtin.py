@@ -1,9 +1,13 @@
 """The templates SignFlow ships: invoice, service agreement and NDA, in French and English.
 
 One HTML body per kind, written with {% translate %}: the French and English rows share it and
-the document's language picks the wording when it is rendered.
+the document's language picks the wording when it is rendered. Blocks the kinds share (the
+contract parties, the signature boxes) are written once in builtin_templates/parts/ and pasted
+in where a line reads `{# part: name #}`: the sandbox has no `include`, and a template a person
+copies and edits keeps the whole text.
 """
 
+import re
 from pathlib import Path
 
 from django.db import transaction
@@ -23,11 +27,23 @@ BUILTIN_KINDS = {
     ),
 }
 LANGUAGES = ("fr", "en")
+PART_LINE = re.compile(r"^\{# part: ([a-z_]+) #\}\n", re.MULTILINE)
+
+
+def _with_parts(text: str) -> str:
+    """`text` with each `{# part: name #}` line replaced by parts/name.html (whose own part
+    lines are replaced in turn)."""
+    return PART_LINE.sub(
+        lambda match: _with_parts(
+            (BUILTIN_DIR / "parts" / f"{match[1]}.html").read_text(encoding="utf-8")
+        ),
+        text,
+    )
 
 
 def builtin_source(kind: str) -> tuple[str, str]:
     filename, _names = BUILTIN_KINDS[DocumentTemplate.Kind(kind)]
-    body = (BUILTIN_DIR / filename).read_text(encoding="utf-8")
+    body = _with_parts((BUILTIN_DIR / filename).read_text(encoding="utf-8"))
     css = (BUILTIN_DIR / "common.css").read_text(encoding="utf-8")
     return body, css
 

@@ -98,19 +98,12 @@ class PlacedField:
         """An unsaved documents.Field for `document` at this place."""
         from documents.models import Field
 
+        placed = ("key", "kind", "role", "page", "x", "y", "width", "height", "required")
         return Field(
             document=document,
-            key=self.key,
-            kind=self.kind,
-            role=self.role,
-            page=self.page,
-            x=self.x,
-            y=self.y,
-            width=self.width,
-            height=self.height,
             label=self.label[:200],
-            required=self.required,
             phrase=self.phrase[:200],
+            **{name: getattr(self, name) for name in placed},
         )
 
 

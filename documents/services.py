@@ -33,11 +33,12 @@ from documents.authoring import (
 )
 from documents.builtin import ensure_builtin_templates
 from documents.contexts import deal_context, invoice_context
-from documents.errors import DocumentError
+from documents.errors import DocumentConflict, DocumentError
 from documents.layouts import layout_apply, layout_delete, layout_fields_for, layout_save
 from documents.models import Document, DocumentTemplate, Field, FieldLayout
 from documents.previews import needs_preview_task, previews_queue
 from documents.rendering import PlacedField, render_pdf
+from documents.selectors import company_default_template
 from documents.uploads import CheckedPdf, normalize_upload
 from signflow.pdf import page_sizes as pdf_page_sizes
 
@@ -113,25 +114,14 @@ def _discard_file(name: str, created: bool) -> None:
 
 
 def invoice_template_for(language: str) -> DocumentTemplate:
-    """The template marked default for invoices in `language`, else the built-in one."""
-    chosen = (
-        DocumentTemplate.objects.filter(
-            kind=DocumentTemplate.Kind.INVOICE, language=language, is_default_for_invoices=True
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if chosen:
-        return chosen
-    builtin = DocumentTemplate.objects.filter(
-        kind=DocumentTemplate.Kind.INVOICE, language=language, builtin=True
-    ).first()
-    if builtin:
-        return builtin
-    ensure_builtin_templates()
-    return DocumentTemplate.objects.get(
-        kind=DocumentTemplate.Kind.INVOICE, language=language, builtin=True
-    )
+    """The template marked default for invoices in `language`, else the built-in one (created
+    if a flushed database lost it)."""
+    kind = DocumentTemplate.Kind.INVOICE
+    template = company_default_template(kind=kind, language=language)
+    if template is None:
+        ensure_builtin_templates()
+        template = DocumentTemplate.objects.get(kind=kind, language=language, builtin=True)
+    return template
 
 
 def document_create_from_template(
@@ -223,45 +213,30 @@ def default_upload_fields(checked: CheckedPdf, *, language: str) -> list[PlacedF
     margin, gap, bottom = 36 * scale, 8 * scale, 40 * scale
     sig_w, sig_h, stamp = 156 * scale, 68 * scale, 96 * scale
     bottom = _empty_bottom(checked, margin=margin, height=stamp + 6 * scale, start=bottom)
-    page = checked.page_count
-    with translation.override(language):
+    with translation.override(language):  # the labels in the document's language
+        boxes = [
+            # key, kind, role, label, required, x, width, height
+            ("company-signature", Field.Kind.SIGNATURE, Field.Role.COMPANY, _("Signature"), True,
+             margin, sig_w, sig_h),
+            ("company-stamp", Field.Kind.STAMP, Field.Role.COMPANY, _("Company stamp"), False,
+             margin + sig_w + gap, stamp, stamp),
+            ("client-signature", Field.Kind.SIGNATURE, Field.Role.CLIENT, _("Client signature"), True,
+             width - margin - sig_w, sig_w, sig_h),
+        ]  # fmt: skip
         return [
             PlacedField(
-                key="company-signature",
-                kind=Field.Kind.SIGNATURE,
-                role=Field.Role.COMPANY,
-                label=_("Signature"),
-                required=True,
-                page=page,
-                x=round(margin, 2),
+                key=key,
+                kind=kind,
+                role=role,
+                label=label,
+                required=required,
+                page=checked.page_count,
+                x=round(x, 2),
                 y=round(bottom, 2),
-                width=round(sig_w, 2),
-                height=round(sig_h, 2),
-            ),
-            PlacedField(
-                key="company-stamp",
-                kind=Field.Kind.STAMP,
-                role=Field.Role.COMPANY,
-                label=_("Company stamp"),
-                required=False,
-                page=page,
-                x=round(margin + sig_w + gap, 2),
-                y=round(bottom, 2),
-                width=round(stamp, 2),
-                height=round(stamp, 2),
-            ),
-            PlacedField(
-                key="client-signature",
-                kind=Field.Kind.SIGNATURE,
-                role=Field.Role.CLIENT,
-                label=_("Client signature"),
-                required=True,
-                page=page,
-                x=round(width - margin - sig_w, 2),
-                y=round(bottom, 2),
-                width=round(sig_w, 2),
-                height=round(sig_h, 2),
-            ),
+                width=round(box_w, 2),
+                height=round(box_h, 2),
+            )
+            for key, kind, role, label, required, x, box_w, box_h in boxes
         ]
 
 
@@ -314,16 +289,12 @@ def document_copy(
     per recipient from a document whose fields were placed once."""
     prefilled = prefilled or {}
     with transaction.atomic():
+        shared = ("source", "template", "template_version", "language", "sha256", "page_count")
         copy = Document(
             title=title[:200],
-            source=document.source,
-            template=document.template,
-            template_version=document.template_version,
-            language=document.language,
-            sha256=document.sha256,
-            page_count=document.page_count,
             created_by=creator,
             sanitized=document.sanitized,
+            **{name: getattr(document, name) for name in shared},
         )
         copy.pdf.name = document.pdf.name
         copy.full_clean()
@@ -353,8 +324,9 @@ def document_prefill(*, document: Document, values: dict[str, str]) -> None:
 
 def _ensure_editable(document: Document) -> None:
     if document.locked:
-        raise DocumentError(
-            _("This document has been sent for signature: its fields can no longer be changed.")
+        raise DocumentConflict(
+            _("This document has been sent for signature: its fields can no longer be changed."),
+            "document_locked",
         )
 
 

@@ -36,8 +36,9 @@ from documents.forms import FieldForm, LayoutSaveForm, TemplateForm, UploadForm
 from documents.models import Document, DocumentTemplate, Field, FieldLayout, TemplateVersion
 from documents.previews import SIZES, page_image, read_pdf
 from documents.sandbox import allowed_filters, allowed_tags
-from documents.selectors import page_sizes
+from documents.selectors import company_default_template, page_sizes
 from signflow import pdfguard
+from signflow.flash import flash_outcome
 from signflow.http import AuthenticatedHttpRequest
 
 
@@ -310,14 +311,11 @@ def layout_apply(request: AuthenticatedHttpRequest, document_id: int) -> HttpRes
     if not can_edit_fields(request.user, document):
         messages.error(request, _("This document can no longer be changed."))
         return redirect("documents:edit_fields", document_id=document.pk)
-    try:
-        services.layout_apply(layout=layout, document=document)
-    except DocumentError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, _('The fields of layout "%(name)s" are in place.') % {"name": layout.name}
-        )
+    flash_outcome(
+        request,
+        lambda: services.layout_apply(layout=layout, document=document),
+        _('The fields of layout "%(name)s" are in place.') % {"name": layout.name},
+    )
     return redirect("documents:edit_fields", document_id=document.pk)
 
 
@@ -377,10 +375,12 @@ def template_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             .exclude(created_by_id=request.user.pk)
             .select_related("created_by")
         )
-    if not DocumentTemplate.objects.filter(builtin=True).exists():
-        services.ensure_builtin_templates()
+    # A read only: the built-in templates are created after `migrate` (documents.apps).
     builtin = DocumentTemplate.objects.filter(builtin=True).order_by("kind", "language")
-    defaults = [(name, services.invoice_template_for(code)) for code, name in settings.LANGUAGES]
+    defaults = [
+        (name, company_default_template(kind=DocumentTemplate.Kind.INVOICE, language=code))
+        for code, name in settings.LANGUAGES
+    ]
     return render(
         request,
         "documents/template_list.html",
@@ -578,19 +578,16 @@ def template_default(request: AuthenticatedHttpRequest, template_id: int) -> Htt
         # Seen but not a manager's: refused outright, nothing changes.
         raise PermissionDenied
     default = request.POST.get("default") == "1"
-    try:
-        services.template_set_default(template=template, default=default, actor=request.user)
-    except DocumentError as exc:
-        messages.error(request, exc.message)
-    else:
-        if default:
-            messages.success(
-                request,
-                _('"%(name)s" is now the default template for invoices in %(language)s.')
-                % {"name": template.name, "language": template.get_language_display()},
-            )
-        else:
-            messages.success(request, _("The built-in template is the default for invoices again."))
+    flash_outcome(
+        request,
+        lambda: services.template_set_default(
+            template=template, default=default, actor=request.user
+        ),
+        _('"%(name)s" is now the default template for invoices in %(language)s.')
+        % {"name": template.name, "language": template.get_language_display()}
+        if default
+        else _("The built-in template is the default for invoices again."),
+    )
     return redirect("documents:template_list")
 
 

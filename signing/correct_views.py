@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from signflow.flash import flash_outcome
 from signflow.text import CleanTextMixin
 from signing import services
 from signing.forms import PartyForm, SendOptionsForm
@@ -128,16 +129,14 @@ def envelope_correct_fields(request: HttpRequest, envelope_id: int) -> HttpRespo
     from signing.views import _act, _user
 
     envelope = _act(request, envelope_id)
-    try:
-        services.envelope_correction_open(envelope=envelope, actor=_user(request))
-    except services.SigningError as exc:
-        messages.error(request, exc.message)
-        return redirect("signing:envelope_detail", envelope_id=envelope.pk)
-    messages.info(
+    if not flash_outcome(
         request,
+        lambda: services.envelope_correction_open(envelope=envelope, actor=_user(request)),
         _(
             "The signing links are paused. Change the fields, then send the correction from "
             "the document's page."
         ),
-    )
+        level=messages.INFO,
+    ):
+        return redirect("signing:envelope_detail", envelope_id=envelope.pk)
     return redirect("documents:edit_fields", document_id=envelope.document_id)

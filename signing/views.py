@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,9 +23,10 @@ from crm.models import Deal, Invoice
 from documents.contexts import client_stamp_asked
 from documents.models import Document, Field
 from documents.selectors import template_notice
+from signflow.flash import flash_outcome
 from signing import access, audit, services
 from signing.correct_views import correction_context
-from signing.downloads import pdf_attachment, sealed_filename
+from signing.downloads import sealed_download
 from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
 from signing.models import Envelope, Message, Party
 
@@ -73,12 +75,11 @@ def envelope_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
 
 @never_cache
 @login_required
-def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponse:
+def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponseBase:
     envelope = _envelope_for(request, envelope_id)
     if envelope.sealed is None:
         raise Http404
-    with envelope.sealed.file.open("rb") as fh:
-        return pdf_attachment(fh.read(), sealed_filename(envelope))
+    return sealed_download(envelope)
 
 
 @require_POST
@@ -185,7 +186,7 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(Document, pk=document_id)
     envelope = Envelope.objects.filter(document=document).first()
     if envelope is None:
-        if document.created_by_id != _user(request).pk:
+        if not access.can_start_envelope(_user(request), document):
             raise Http404
         if request.method == "POST":
             envelope = services.envelope_for_document(document=document, actor=_user(request))
@@ -283,12 +284,11 @@ def _act(request: HttpRequest, envelope_id: int) -> Envelope:
 @login_required
 def envelope_remind(request: HttpRequest, envelope_id: int) -> HttpResponse:
     envelope = _act(request, envelope_id)
-    try:
-        services.envelope_remind(envelope=envelope, actor=_user(request))
-    except services.SigningError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Reminder queued."))
+    flash_outcome(
+        request,
+        lambda: services.envelope_remind(envelope=envelope, actor=_user(request)),
+        _("Reminder queued."),
+    )
     target = request.POST.get("next", "")
     # Only a page of this site: an absolute URL here would make SignFlow an open redirect.
     if not url_has_allowed_host_and_scheme(
@@ -306,14 +306,14 @@ def envelope_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Give a reason for cancelling."))
     else:
-        try:
-            services.envelope_cancel(
-                envelope=envelope, actor=_user(request), reason=form.cleaned_data["reason"]
-            )
-        except services.SigningError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("The signature request was cancelled."))
+        reason = form.cleaned_data["reason"]
+        flash_outcome(
+            request,
+            lambda: services.envelope_cancel(
+                envelope=envelope, actor=_user(request), reason=reason
+            ),
+            _("The signature request was cancelled."),
+        )
     return redirect("signing:envelope_detail", envelope_id=envelope.pk)
 
 
@@ -325,7 +325,7 @@ def send_language(request: HttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(Document, pk=document_id)
     envelope = Envelope.objects.filter(document=document).first()
     if envelope is None:
-        if document.created_by_id != _user(request).pk:
+        if not access.can_start_envelope(_user(request), document):
             raise Http404
         envelope = services.envelope_for_document(document=document, actor=_user(request))
     if not access.can_act_on_envelope(_user(request), envelope):
@@ -386,12 +386,11 @@ def envelope_replace(request: HttpRequest, envelope_id: int) -> HttpResponse:
 @login_required
 def envelope_retry_sealing(request: HttpRequest, envelope_id: int) -> HttpResponse:
     envelope = _act(request, envelope_id)
-    try:
-        services.envelope_retry_sealing(envelope=envelope, actor=_user(request))
-    except services.SigningError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Sealing will be attempted again in a moment."))
+    flash_outcome(
+        request,
+        lambda: services.envelope_retry_sealing(envelope=envelope, actor=_user(request)),
+        _("Sealing will be attempted again in a moment."),
+    )
     return redirect("signing:envelope_detail", envelope_id=envelope.pk)
 
 
@@ -402,12 +401,11 @@ def party_reissue(request: HttpRequest, envelope_id: int, party_id: int) -> Http
     party = get_object_or_404(Party, pk=party_id, envelope=envelope)
     form = ReissueForm(request.POST)
     if form.is_valid():
-        try:
-            services.party_reissue(party=party, actor=_user(request), **form.cleaned_data)
-        except services.SigningError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("A new link was sent. The previous link no longer works."))
+        flash_outcome(
+            request,
+            lambda: services.party_reissue(party=party, actor=_user(request), **form.cleaned_data),
+            _("A new link was sent. The previous link no longer works."),
+        )
     else:
         messages.error(request, _("Check the email, phone and channel."))
     return redirect("signing:envelope_detail", envelope_id=envelope.pk)
@@ -417,15 +415,11 @@ def party_reissue(request: HttpRequest, envelope_id: int, party_id: int) -> Http
 @login_required
 def message_retry(request: HttpRequest, envelope_id: int, message_id: int) -> HttpResponse:
     envelope = _act(request, envelope_id)
-    # A retry is a fresh series of attempts: without resetting them, one more provider failure
-    # would mark the message failed again at once.
-    updated = Message.objects.filter(
-        pk=message_id, envelope=envelope, status=Message.Status.FAILED
-    ).update(status=Message.Status.QUEUED, next_attempt_at=None, attempts=0)
-    if updated:
-        from signing.notifications import dispatch
-
-        dispatch(message_id)
+    try:
+        services.message_retry(envelope=envelope, message_id=message_id, actor=_user(request))
+    except services.SigningError as exc:
+        messages.error(request, exc.message)
+    else:
         messages.success(request, _("The message was queued again."))
     return redirect("signing:envelope_detail", envelope_id=envelope.pk)
 

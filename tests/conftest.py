@@ -7,6 +7,7 @@ from django.test import Client
 from crm.models import OwnCompany
 from tests import factories
 from tests.browser_support import browser  # noqa: F401  (fixture for the browser tests)
+from tests.render_cache import _memoised_renders  # noqa: F401  (autouse: renders run once)
 from tests.softhsm import softhsm, softhsm_seal  # noqa: F401  (the seal key in SoftHSM2)
 
 

@@ -119,7 +119,7 @@ class DocumentTimestampReport:
 
 
 def tsa_display_name() -> str:
-    url = getattr(settings, "TSA_URL", "") or ""
+    url = settings.TSA_URL
     return url if url else BUILTIN_TSA_NAME
 
 
@@ -221,13 +221,13 @@ def make_timestamper(material: KeyMaterial) -> Any:
     from pyhanko.sign import timestamps
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    url = getattr(settings, "TSA_URL", "") or ""
+    url = settings.TSA_URL
     if url:
-        return timestamps.HTTPTimeStamper(url, timeout=getattr(settings, "TSA_TIMEOUT", 10))
+        return timestamps.HTTPTimeStamper(url, timeout=settings.TSA_TIMEOUT)
     timestamper_class = _signer_classes()[1]
     return timestamper_class(
         loaded_key=material.tsa_key,
-        policy=getattr(settings, "SIGNFLOW_TSA_POLICY_OID", "") or DEFAULT_TSA_POLICY_OID,
+        policy=settings.SIGNFLOW_TSA_POLICY_OID or DEFAULT_TSA_POLICY_OID,
         tsa_cert=to_asn1_cert(material.tsa_cert),
         tsa_key=to_asn1_key(material.tsa_key),
         certs_to_embed=SimpleCertificateStore.from_certs([to_asn1_cert(material.root_cert)]),
@@ -443,7 +443,7 @@ def signing_validation_context(material: KeyMaterial) -> Any:
 
     from verification.crl import current_crl, to_asn1_crl
 
-    external = bool(getattr(settings, "TSA_URL", "") or "") or material.source != "generated"
+    external = bool(settings.TSA_URL) or material.source != "generated"
     return ValidationContext(
         trust_roots=[to_asn1_cert(c) for c in material.trust_roots],
         other_certs=[to_asn1_cert(c) for c in [*material.seal_chain, material.tsa_cert]],

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from signflow.errors import SignFlowError
+from signflow.flash import flash_outcome
 from signflow.http import AuthenticatedHttpRequest
 from webhooks import access, services
 from webhooks.events import EVENT_TYPES
@@ -189,10 +190,9 @@ def delivery_redeliver(
     request: AuthenticatedHttpRequest, endpoint_id: int, delivery_id: int
 ) -> HttpResponse:
     delivery = _delivery(request, endpoint_id, delivery_id)
-    try:
-        services.delivery_redeliver(delivery=delivery)
-    except SignFlowError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Delivery queued again, with the same webhook-id."))
+    flash_outcome(
+        request,
+        lambda: services.delivery_redeliver(delivery=delivery),
+        _("Delivery queued again, with the same webhook-id."),
+    )
     return redirect("webhooks:endpoint_detail", delivery.endpoint_id)

@@ -22,6 +22,11 @@ def caller(request: HttpRequest) -> User:
     return user
 
 
+def attrs(obj: object, *names: str) -> dict[str, Any]:
+    """`obj`'s attributes by name, for an endpoint's output (`id` reads the primary key)."""
+    return {name: getattr(obj, "pk" if name == "id" else name) for name in names}
+
+
 def require(allowed: bool) -> None:
     # Not found rather than forbidden, as on the pages: nothing says the object exists.
     if not allowed:

@@ -16,8 +16,8 @@ from ninja import Query, Router
 from ninja.responses import Status
 
 from api import auth
-from api.endpoints.common import PageQuery, caller, changed, form_error, require
-from api.pagination import paginate
+from api.endpoints.common import PageQuery, attrs, caller, changed, form_error, require
+from api.pagination import page_of
 from api.schemas import (
     ERRORS,
     ContactIn,
@@ -35,7 +35,7 @@ from api.schemas import (
     InvoicePage,
 )
 from crm import access, selectors, services
-from crm.forms import ContactForm, CounterpartyForm, DealForm
+from crm.forms import ContactForm, CounterpartyForm, DealForm, model_form_data
 from crm.models import Contact, Counterparty, Deal, DealStage, Invoice
 from signflow.errors import NotAllowed
 
@@ -60,38 +60,18 @@ def contact_out(contact: Contact) -> dict[str, Any]:
 
 def deal_out(deal: Deal) -> dict[str, Any]:
     return {
-        "id": deal.pk,
-        "title": deal.title,
-        "company_id": deal.company_id,
-        "counterparty_id": deal.counterparty_id,
-        "contact_id": deal.contact_id,
-        "amount": deal.amount,
-        "currency": deal.currency,
+        **attrs(deal, "id", "title", "company_id", "counterparty_id", "contact_id", "amount"),
+        **attrs(deal, "currency", "responsible_id", "created_at"),
         "stage": deal.stage.code,
-        "responsible_id": deal.responsible_id,
-        "created_at": deal.created_at,
     }
 
 
 def invoice_out(invoice: Invoice) -> dict[str, Any]:
     return {
-        "id": invoice.pk,
-        "number": invoice.number,
-        "deal_id": invoice.deal_id,
-        "status": invoice.status,
-        "issue_date": invoice.issue_date,
-        "due_date": invoice.due_date,
-        "currency": invoice.currency,
-        "notes": invoice.notes,
+        **attrs(invoice, "id", "number", "deal_id", "status", "issue_date", "due_date"),
+        **attrs(invoice, "currency", "notes"),
         "lines": [
-            {
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "unit_price": line.unit_price,
-                "vat_rate": line.vat_rate,
-                "net": line.net,
-            }
+            attrs(line, "description", "quantity", "unit", "unit_price", "vat_rate", "net")
             for line in invoice.lines.all()
         ],
         "totals": invoice.totals(),
@@ -110,21 +90,24 @@ def counterparty_list(
 ) -> Any:
     require(access.can_use_crm(caller(request)))
     qs = selectors.counterparty_search(text=q[:100], kind=kind[:20])
-    rows, cursor = paginate(qs, cursor=page.cursor, limit=page.limit)
-    return {"items": [counterparty_out(c) for c in rows], "next_cursor": cursor}
+    return page_of(qs, page, counterparty_out)
 
 
-def _save_counterparty(data: dict[str, Any], instance: Counterparty | None) -> Counterparty:
+def _save_counterparty(
+    request: HttpRequest, data: dict[str, Any], instance: Counterparty | None
+) -> Counterparty:
     form = CounterpartyForm(data, instance=instance)
     if not form.is_valid():
         raise form_error(form)
-    return form.save()
+    return services.counterparty_save(
+        counterparty=instance, data=model_form_data(form), actor=caller(request)
+    )
 
 
 @router.post("/counterparties", response={201: CounterpartyOut, **ERRORS}, auth=auth.SEND)
 def counterparty_create(request: HttpRequest, payload: CounterpartyIn) -> Any:
     require(access.can_use_crm(caller(request)))
-    return Status(201, counterparty_out(_save_counterparty(payload.model_dump(), None)))
+    return Status(201, counterparty_out(_save_counterparty(request, payload.model_dump(), None)))
 
 
 @router.patch(
@@ -138,7 +121,7 @@ def counterparty_update(
     require(access.can_use_crm(caller(request)))
     counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
     data = {**model_to_dict(counterparty), **changed(payload)}
-    return counterparty_out(_save_counterparty(data, counterparty))
+    return counterparty_out(_save_counterparty(request, data, counterparty))
 
 
 @router.get(
@@ -153,15 +136,20 @@ def contact_list(request: HttpRequest, counterparty_id: int) -> Any:
 
 
 def _save_contact(
-    data: dict[str, Any], instance: Contact | None, counterparty: Counterparty
+    request: HttpRequest,
+    data: dict[str, Any],
+    instance: Contact | None,
+    counterparty: Counterparty,
 ) -> Contact:
     form = ContactForm(data, instance=instance)
     if not form.is_valid():
         raise form_error(form)
-    contact = form.save(commit=False)
-    contact.counterparty = counterparty
-    contact.save()
-    return contact
+    return services.contact_save(
+        contact=instance,
+        counterparty=counterparty,
+        data=model_form_data(form),
+        actor=caller(request),
+    )
 
 
 @router.post(
@@ -172,7 +160,9 @@ def _save_contact(
 def contact_create(request: HttpRequest, counterparty_id: int, payload: ContactIn) -> Any:
     require(access.can_use_crm(caller(request)))
     counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
-    return Status(201, contact_out(_save_contact(payload.model_dump(), None, counterparty)))
+    return Status(
+        201, contact_out(_save_contact(request, payload.model_dump(), None, counterparty))
+    )
 
 
 @router.patch("/contacts/{int:contact_id}", response={200: ContactOut, **ERRORS}, auth=auth.SEND)
@@ -180,7 +170,7 @@ def contact_update(request: HttpRequest, contact_id: int, payload: ContactPatch)
     require(access.can_use_crm(caller(request)))
     contact = get_object_or_404(Contact.objects.select_related("counterparty"), pk=contact_id)
     data = {**model_to_dict(contact), **changed(payload)}
-    return contact_out(_save_contact(data, contact, contact.counterparty))
+    return contact_out(_save_contact(request, data, contact, contact.counterparty))
 
 
 # --- Deals and invoices ----------------------------------------------------------------------
@@ -191,8 +181,7 @@ def deal_list(request: HttpRequest, page: Query[PageQuery], q: str = "", stage: 
     deals = selectors.deal_search(
         deals=access.deals_visible_to(caller(request)), text=q[:100], stage_code=stage[:30]
     )
-    rows, cursor = paginate(deals, cursor=page.cursor, limit=page.limit)
-    return {"items": [deal_out(d) for d in rows], "next_cursor": cursor}
+    return page_of(deals, page, deal_out)
 
 
 DEAL_FIELDS = {
@@ -258,8 +247,7 @@ def invoice_list(
     )
     if deal_id is not None:
         invoices = invoices.filter(deal_id=deal_id if 0 < deal_id < 2**63 else 0)
-    rows, cursor = paginate(invoices, cursor=page.cursor, limit=page.limit)
-    return {"items": [invoice_out(i) for i in rows], "next_cursor": cursor}
+    return page_of(invoices, page, invoice_out)
 
 
 @router.post("/invoices", response={201: InvoiceOut, **ERRORS}, auth=auth.SEND)

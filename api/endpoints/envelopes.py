@@ -21,10 +21,10 @@ from ninja import Query, Router
 from ninja.responses import Status
 
 from api import auth
-from api.endpoints.common import PageQuery, caller, require
+from api.endpoints.common import PageQuery, attrs, caller, require
 from api.endpoints.documents import field_out
 from api.models import SendPlan
-from api.pagination import paginate
+from api.pagination import page_of
 from api.schemas import (
     ERRORS,
     CancelIn,
@@ -58,42 +58,20 @@ def _actionable(request: HttpRequest, envelope_id: int) -> Envelope:
 
 
 def summary_out(envelope: Envelope) -> dict[str, Any]:
-    return {
-        "id": envelope.pk,
-        "public_id": envelope.public_id,
-        "title": envelope.title,
-        "status": envelope.status,
-        "language": envelope.language,
-        "document_id": envelope.document_id,
-        "deal_id": envelope.deal_id,
-        "counterparty_id": envelope.counterparty_id,
-        "responsible_id": envelope.responsible_id,
-        "amount": envelope.amount,
-        "currency": envelope.currency,
-        "deadline": envelope.deadline,
-        "created_at": envelope.created_at,
-        "sent_at": envelope.sent_at,
-        "status_changed_at": envelope.status_changed_at,
-        "completed_at": envelope.completed_at,
-    }
+    return attrs(
+        envelope,
+        *("id", "public_id", "title", "status", "language", "document_id", "deal_id"),
+        *("counterparty_id", "responsible_id", "amount", "currency", "deadline", "created_at"),
+        *("sent_at", "status_changed_at", "completed_at"),
+    )
 
 
 def _party_out(party: Party) -> dict[str, Any]:
-    return {
-        "id": party.pk,
-        "order": party.order,
-        "role": party.role,
-        "name": party.name,
-        "email": party.email,
-        "phone": party.phone,
-        "channel": party.channel,
-        "is_company": party.is_company,
-        "status": party.status,
-        "opened_at": party.opened_at,
-        "signed_at": party.signed_at,
-        "declined_at": party.declined_at,
-        "decline_reason": party.decline_reason,
-    }
+    return attrs(
+        party,
+        *("id", "order", "role", "name", "email", "phone", "channel", "is_company", "status"),
+        *("opened_at", "signed_at", "declined_at", "decline_reason"),
+    )
 
 
 def _planned_parties(plan: SendPlan | None) -> list[dict[str, Any]]:
@@ -201,11 +179,6 @@ def _send(envelope: Envelope, plan: SendPlan, request: HttpRequest) -> None:
             else:
                 fields[key] = [str(value)]
         raise SignFlowError(exc.code, exc.message, fields=fields) from exc
-    except services.SigningError as exc:
-        if exc.code != "already_sent":
-            raise
-        # Sent by a concurrent request after our own check: the same 409 as that check.
-        raise Conflict(exc.code, exc.message) from exc
 
 
 @router.post("/envelopes", response={201: EnvelopeOut, **ERRORS}, auth=auth.SEND)
@@ -219,9 +192,7 @@ def envelope_create(request: HttpRequest, payload: EnvelopeIn) -> Any:
     if existing is not None:
         require(access.can_act_on_envelope(user, existing))
     else:
-        # The send page's rule (signing.views.send): only its creator starts an envelope on a
-        # document that has none yet.
-        require(document.created_by_id == user.pk)
+        require(access.can_start_envelope(user, document))
     if existing is not None and existing.status != Envelope.Status.DRAFT or document.locked:
         raise Conflict("already_sent", _("This document has already been sent."))
     errors = _party_errors(payload.parties)
@@ -309,8 +280,7 @@ def envelope_list(
                 fields={"status": [", ".join(Envelope.Status.values)]},
             )
         qs = qs.filter(status__in=statuses)
-    rows, cursor = paginate(qs, cursor=page.cursor, limit=page.limit)
-    return {"items": [summary_out(e) for e in rows], "next_cursor": cursor}
+    return page_of(qs, page, summary_out)
 
 
 @router.post(

@@ -25,7 +25,7 @@ from signing.models import Envelope, Event, Message, Party
 from signing.notifications import message_queue
 from signing.services._common import (
     Actor,
-    SigningError,
+    SigningConflict,
     _base_context,
     _crm_follow_signature,
     _deal_timeline,
@@ -440,7 +440,9 @@ def envelope_retry_sealing(*, envelope: Envelope, actor: Actor) -> None:
     with transaction.atomic():
         locked = _lock(envelope.pk)
         if locked.status != Envelope.Status.SEALING_FAILED:
-            raise SigningError("not_sealing_failed", _("This envelope is not waiting for a retry."))
+            raise SigningConflict(
+                "not_sealing_failed", _("This envelope is not waiting for a retry.")
+            )
         after = locked.sealing_error_code
         # A fresh start: a full backoff sequence and 24 hours again, no stale error shown.
         locked.sealing_attempts = 0

@@ -1,20 +1,16 @@
 """A real Celery worker with fake providers, which a test may SIGKILL in the middle of a send
 or a seal. Needs REDIS_URL and PostgreSQL, like tests/signing/test_worker.py."""
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from crm.models import Invoice
-from signflow.celery import app as celery_app
 from signing import images, services
 from signing.models import Envelope, Party
 from tests.signing.conftest import (  # noqa: F401  (fixtures)
@@ -26,27 +22,15 @@ from tests.signing.conftest import (  # noqa: F401  (fixtures)
     sent_envelope,
     stamp_png,
 )
-from tests.signing.test_worker import _worker_env
+from tests.workers import ROOT, celery_off_eager, needs_worker, stop
+from tests.workers import wait_for as workers_wait_for
+from tests.workers import worker_env as _worker_env
 
-ROOT = Path(__file__).resolve().parents[2]
-
-needs_worker = [
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.environ.get("REDIS_URL") or connection.vendor != "postgresql",
-        reason="needs REDIS_URL and PostgreSQL (make test in CI sets both)",
-    ),
-]
+__all__ = ["needs_worker"]  # the fault tests' marks are the worker tests' marks
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+    return workers_wait_for(predicate, timeout=timeout, step=0.1)
 
 
 class Workers:
@@ -76,24 +60,17 @@ class Workers:
         process.wait(timeout=20)
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=20)
+        stop(self.processes)
 
 
 @pytest.fixture
 def workers(tmp_path: Path) -> Iterator[Workers]:
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
-    pool = Workers(tmp_path / "provider.jsonl")
-    yield pool
-    pool.stop_all()
-    celery_app.conf.task_always_eager = True
+    with celery_off_eager():
+        pool = Workers(tmp_path / "provider.jsonl")
+        try:
+            yield pool
+        finally:
+            pool.stop_all()
 
 
 def sign_as(party: Party) -> None:

@@ -22,7 +22,7 @@ from signflow.logging_setup import capture_handler, redact_text
 from signing.models import Envelope, Message
 from tests.signing.conftest import CODE_RE, LINK_RE, send_form
 from tests.signing.test_flow import _complete
-from tests.signing.test_worker import _worker_env
+from tests.workers import worker_env as _worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Zt1y0nE8Q2b6n5u3r4k7xq9w0e1r2t3y4u5i6o7p8aS"  # a link token's shape: 43 characters

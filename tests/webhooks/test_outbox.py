@@ -186,7 +186,7 @@ def test_a_broken_outbox_write_never_breaks_the_state_change(
 
 def test_the_tasks_go_to_the_webhooks_queue():
     for task in (deliver_webhook, sweep_webhooks):
-        options = app.amqp.router.route({"queue": task.queue}, task.name)
+        options = app.amqp.router.route({}, task.name)
         assert options["queue"].name == "webhooks"
     assert "webhooks" not in {
         app.amqp.router.route({}, "signing.tasks.deliver_message")["queue"].name

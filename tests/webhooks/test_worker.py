@@ -3,54 +3,24 @@ of a sent envelope while the invitation email, on the `messages` queue that nobo
 here, waits: neither queue holds the other back."""
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from signflow.celery import app as celery_app
 from signing.models import Envelope, Message
-from tests.signing.test_worker import ROOT, _wait_for, _worker_env
-from tests.signing.test_worker import pytestmark as worker_marks
 from tests.webhooks.conftest import Receiver
+from tests.workers import celery_workers, needs_worker
+from tests.workers import wait_for as _wait_for
 from webhooks.models import Endpoint, WebhookDelivery
 
-pytestmark = worker_marks
+pytestmark = needs_worker
 
 
 @pytest.fixture
 def webhooks_worker(media_root: Path, receiver: Receiver) -> Iterator[subprocess.Popen[bytes]]:
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "signflow",
-            "worker",
-            "-Q",
-            "webhooks",
-            "--pool=solo",
-            "-l",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=_worker_env(CELERY_WORKER="1", SIGNFLOW_WEBHOOK_ALLOWED_HOSTS="127.0.0.1"),
-    )
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    celery_app.control.purge()
-    celery_app.conf.task_always_eager = True
+    with celery_workers(queues=["webhooks"], SIGNFLOW_WEBHOOK_ALLOWED_HOSTS="127.0.0.1") as procs:
+        yield procs[0]
 
 
 def test_the_webhooks_worker_delivers_while_emails_wait_on_their_own_queue(
