@@ -11,6 +11,8 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
+from email import charset as Charset
+from email.header import Header
 from typing import Any
 
 from django.conf import settings
@@ -254,8 +256,33 @@ def _close(mail: Any) -> None:
         logger.info("Closing the mail connection failed", exc_info=True)
 
 
+_UTF8_B = Charset.Charset("utf-8")
+_UTF8_B.header_encoding = Charset.BASE64
+
+
+class _Email(EmailMultiAlternatives):
+    """Django's email, its non-ASCII subject B-encoded (RFC 2047) at once.
+
+    For UTF-8 the standard library measures the Q and the B encoding character by character to
+    pick the shorter: a quarter of the CPU of building one delivery (bench_messages.py). Only
+    the MIME message changes; `subject` stays the text (anymail and the test outbox read it)."""
+
+    def message(self, **kwargs: Any) -> Any:
+        subject = str(self.subject)
+        if subject.isascii():
+            return super().message(**kwargs)
+        self.subject = ""
+        try:
+            mime = super().message(**kwargs)
+        finally:
+            self.subject = subject
+        del mime["Subject"]
+        mime["Subject"] = Header(subject, _UTF8_B).encode(linesep=" ")
+        return mime
+
+
 def _send_email(message: Message, mail: Any) -> str:
-    email = EmailMultiAlternatives(
+    email = _Email(
         subject=message.subject,
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,

@@ -216,3 +216,18 @@ def test_workers_racing_over_many_messages_send_each_exactly_once(sent_envelope:
         == 120
     )
     assert audit.chain_check(envelope=sent_envelope).ok
+
+
+def test_a_french_subject_is_b_encoded_and_decodes_to_the_same_text(sent_envelope: Envelope):
+    from email import message_from_bytes
+    from email.header import decode_header, make_header
+
+    subject = "Signature demandée : facture FA-2026-0001 — Atelier Lumière SAS, avant vendredi"
+    email = notifications._Email(subject=subject, body="Bonjour", to=["a@example.com"])
+    email.attach_alternative("<p>Bonjour</p>", "text/html")
+    raw = email.message().as_bytes()
+    assert b"=?utf-8?b?" in raw
+    parsed = message_from_bytes(raw)
+    assert str(make_header(decode_header(parsed["Subject"]))) == subject
+    assert email.subject == subject  # anymail and the test outbox read the text
+    assert len(parsed.get_all("Subject")) == 1
