@@ -4,6 +4,7 @@ are in the bucket, private, and nothing is written under MEDIA_ROOT."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from crm.models import Invoice
@@ -88,6 +89,13 @@ def test_the_demo_flow_keeps_every_file_in_the_bucket(
     call_command("check_storage")
 
     assert not media_root.exists() or files_under(media_root) == []
+
+    # An object lost from the bucket: check_storage names it and fails.
+    s3.client().delete_object(Bucket=s3.name, Key=envelope.sealed.file.name)
+    with pytest.raises(CommandError, match="1 with a problem"):
+        call_command("check_storage", stderr=(err := io.StringIO()))
+    assert f"missing from storage ({envelope.sealed.file.name})" in err.getvalue()
+    s3.client().put_object(Bucket=s3.name, Key=envelope.sealed.file.name, Body=sealed)
 
     # The storage refuses our key now (a rotated key): pages and the API say so, no traceback.
     use_s3(settings, s3_env(forbidden, s3.name, AWS_S3_MAX_ATTEMPTS="1"))
