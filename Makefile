@@ -86,11 +86,11 @@ beat: venv
 	$(VENV)/bin/celery -A signflow beat -l info
 
 ## Every benchmark, then one table of their BENCH lines (project, floor, ratio, target,
-## PASS/MISS): bench/run_all.py. The ones that need a PostgreSQL database of their own (board,
-## signer page) run when BENCH_DATABASE_URL names one (`make bench
-## BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/sf_bench`). The load run (about 12
-## minutes) is its own target, `make bench-load`; the queue-latency and cost benches recreate
-## their own databases: run them as their docstrings say.
+## PASS/MISS): bench/run_all.py. The ones that need a PostgreSQL database of their own run
+## when BENCH_DATABASE_URL names one, and those that also empty a Redis database when
+## BENCH_REDIS_URL does (`make bench BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/sf_bench
+## BENCH_REDIS_URL=redis://127.0.0.1:6379/9`). The load run (about 12 minutes) is its own
+## target, `make bench-load`; the cost bench runs as its docstring says.
 bench: venv
 	$(PY) bench/run_all.py
 

@@ -5,12 +5,12 @@ BENCH lines (name, project, floor, ratio, target, PASS/MISS).
 
 Every bench/bench_*.py runs, except:
 - the ones that run on their own (ALONE: the 12-minute load run has `make bench-load`; the
-  cost and queue-latency benches recreate their databases, see their docstrings);
+  cost bench, see its docstring);
 - the ones that need a PostgreSQL database of their own (OWN_DATABASE), unless
   BENCH_DATABASE_URL names one: each then gets that URL with its own suffix
   (e.g. postgres://postgres@127.0.0.1:5432/sf_bench -> sf_bench_board, sf_bench_signer);
-  bench_bulk.py, which drops and recreates its database and empties a Redis database, also
-  needs BENCH_REDIS_URL.
+  the ones that drop and recreate their database and empty a Redis database (RECREATED:
+  bulk, code latency, messages, queue latency) also need BENCH_REDIS_URL.
 
 A script's output is shown as it comes; the lines that start with "BENCH" (bench/_report.py)
 are collected. A script that fails or prints no BENCH line gets a row saying so. The exit
@@ -30,16 +30,23 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-ALONE = {"bench_load.py", "bench_cost.py", "bench_queue_latency.py"}
+ALONE = {"bench_load.py", "bench_cost.py"}
 # script -> suffix of its database name under BENCH_DATABASE_URL (given as DATABASE_URL)
 OWN_DATABASE = {
     "bench_board.py": "_board",
     "bench_signer.py": "_signer",
     "bench_webhooks.py": "_webhooks",
 }
-# Benches that drop and recreate the database and empty the Redis database they are given:
-# only with BENCH_DATABASE_URL and BENCH_REDIS_URL (a Redis database nothing else uses).
-RECREATED = {"bench_bulk.py": "_bulk"}
+# Benches that drop and recreate the database and empty the Redis database they are given
+# (--database, --redis): only with BENCH_DATABASE_URL and BENCH_REDIS_URL (a Redis database
+# nothing else uses; they run one after the other, each empties it first).
+RECREATED = {
+    "bench_bulk.py": "_bulk",
+    "bench_code_latency.py": "_code",
+    "bench_e2e_sign.py": "_e2e",
+    "bench_messages.py": "_messages",
+    "bench_queue_latency.py": "_queue",
+}
 TIMEOUT_SECONDS = 3600
 LINE = re.compile(
     r"^BENCH\s+(?P<name>\S+)\s+project=(?P<project>\S+\s+\S+)\s+floor=(?P<floor>\S+\s+\S+)\s+"
