@@ -72,6 +72,8 @@ def test_the_demo_flow_keeps_every_file_in_the_bucket(
     signer = Client().get(f"/s/{token}/download/")
     assert signer.status_code == 200 and signer.getvalue() == sealed
     assert Client().get(f"/envelopes/{envelope.pk}/download/").status_code == 302  # to login
+    api = api_for(sender)
+    assert api.get(f"/envelopes/{envelope.pk}/sealed.pdf").content == sealed
 
     # A page image: rendered once, stored in the bucket, then read from it.
     page = sender_client.get(f"/documents/{document.pk}/pages/1.png")
@@ -103,9 +105,9 @@ def test_the_demo_flow_keeps_every_file_in_the_bucket(
     assert page.status_code == 503 and page["Retry-After"] == "60"
     assert "cannot reach its file storage" in page.content.decode()
     assert "Traceback" not in page.content.decode() and s3.name not in page.content.decode()
-    api = api_for(sender).get(f"/envelopes/{envelope.pk}/sealed.pdf")
-    assert api.status_code == 503
-    assert api.json()["error"]["code"] == "storage_unavailable"
+    refused = api.get(f"/envelopes/{envelope.pk}/sealed.pdf")
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "storage_unavailable"
 
 
 def _upload(path: Path) -> object:
