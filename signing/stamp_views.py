@@ -31,8 +31,8 @@ def company_stamp(request: AuthenticatedHttpRequest, company_id: int) -> HttpRes
         upload = request.FILES.get("stamp")
         if upload is None:
             error = _("Choose an image of the stamp.")
-        elif upload.size and upload.size > images.MAX_UPLOAD_BYTES:
-            error = _("The image is too large (10 MB at most).")
+        elif upload.size and upload.size > images.max_bytes():
+            error = images.too_large().message
         else:
             try:
                 stamps.company_stamp_set(company=company, data=upload.read())
@@ -70,7 +70,7 @@ def company_client_stamp(request: AuthenticatedHttpRequest, company_id: int) -> 
 
 @login_required
 def company_stamp_image(request: AuthenticatedHttpRequest, company_id: int) -> HttpResponse:
-    """The stored stamp, for the managers' page (MEDIA_ROOT is not public)."""
+    """The stored stamp, for the managers' page (the storage is never public)."""
     company = _company(request, company_id)
     if not company.default_stamp:
         raise Http404

@@ -50,16 +50,16 @@ class HsmError(Exception):
 
 def configured() -> TokenConfig | None:
     """The seal key's token from the settings, or None when the seal key is in files."""
-    module = getattr(settings, "SIGNFLOW_SEAL_PKCS11_MODULE", "") or ""
+    module = settings.SIGNFLOW_SEAL_PKCS11_MODULE
     if not module:
         return None
-    key_label = getattr(settings, "SIGNFLOW_SEAL_PKCS11_KEY_LABEL", "") or DEFAULT_KEY_LABEL
+    key_label = settings.SIGNFLOW_SEAL_PKCS11_KEY_LABEL or DEFAULT_KEY_LABEL
     return TokenConfig(
         module=module,
-        token_label=getattr(settings, "SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL", "") or "",
+        token_label=settings.SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL,
         key_label=key_label,
-        cert_label=getattr(settings, "SIGNFLOW_SEAL_PKCS11_CERT_LABEL", "") or key_label,
-        pin=getattr(settings, "SIGNFLOW_SEAL_PKCS11_PIN", "") or "",
+        cert_label=settings.SIGNFLOW_SEAL_PKCS11_CERT_LABEL or key_label,
+        pin=settings.SIGNFLOW_SEAL_PKCS11_PIN,
     )
 
 
