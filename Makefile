@@ -64,11 +64,17 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## Regenerate and compile the French and English catalogs of every app.
+## Regenerate and compile the French and English catalogs: the project's own strings (signflow/,
+## templates/) in locale/, each app's in <app>/locale.
+APPS := crm documents signing verification webhooks api bulk
 messages: venv
-	for dir in signflow crm documents signing verification webhooks api bulk; do \
-	  (cd $$dir && ../$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete && ../$(VENV)/bin/django-admin compilemessages); \
+	$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete \
+	  $(foreach dir,$(APPS) tests bench scripts static var deploy .venv,--ignore=$(dir)/*)
+	for dir in $(APPS); do \
+	  (cd $$dir && ../$(VENV)/bin/django-admin makemessages -l fr -l en --no-obsolete) || exit 1; \
 	done
+	$(VENV)/bin/django-admin compilemessages $(foreach dir,$(APPS) $(VENV) var,--ignore=$(dir))
+	for dir in $(APPS); do (cd $$dir && ../$(VENV)/bin/django-admin compilemessages) || exit 1; done
 
 ## One worker on every queue (development). Production runs one worker per group of queues:
 ## `make worker QUEUES=messages` and `make worker QUEUES=sealing,previews,webhooks,bulk`.
@@ -79,12 +85,14 @@ worker: venv
 beat: venv
 	$(VENV)/bin/celery -A signflow beat -l info
 
-## The load run (bench_load.py, about 12 minutes) is its own target: `make bench-load`; the
-## queue-latency and cost benches recreate their own databases: run them as their docstrings say.
+## Every benchmark, then one table of their BENCH lines (project, floor, ratio, target,
+## PASS/MISS): bench/run_all.py. The ones that need a PostgreSQL database of their own run
+## when BENCH_DATABASE_URL names one, and those that also empty a Redis database when
+## BENCH_REDIS_URL does (`make bench BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/sf_bench
+## BENCH_REDIS_URL=redis://127.0.0.1:6379/9`). The load run (about 12 minutes) is its own
+## target, `make bench-load`; the cost bench runs as its docstring says.
 bench: venv
-	for script in bench/*.py; do \
-	  case $$script in *bench_load.py|*bench_queue_latency.py|*bench_cost.py|bench/_*) continue;; esac; \
-	  DEBUG=1 $(PY) $$script; done
+	$(PY) bench/run_all.py
 
 bench-load: venv
 	$(PY) bench/bench_load.py

@@ -1,9 +1,9 @@
 """Every error of the API as `{"error": {"code", "message", "fields"}}`, with a stable code.
 
-Services raise `signflow.errors.SignFlowError` subclasses (SigningError, DocumentError...) and
-CRM services Django's ValidationError; ninja raises its own for bad input and missing keys.
-Each becomes the same JSON shape; a file storage outage is a 503 `storage_unavailable`; anything
-else is a bug and stays a 500.
+Services raise `signflow.errors.SignFlowError` subclasses (SigningError, DocumentError, CRM
+errors, Conflict for a state that forbids the call: 409); ninja raises its own for bad input and
+missing keys. Each is turned into a SignFlowError and answered by `signflow_response`; a file
+storage outage is a 503 `storage_unavailable`; anything else is a bug and stays a 500.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from api.auth import RateLimited
-from signflow.errors import SignFlowError
+from signflow.errors import NotAllowed, NotFound, SignFlowError
 from signflow.storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,15 @@ logger = logging.getLogger(__name__)
 def error_response(
     code: str, message: str, status: int, fields: dict[str, list[str]] | None = None
 ) -> JsonResponse:
-    body = {"error": {"code": code, "message": str(message), "fields": fields or {}}}
-    return JsonResponse(body, status=status)
+    return signflow_response(SignFlowError(code, message, fields=fields), status=status)
+
+
+def signflow_response(exc: SignFlowError, *, status: int | None = None) -> JsonResponse:
+    """The one JSON shape of every API error, from the one error hierarchy."""
+    response = JsonResponse(exc.as_json(), status=status or exc.status)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 # Messages for the pydantic error types a client meets; the rest get the generic one.
@@ -106,67 +113,50 @@ def validation_fields(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
     return fields
 
 
-def django_validation_fields(exc: DjangoValidationError) -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {
-            name: [str(m) for m in DjangoValidationError(errs).messages]
-            for name, errs in exc.error_dict.items()
-        }
-    code = getattr(exc, "code", None)
-    return {code: list(exc.messages)} if code else {}
-
-
 def install(api: NinjaAPI) -> None:
+    """Every error the API can meet becomes a SignFlowError, answered by `signflow_response`."""
+
     @api.exception_handler(SignFlowError)
     def signflow_error(_request: HttpRequest, exc: SignFlowError) -> HttpResponse:
-        response = JsonResponse(exc.as_json(), status=exc.status)
-        if isinstance(exc, RateLimited):
-            response["Retry-After"] = str(exc.retry_after)
-        return response
+        return signflow_response(exc)
 
     @api.exception_handler(NinjaValidationError)
     def invalid_input(_request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-        return error_response(
-            "invalid",
-            _("Some information is missing or wrong."),
-            400,
-            validation_fields(exc.errors),
+        message = _("Some information is missing or wrong.")
+        return signflow_response(
+            SignFlowError("invalid", message, fields=validation_fields(exc.errors))
         )
 
     @api.exception_handler(DjangoValidationError)
     def invalid_for_service(_request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
-        return error_response("invalid", " ".join(exc.messages), 400, django_validation_fields(exc))
+        # A validator outside a service's own checks (services convert theirs themselves).
+        return signflow_response(SignFlowError.from_validation_error(exc))
 
     @api.exception_handler(StorageUnavailable)
     def storage_unavailable(request: HttpRequest, exc: StorageUnavailable) -> HttpResponse:
         logger.error("The file storage failed on %s %s: %s", request.method, request.path, exc)
-        response = error_response(
-            "storage_unavailable",
-            _("The file storage cannot be reached right now. Try again in a minute."),
-            503,
-        )
+        message = _("The file storage cannot be reached right now. Try again in a minute.")
+        response = signflow_response(SignFlowError("storage_unavailable", message), status=503)
         response["Retry-After"] = "60"
         return response
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(_request: HttpRequest, _exc: AuthenticationError) -> HttpResponse:
-        response = error_response(
-            "unauthenticated",
-            _("Send a valid, unrevoked API key as “Authorization: Bearer <key>”."),
-            401,
-        )
+        message = _("Send a valid, unrevoked API key as “Authorization: Bearer <key>”.")
+        response = signflow_response(SignFlowError("unauthenticated", message), status=401)
         response["WWW-Authenticate"] = "Bearer"
         return response
 
     @api.exception_handler(Http404)
     def not_found(_request: HttpRequest, _exc: Http404) -> HttpResponse:
-        return error_response("not_found", _("Not found, or not yours to see."), 404)
+        return signflow_response(NotFound(message=_("Not found, or not yours to see.")))
 
     @api.exception_handler(PermissionDenied)
     def forbidden(_request: HttpRequest, _exc: PermissionDenied) -> HttpResponse:
-        return error_response("forbidden", _("You may not do this."), 403)
+        return signflow_response(NotAllowed(message=_("You may not do this.")))
 
     @api.exception_handler(HttpError)
     def http_error(_request: HttpRequest, exc: HttpError) -> HttpResponse:
         codes = {400: "invalid", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-        return error_response(codes.get(exc.status_code, "error"), exc.message, exc.status_code)
+        error = SignFlowError(codes.get(exc.status_code, "error"), exc.message)
+        return signflow_response(error, status=exc.status_code)

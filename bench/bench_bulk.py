@@ -49,6 +49,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import report
+
 ROOT = Path(__file__).resolve().parent.parent
 ACCEPT_TARGET = 5.0
 BAD_LINE = 500
@@ -300,6 +302,20 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         f"{'PASS' if near_floor else 'MISS'}"
     )
     ok &= shared and near_floor
+    for name, (project, base, target) in {
+        "bulk-1-worker-vs-floor": ("1 worker", "floor", 0.75),
+        "bulk-2-vs-1-workers": ("2 workers", "1 worker", 1.0),
+    }.items():
+        pairs = zip(results[project], results[base], strict=True)
+        report(
+            name,
+            project=median[project],
+            floor=median[base],
+            ratio=statistics.median(a / b for a, b in pairs),
+            target=target,
+            unit="env/s",
+            higher_is_better=True,
+        )
 
     # 3. The acceptance batch, sent by 2 workers.
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.DRAFT)

@@ -38,8 +38,10 @@ CONNECTIONS = 16
 
 
 def _environment(port: int) -> dict[str, str]:
-    var_dir = os.environ.get(
-        "SIGNFLOW_VAR_DIR", os.path.join(tempfile.gettempdir(), "sf-bench-signer")
+    # A folder of its own: the server's SECRET_KEY is not the other benches' one, and the
+    # sealing keys stored under the var folder are encrypted with it.
+    var_dir = os.path.join(
+        os.environ.get("SIGNFLOW_VAR_DIR", tempfile.gettempdir()), "bench-signer"
     )
     return {
         **os.environ,

@@ -12,6 +12,9 @@ delivers, each against its floor in the same run (interleaved rounds, medians).
 - deliver: `webhooks.services.deliver` to a local receiver (claim, resolve and check, sign,
   POST, record the attempt) against the floor: a bare urllib3 POST of the same body to the same
   receiver (one new connection each, as deliver makes).
+BENCH lines (median of the per-round ratios): webhook-outbox-append (3 endpoints against none,
+target <= 1.5) and webhook-deliver (against the bare POST, target <= 3.0); these targets are
+the bench's own (bench/README.md), no issue set one.
 The database named by DATABASE_URL is created and migrated if needed; its rows are left behind.
 """
 
@@ -25,6 +28,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from _report import report
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("BENCH_WEBHOOK_PORT", "8149"))
@@ -185,6 +190,27 @@ def main() -> None:
     print(
         f"deliver vs bare POST: x{median['deliver'] / median['bare_post']:.2f} "
         f"({1000 / median['deliver']:.0f} deliveries/s for one worker process)"
+    )
+    report(
+        "webhook-outbox-append",
+        project=median["append_3_endpoints"],
+        floor=median["append_no_endpoint"],
+        ratio=statistics.median(
+            a / b
+            for a, b in zip(
+                results["append_3_endpoints"], results["append_no_endpoint"], strict=True
+            )
+        ),
+        target=1.5,
+    )
+    report(
+        "webhook-deliver",
+        project=median["deliver"],
+        floor=median["bare_post"],
+        ratio=statistics.median(
+            a / b for a, b in zip(results["deliver"], results["bare_post"], strict=True)
+        ),
+        target=3.0,
     )
     del transport
     server.shutdown()

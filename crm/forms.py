@@ -29,6 +29,12 @@ REQUISITE_FIELDS = [
 ]
 
 
+def model_form_data(form: "forms.ModelForm[Any]") -> dict[str, Any]:
+    """The cleaned values of a model form's own fields: what a crm.services save takes (the
+    form validates input, the service writes)."""
+    return {name: form.cleaned_data[name] for name in form._meta.fields or []}
+
+
 class NormalisingForm(CleanTextMixin, forms.ModelForm):
     """Runs crm.validators on every identifier or phone field the form has.
 
@@ -76,7 +82,7 @@ class OwnCompanyForm(NormalisingForm):
             "director_title",
             "director_email",
             "director_phone",
-            # The stamp has its own page (signing:company_stamp): the upload is cleaned there.
+            # The stamp has its own page (contributed by another app through crm.panels).
             "ask_client_stamp",
             "is_default",
         ]
@@ -172,13 +178,8 @@ class InvoiceForm(CleanTextMixin, forms.Form):
     notes = forms.CharField(
         label=_("notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        issue, due = cleaned.get("issue_date"), cleaned.get("due_date")
-        if issue and due and due < issue:
-            self.add_error("due_date", _("The due date cannot be before the issue date."))
-        return cleaned
+    # The dates' order is a rule of crm.services (invoice_create / invoice_update): one place,
+    # the same code ("due_date") on this page and in the API.
 
 
 def _rate_label(rate: Decimal) -> str:

@@ -1,13 +1,15 @@
 """Every CRM write that changes state: keyword-only, typed, one transaction each."""
 
 import datetime
+import json
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
@@ -17,6 +19,7 @@ from crm.models import (
     Deal,
     DealEvent,
     DealStage,
+    Employee,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -24,11 +27,13 @@ from crm.models import (
 )
 from crm.timeline import money_param, stage_param
 from crm.validators import CLEANERS
+from signflow.errors import Conflict, NotFound, SignFlowError
 
 # French VAT rates an invoice line may carry (standard, intermediate, reduced, special, none).
 VAT_RATES = [Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("2.1"), Decimal("0")]
 
 User = AbstractBaseUser | AnonymousUser
+ModelT = TypeVar("ModelT", bound=models.Model)
 
 
 class LineData(TypedDict):
@@ -41,6 +46,14 @@ class LineData(TypedDict):
 
 def _actor(user: User | None) -> Any:
     return user if user is not None and user.is_authenticated else None
+
+
+def _full_clean(instance: models.Model, exclude: list[str] | None = None) -> None:
+    """Model validation in the one error hierarchy: per-field messages, code "invalid"."""
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        raise SignFlowError.from_validation_error(exc) from exc
 
 
 # --- Timeline ---------------------------------------------------------------------------------
@@ -64,12 +77,96 @@ def deal_timeline_add(
         event.deal = deal
     else:
         event.deal_id = deal
-    event.full_clean(exclude=["deal"])
+    _full_clean(event, exclude=["deal"])
     event.save()
     return event
 
 
+# --- Employees --------------------------------------------------------------------------------
+
+
+def _history(*, actor: User | None, obj: Any, message: str, flag: int = CHANGE) -> None:
+    """Who changed a CRM record, in Django's admin history (LogEntry), in the caller's
+    transaction: the record exists exactly when the change does. A change without a person
+    behind it (a seed command) has no history row: LogEntry needs a user."""
+    user = _actor(actor)
+    if user is None:
+        return
+    LogEntry.objects.log_actions(
+        user_id=user.pk, queryset=[obj], action_flag=flag, change_message=message
+    )
+
+
+def _model_field(instance: models.Model, name: str) -> "models.Field[Any, Any]":
+    field = instance._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{name} is not a concrete field of {type(instance).__name__}")
+    return field
+
+
+def _save_from_form(instance: ModelT, data: dict[str, Any], actor: User | None) -> ModelT:
+    """Apply a form's cleaned values (for a file: None keeps it, False clears it), validate,
+    save what changed and record it in the admin history with its actor."""
+    fields = {name: _model_field(instance, name) for name in data}
+    before = {name: field.value_from_object(instance) for name, field in fields.items()}
+    for name, value in data.items():
+        fields[name].save_form_data(instance, value)
+    _full_clean(instance)
+    if instance.pk is None:
+        instance.save()
+        _history(actor=actor, obj=instance, message=json.dumps([{"added": {}}]), flag=ADDITION)
+        return instance
+    changed = [n for n, f in fields.items() if f.value_from_object(instance) != before[n]]
+    if changed:
+        instance.save(update_fields=changed)
+        message = json.dumps([{"changed": {"fields": changed}}])
+        _history(actor=actor, obj=instance, message=message)
+    return instance
+
+
+@transaction.atomic
+def employee_set_role(*, employee: Employee, role: str, actor: AbstractBaseUser) -> Employee:
+    """Switch an employee between employee and manager; the last manager cannot step down.
+
+    The manager rows are locked so two managers demoting each other at once cannot leave the
+    company without any manager (the second waits, then sees that it is the last one).
+    """
+    if role not in Employee.Role.values:
+        message = _("Choose employee or manager.")
+        raise SignFlowError("invalid_role", message, fields={"role": [message]})
+    managers = list(
+        Employee.objects.select_for_update()
+        .filter(role=Employee.Role.MANAGER, user__is_active=True)
+        .values_list("pk", flat=True)
+    )
+    employee = Employee.objects.select_for_update().select_related("user").get(pk=employee.pk)
+    if role == Employee.Role.EMPLOYEE and managers == [employee.pk]:
+        raise Conflict("last_manager", _("Keep at least one manager: promote someone else first."))
+    old = employee.role
+    if old == role:
+        return employee
+    employee.role = role
+    _full_clean(employee)
+    employee.save(update_fields=["role"])
+    _history(actor=actor, obj=employee, message=f"Role changed from {old} to {role}")
+    return employee
+
+
 # --- Own companies ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def own_company_save(
+    *, company: OwnCompany | None, data: dict[str, Any], actor: User | None
+) -> OwnCompany:
+    """Create or edit an own company; the first one, or one marked default, becomes the
+    default (exactly one is default afterwards)."""
+    if company is not None:
+        company = OwnCompany.objects.select_for_update().get(pk=company.pk)
+    company = _save_from_form(company or OwnCompany(), data, actor)
+    if company.is_default or not OwnCompany.objects.filter(is_default=True).exists():
+        own_company_make_default(company=company)
+    return company
 
 
 @transaction.atomic
@@ -112,7 +209,7 @@ def deal_create(
         currency=currency,
         stage=stage or DealStage.objects.first_open(),
     )
-    deal.full_clean()
+    _full_clean(deal)
     deal.save()
     deal_timeline_add(
         deal=deal,
@@ -129,7 +226,7 @@ def deal_update(*, deal: Deal, data: dict[str, Any], actor: User | None = None) 
     old_stage = deal.stage
     for name, value in data.items():
         setattr(deal, name, value)
-    deal.full_clean()
+    _full_clean(deal)
     deal.save(update_fields=list(data))
     if deal.stage_id != old_stage.pk:
         deal_timeline_add(
@@ -141,25 +238,95 @@ def deal_update(*, deal: Deal, data: dict[str, Any], actor: User | None = None) 
     return deal
 
 
+# --- Counterparties and contacts ---------------------------------------------------------------
+
+
+@transaction.atomic
+def counterparty_save(
+    *, counterparty: Counterparty | None, data: dict[str, Any], actor: User | None
+) -> Counterparty:
+    """Create or edit a counterparty from its form's cleaned values. The row is locked and
+    only the fields that differ are written: a signer's write-back at the same moment is not
+    undone by an untouched field of the form."""
+    if counterparty is not None:
+        counterparty = Counterparty.objects.select_for_update().get(pk=counterparty.pk)
+    return _save_from_form(counterparty or Counterparty(), data, actor)
+
+
+@transaction.atomic
+def contact_save(
+    *,
+    contact: Contact | None,
+    counterparty: Counterparty,
+    data: dict[str, Any],
+    actor: User | None,
+) -> Contact:
+    """Create a contact of `counterparty`, or edit `contact`, from its form's cleaned values."""
+    if contact is not None:
+        instance = Contact.objects.select_for_update().get(pk=contact.pk)
+    else:
+        instance = Contact(counterparty=counterparty)
+    return _save_from_form(instance, data, actor)
+
+
+# --- The pipeline -----------------------------------------------------------------------------
+
+
+def default_stages() -> list[dict[str, Any]]:
+    """The pipeline a new installation starts with (the migrations create it), as form rows."""
+    return [
+        {"position": n, "code": code, "name_en": en, "name_fr": fr, "is_closed": closed}
+        for n, (code, en, fr, closed) in enumerate(DealStage.objects.DEFAULTS)
+    ]
+
+
+@transaction.atomic
+def pipeline_save(
+    *, rows: list[tuple[int | None, dict[str, Any]]], actor: User | None
+) -> list[DealStage]:
+    """Save edited stages (id, values) and new ones (None, values).
+
+    Every stage row is locked first: two managers saving at once cannot each mark a different
+    stage as the one reached on signature (the second waits and then sees the first's).
+    """
+    current = {stage.pk: stage for stage in DealStage.objects.select_for_update()}
+    saved = []
+    for pk, data in rows:
+        stage = DealStage() if pk is None else current.get(pk)
+        if stage is None:
+            raise NotFound("stage_not_found", _("A stage was deleted meanwhile: reload the page."))
+        saved.append(_save_from_form(stage, data, actor))
+    if DealStage.objects.filter(on_signature=True).count() > 1:
+        message = _("Only one stage can be the one a deal reaches when its document is signed.")
+        raise SignFlowError("on_signature", message, fields={"on_signature": [message]})
+    return saved
+
+
 # --- Invoices ---------------------------------------------------------------------------------
+
+
+def _line_error(code: str, message: str) -> SignFlowError:
+    # The lines are one input of the invoice form and of the API ("lines").
+    return SignFlowError(code, message, fields={"lines": [message]})
 
 
 def _check_lines(lines: list[LineData]) -> None:
     if not lines:
-        raise ValidationError(_("An invoice needs at least one line."), code="no_lines")
+        raise _line_error("no_lines", _("An invoice needs at least one line."))
     for line in lines:
         try:
             quantity = Decimal(line["quantity"])
             price = Decimal(line["unit_price"])
             rate = Decimal(line["vat_rate"])
         except (InvalidOperation, TypeError) as exc:
-            raise ValidationError(_("Quantity, price and VAT rate must be numbers.")) from exc
+            message = _("Quantity, price and VAT rate must be numbers.")
+            raise _line_error("not_a_number", message) from exc
         if quantity <= 0:
-            raise ValidationError(_("Quantity must be greater than zero."), code="quantity")
+            raise _line_error("quantity", _("Quantity must be greater than zero."))
         if price < 0:
-            raise ValidationError(_("Unit price cannot be negative."), code="unit_price")
+            raise _line_error("unit_price", _("Unit price cannot be negative."))
         if rate not in VAT_RATES:
-            raise ValidationError(_("Unknown VAT rate: %(rate)s %%.") % {"rate": rate})
+            raise _line_error("vat_rate", _("Unknown VAT rate: %(rate)s %%.") % {"rate": rate})
 
 
 def _next_invoice_sequence(*, company: OwnCompany, year: int) -> int:
@@ -186,7 +353,7 @@ def _save_lines(invoice: Invoice, lines: list[LineData]) -> None:
             unit_price=Decimal(line["unit_price"]),
             vat_rate=Decimal(line["vat_rate"]),
         )
-        row.full_clean(exclude=["invoice"])
+        _full_clean(row, exclude=["invoice"])
         row.save()
 
 
@@ -204,7 +371,9 @@ def invoice_create(
     """Create an invoice numbered F-<year>-<n>, n sequential per own company and year."""
     _check_lines(lines)
     if due_date < issue_date:
-        raise ValidationError(_("The due date cannot be before the issue date."), code="due_date")
+        raise SignFlowError.for_field(
+            "due_date", _("The due date cannot be before the issue date.")
+        )
     sequence = _next_invoice_sequence(company=deal.company, year=issue_date.year)
     invoice = Invoice(
         deal=deal,
@@ -217,7 +386,7 @@ def invoice_create(
         currency=deal.currency,
         notes=notes,
     )
-    invoice.full_clean()
+    _full_clean(invoice)
     invoice.save()
     _save_lines(invoice, lines)
     totals = invoice.totals()
@@ -242,16 +411,18 @@ def invoice_update(
     """Replace a draft invoice's lines and dates; its number never changes."""
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
-        raise ValidationError(_("Only a draft invoice can be edited."), code="not_draft")
+        raise Conflict("not_draft", _("Only a draft invoice can be edited."))
     if issue_date.year != invoice.year:
-        raise ValidationError(
+        raise SignFlowError.for_field(
+            "issue_date",
             _("The issue date must stay in %(year)s, the year of the invoice number.")
             % {"year": invoice.year},
-            code="issue_date",
         )
     _check_lines(lines)
     if due_date < issue_date:
-        raise ValidationError(_("The due date cannot be before the issue date."), code="due_date")
+        raise SignFlowError.for_field(
+            "due_date", _("The due date cannot be before the issue date.")
+        )
     invoice.issue_date = issue_date
     invoice.due_date = due_date
     invoice.notes = notes
@@ -275,15 +446,17 @@ INVOICE_TRANSITIONS: dict[str, set[str]] = {
 @transaction.atomic
 def invoice_set_status(*, invoice: Invoice, status: str, actor: User | None = None) -> Invoice:
     # Locked so that two clicks (issue, cancel) cannot both pass the transition check.
+    if status not in Invoice.Status.values:
+        raise SignFlowError.for_field("status", _("Unknown invoice status."), code="invalid_status")
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if status not in INVOICE_TRANSITIONS.get(invoice.status, set()):
-        raise ValidationError(
+        raise Conflict(
+            "transition",
             _("An invoice that is %(old)s cannot become %(new)s.")
             % {
                 "old": invoice.get_status_display().lower(),
                 "new": str(Invoice.Status(status).label).lower(),
             },
-            code="transition",
         )
     invoice.status = status
     invoice.save(update_fields=["status"])
@@ -320,27 +493,30 @@ def counterparty_write_back(
 ) -> Counterparty:
     """Store a value a signer entered for the counterparty, and say so on the deal's timeline.
 
-    Raises ValidationError for an attribute outside the whitelist or an invalid value.
+    Raises SignFlowError (code "attribute", or "invalid" with the attribute in `fields`) for an
+    attribute outside the whitelist or an invalid value.
     """
     if attribute not in WRITE_BACK_ATTRIBUTES:
-        raise ValidationError(
+        raise SignFlowError(
+            "attribute",
             _("“%(attribute)s” cannot be written back to a counterparty.")
             % {"attribute": attribute},
-            code="attribute",
         )
     value = (value or "").strip()
-    if attribute in CLEANERS:
-        value = CLEANERS[attribute](value)
-    if attribute == "email" and value:
-        validate_email(value)
     if attribute == "legal_name" and not value:
-        raise ValidationError(_("The name cannot be empty."), code="legal_name")
+        raise SignFlowError.for_field("legal_name", _("The name cannot be empty."))
     counterparty = Counterparty.objects.select_for_update().get(pk=counterparty.pk)
     old = getattr(counterparty, attribute)
-    setattr(counterparty, attribute, value)
-    counterparty.clean_fields(
-        exclude=[f.name for f in Counterparty._meta.fields if f.name != attribute]
-    )
+    try:
+        value = CLEANERS[attribute](value) if attribute in CLEANERS else value
+        if attribute == "email" and value:
+            validate_email(value)
+        setattr(counterparty, attribute, value)
+        counterparty.clean_fields(
+            exclude=[f.name for f in Counterparty._meta.fields if f.name != attribute]
+        )
+    except ValidationError as exc:
+        raise SignFlowError.from_validation_error(exc, field=attribute) from exc
     counterparty.save(update_fields=[attribute])
     if deal is not None:
         deal_timeline_add(

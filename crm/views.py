@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,8 +25,10 @@ from crm.forms import (
     InvoiceLineFormSet,
     NoteForm,
     OwnCompanyForm,
+    model_form_data,
 )
 from crm.models import Contact, Counterparty, Deal, DealStage, Invoice, OwnCompany
+from signflow.errors import SignFlowError
 
 PER_PAGE = 20
 
@@ -78,10 +79,15 @@ def _visible_invoice(request: HttpRequest, invoice_id: int) -> Invoice:
     return invoice
 
 
-def _apply_validation_error(form: Any, exc: ValidationError) -> None:
-    """A service refused: show its message on the form, next to the field when it names one."""
-    field = getattr(exc, "code", None)
-    form.add_error(field if field in form.fields else None, exc)
+def _apply_error(form: Any, exc: SignFlowError) -> None:
+    """A service refused: its messages next to the fields it names, else at the top."""
+    placed = False
+    for name, errors in exc.fields.items():
+        if name in form.fields:
+            form.add_error(name, [ValidationError(m, code=exc.code) for m in errors])
+            placed = True
+    if not placed:
+        form.add_error(None, ValidationError(exc.message, code=exc.code))
 
 
 # --- Deals ------------------------------------------------------------------------------------
@@ -145,8 +151,8 @@ def deal_create(request: HttpRequest) -> HttpResponse:
                 stage=data["stage"],
                 actor=request.user,
             )
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Deal created."))
             return redirect("crm:deal_detail", deal_id=deal.pk)
@@ -166,8 +172,8 @@ def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
         fresh = Deal.objects.select_related("stage").get(pk=deal.pk)
         try:
             services.deal_update(deal=fresh, data=data, actor=request.user)
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             messages.success(request, _("Deal saved."))
             return redirect("crm:deal_detail", deal_id=deal.pk)
@@ -226,32 +232,33 @@ def invoice_print(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return render(request, "crm/invoice_print.html", {"invoice": invoice})
 
 
+def _invoice_initial(invoice: Invoice | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The invoice form's and its lines' starting values: the invoice's, or today + 30 days."""
+    if invoice is None:
+        today = timezone.localdate()
+        return {"issue_date": today, "due_date": today + datetime.timedelta(days=30)}, []
+    initial = {
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "notes": invoice.notes,
+    }
+    lines = [
+        {
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit": line.unit,
+            "unit_price": line.unit_price,
+            "vat_rate": f"{line.vat_rate.normalize():f}",
+        }
+        for line in invoice.lines.all()
+    ]
+    return initial, lines
+
+
 def _invoice_form_page(
     request: HttpRequest, *, deal: Deal, invoice: Invoice | None
 ) -> HttpResponse:
-    if invoice is None:
-        today = timezone.localdate()
-        initial: dict[str, Any] = {
-            "issue_date": today,
-            "due_date": today + datetime.timedelta(days=30),
-        }
-        lines_initial: list[dict[str, Any]] = []
-    else:
-        initial = {
-            "issue_date": invoice.issue_date,
-            "due_date": invoice.due_date,
-            "notes": invoice.notes,
-        }
-        lines_initial = [
-            {
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "unit_price": line.unit_price,
-                "vat_rate": f"{line.vat_rate.normalize():f}",
-            }
-            for line in invoice.lines.all()
-        ]
+    initial, lines_initial = _invoice_initial(invoice)
     form = InvoiceForm(request.POST or None, initial=initial)
     formset = cast(
         BaseInvoiceLineFormSet,
@@ -281,8 +288,8 @@ def _invoice_form_page(
                     notes=data["notes"],
                 )
                 messages.success(request, _("Invoice saved."))
-        except ValidationError as exc:
-            _apply_validation_error(form, exc)
+        except SignFlowError as exc:
+            _apply_error(form, exc)
         else:
             return redirect("crm:invoice_detail", invoice_id=invoice.pk)
     return render(
@@ -318,8 +325,8 @@ def invoice_status(request: HttpRequest, invoice_id: int) -> HttpResponse:
         services.invoice_set_status(
             invoice=invoice, status=request.POST.get("status", ""), actor=request.user
         )
-    except (ValidationError, ValueError):
-        messages.error(request, _("This status change is not possible."))
+    except SignFlowError as exc:
+        messages.error(request, exc.message)
     return redirect("crm:invoice_detail", invoice_id=invoice.pk)
 
 
@@ -367,9 +374,15 @@ def counterparty_edit(request: HttpRequest, counterparty_id: int | None = None) 
     counterparty = get_object_or_404(Counterparty, pk=counterparty_id) if counterparty_id else None
     form = CounterpartyForm(request.POST or None, instance=counterparty)
     if request.method == "POST" and form.is_valid():
-        counterparty = form.save()
-        messages.success(request, _("Counterparty saved."))
-        return redirect("crm:counterparty_detail", counterparty_id=counterparty.pk)
+        try:
+            saved = services.counterparty_save(
+                counterparty=counterparty, data=model_form_data(form), actor=request.user
+            )
+        except SignFlowError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("Counterparty saved."))
+            return redirect("crm:counterparty_detail", counterparty_id=saved.pk)
     return render(
         request, "crm/counterparty_form.html", {"form": form, "counterparty": counterparty}
     )
@@ -388,11 +401,18 @@ def contact_edit(
         counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
     form = ContactForm(request.POST or None, instance=contact)
     if request.method == "POST" and form.is_valid():
-        contact = form.save(commit=False)
-        contact.counterparty = counterparty
-        contact.save()
-        messages.success(request, _("Contact saved."))
-        return redirect("crm:counterparty_detail", counterparty_id=counterparty.pk)
+        try:
+            services.contact_save(
+                contact=contact,
+                counterparty=counterparty,
+                data=model_form_data(form),
+                actor=request.user,
+            )
+        except SignFlowError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("Contact saved."))
+            return redirect("crm:counterparty_detail", counterparty_id=counterparty.pk)
     return render(
         request,
         "crm/contact_form.html",
@@ -415,12 +435,15 @@ def company_edit(request: HttpRequest, company_id: int | None = None) -> HttpRes
     company = get_object_or_404(OwnCompany, pk=company_id) if company_id else None
     form = OwnCompanyForm(request.POST or None, request.FILES or None, instance=company)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            company = form.save()
-            if company.is_default or not OwnCompany.objects.filter(is_default=True).exists():
-                services.own_company_make_default(company=company)
-        messages.success(request, _("Company saved."))
-        return redirect("crm:company_list")
+        try:
+            services.own_company_save(
+                company=company, data=model_form_data(form), actor=request.user
+            )
+        except SignFlowError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("Company saved."))
+            return redirect("crm:company_list")
     return render(request, "crm/company_form.html", {"form": form, "company": company})
 
 
@@ -435,11 +458,26 @@ def company_make_default(request: HttpRequest, company_id: int) -> HttpResponse:
 @login_required
 def stage_list(request: HttpRequest) -> HttpResponse:
     _require(access.can_manage_stages(request.user))
-    DealStage.objects.ensure_defaults()
-    formset = DealStageFormSet(request.POST or None, queryset=DealStage.objects.all())
-    if request.method == "POST" and formset.is_valid():
-        with transaction.atomic():
-            formset.save()
-        messages.success(request, _("Pipeline saved."))
-        return redirect("crm:stage_list")
+    stages = DealStage.objects.all()
+    if request.method != "POST":
+        # No stage at all (a flushed database: the migrations create the default pipeline):
+        # the default stages are offered, and written only when the manager saves them.
+        defaults = [] if stages.exists() else services.default_stages()
+        formset = DealStageFormSet(queryset=stages, initial=defaults)
+        formset.extra = len(defaults) + 1
+        return render(request, "crm/stage_list.html", {"formset": formset})
+    formset = DealStageFormSet(request.POST, queryset=stages)
+    if formset.is_valid():
+        rows = [
+            (form.instance.pk, model_form_data(form))
+            for form in formset.forms
+            if form.has_changed()
+        ]
+        try:
+            services.pipeline_save(rows=rows, actor=request.user)
+        except SignFlowError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Pipeline saved."))
+            return redirect("crm:stage_list")
     return render(request, "crm/stage_list.html", {"formset": formset})

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from crm.models import Employee, OwnCompany
 from documents.access import can_set_default
 from documents.contexts import sample_context
-from documents.errors import DocumentError
+from documents.errors import DocumentConflict, DocumentError
 from documents.models import DocumentTemplate, TemplateVersion
 from documents.previews import render_page_png
 from documents.rendering import PREVIEW_CPU_SECONDS, PlacedField, RenderedPdf, render_pdf
@@ -211,8 +211,9 @@ def template_current_version(*, template: DocumentTemplate) -> TemplateVersion:
 
 def _ensure_may_change(template: DocumentTemplate, actor: AbstractBaseUser) -> None:
     if template.builtin:
-        raise DocumentError(
-            _("Built-in templates cannot be changed: duplicate it and edit the copy.")
+        raise DocumentConflict(
+            _("Built-in templates cannot be changed: duplicate it and edit the copy."),
+            "builtin_template",
         )
     if template.is_default_for_invoices and not can_set_default(actor, template):
         raise PermissionDenied(
@@ -312,8 +313,9 @@ def template_set_default(
     if not can_set_default(actor, template):
         raise PermissionDenied(_("Only a manager can choose the company's default templates."))
     if template.builtin:
-        raise DocumentError(
-            _("Built-in templates cannot be changed: duplicate it and edit the copy.")
+        raise DocumentConflict(
+            _("Built-in templates cannot be changed: duplicate it and edit the copy."),
+            "builtin_template",
         )
     if default and template.kind != DocumentTemplate.Kind.INVOICE:
         raise DocumentError(_("Only an invoice template can be the default for invoices."))
@@ -352,8 +354,9 @@ def template_set_default(
         # Two managers marked two templates at the same moment: the unique constraint kept
         # one default, this one lost.
         template.is_default_for_invoices = False
-        raise DocumentError(
-            _("Another template was made the default at the same moment. Try again.")
+        raise DocumentConflict(
+            _("Another template was made the default at the same moment. Try again."),
+            "default_changed",
         ) from exc
     return template
 

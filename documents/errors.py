@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from signflow.errors import SignFlowError
+from signflow.errors import Conflict, SignFlowError
 
 
 class DocumentError(SignFlowError):
@@ -23,3 +23,8 @@ class DocumentError(SignFlowError):
         fields: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__(code, message, fields=fields)
+
+
+class DocumentConflict(DocumentError, Conflict):
+    """The document's or template's state forbids the change (sent for signature, built in,
+    changed meanwhile): a DocumentError for the pages, a 409 for the JSON API."""

@@ -93,7 +93,7 @@ def page_image(*, document: Document, page: int, size: str = "page") -> bytes:
 
 
 def inline_page_limit() -> int:
-    return int(getattr(settings, "SIGNFLOW_PREVIEW_INLINE_PAGES", 10))
+    return settings.SIGNFLOW_PREVIEW_INLINE_PAGES
 
 
 def needs_preview_task(page_count: int) -> bool:

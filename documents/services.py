@@ -33,11 +33,12 @@ from documents.authoring import (
 )
 from documents.builtin import ensure_builtin_templates
 from documents.contexts import deal_context, invoice_context
-from documents.errors import DocumentError
+from documents.errors import DocumentConflict, DocumentError
 from documents.layouts import layout_apply, layout_delete, layout_fields_for, layout_save
 from documents.models import Document, DocumentTemplate, Field, FieldLayout
 from documents.previews import needs_preview_task, previews_queue
 from documents.rendering import PlacedField, render_pdf
+from documents.selectors import company_default_template
 from documents.uploads import CheckedPdf, normalize_upload
 from signflow.pdf import page_sizes as pdf_page_sizes
 
@@ -113,25 +114,14 @@ def _discard_file(name: str, created: bool) -> None:
 
 
 def invoice_template_for(language: str) -> DocumentTemplate:
-    """The template marked default for invoices in `language`, else the built-in one."""
-    chosen = (
-        DocumentTemplate.objects.filter(
-            kind=DocumentTemplate.Kind.INVOICE, language=language, is_default_for_invoices=True
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if chosen:
-        return chosen
-    builtin = DocumentTemplate.objects.filter(
-        kind=DocumentTemplate.Kind.INVOICE, language=language, builtin=True
-    ).first()
-    if builtin:
-        return builtin
-    ensure_builtin_templates()
-    return DocumentTemplate.objects.get(
-        kind=DocumentTemplate.Kind.INVOICE, language=language, builtin=True
-    )
+    """The template marked default for invoices in `language`, else the built-in one (created
+    if a flushed database lost it)."""
+    kind = DocumentTemplate.Kind.INVOICE
+    template = company_default_template(kind=kind, language=language)
+    if template is None:
+        ensure_builtin_templates()
+        template = DocumentTemplate.objects.get(kind=kind, language=language, builtin=True)
+    return template
 
 
 def document_create_from_template(
@@ -334,8 +324,9 @@ def document_prefill(*, document: Document, values: dict[str, str]) -> None:
 
 def _ensure_editable(document: Document) -> None:
     if document.locked:
-        raise DocumentError(
-            _("This document has been sent for signature: its fields can no longer be changed.")
+        raise DocumentConflict(
+            _("This document has been sent for signature: its fields can no longer be changed."),
+            "document_locked",
         )
 
 

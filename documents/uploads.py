@@ -54,15 +54,15 @@ class CheckedPdf:
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "SIGNFLOW_UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
+    return settings.SIGNFLOW_UPLOAD_MAX_BYTES
 
 
 def max_pages() -> int:
-    return int(getattr(settings, "SIGNFLOW_UPLOAD_MAX_PAGES", 200))
+    return settings.SIGNFLOW_UPLOAD_MAX_PAGES
 
 
 def max_pixels() -> int:
-    return int(getattr(settings, "SIGNFLOW_UPLOAD_MAX_PIXELS", Image.MAX_IMAGE_PIXELS or 89478485))
+    return settings.SIGNFLOW_UPLOAD_MAX_PIXELS
 
 
 def read_upload(uploaded_file: UploadedFile) -> bytes:
@@ -273,7 +273,7 @@ def normalize_upload(*, uploaded_file: UploadedFile) -> CheckedPdf:
 
 
 def soffice_timeout() -> int:
-    return int(getattr(settings, "SIGNFLOW_SOFFICE_TIMEOUT", 60))
+    return settings.SIGNFLOW_SOFFICE_TIMEOUT
 
 
 def office_to_pdf(data: bytes, *, suffix: str) -> bytes:

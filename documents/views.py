@@ -36,7 +36,7 @@ from documents.forms import FieldForm, LayoutSaveForm, TemplateForm, UploadForm
 from documents.models import Document, DocumentTemplate, Field, FieldLayout, TemplateVersion
 from documents.previews import SIZES, page_image, read_pdf
 from documents.sandbox import allowed_filters, allowed_tags
-from documents.selectors import page_sizes
+from documents.selectors import company_default_template, page_sizes
 from signflow import pdfguard
 from signflow.flash import flash_outcome
 from signflow.http import AuthenticatedHttpRequest
@@ -375,10 +375,12 @@ def template_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             .exclude(created_by_id=request.user.pk)
             .select_related("created_by")
         )
-    if not DocumentTemplate.objects.filter(builtin=True).exists():
-        services.ensure_builtin_templates()
+    # A read only: the built-in templates are created after `migrate` (documents.apps).
     builtin = DocumentTemplate.objects.filter(builtin=True).order_by("kind", "language")
-    defaults = [(name, services.invoice_template_for(code)) for code, name in settings.LANGUAGES]
+    defaults = [
+        (name, company_default_template(kind=DocumentTemplate.Kind.INVOICE, language=code))
+        for code, name in settings.LANGUAGES
+    ]
     return render(
         request,
         "documents/template_list.html",

@@ -7,4 +7,9 @@ class SigningConfig(AppConfig):
     verbose_name = _("Signing")
 
     def ready(self) -> None:
-        from signing import webhooks  # noqa: F401  (connects the anymail tracking receiver)
+        from signing import (
+            crm_panels,
+            webhooks,  # noqa: F401  (connects the anymail tracking receiver)
+        )
+
+        crm_panels.register()

@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,9 +23,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm import services as crm_services
 from crm.models import Counterparty, Employee, OwnCompany
+from signflow.errors import SignFlowError
 from signflow.text import clean_text
-from signing import access, selectors, services, views
+from signing import access, selectors, services
 from signing.models import Envelope, Party
 
 
@@ -189,6 +190,19 @@ def _card_response(
     )
 
 
+def _card_outcome(
+    request: HttpRequest, envelope_id: int, *, notice: str = "", error: str = ""
+) -> HttpResponse:
+    """After a card action: the card again with its notice (htmx), else a flash and back."""
+    if _htmx(request):
+        return _card_response(request, envelope_id, notice=notice, error=error)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
+    return _back(request)
+
+
 @login_required
 @require_GET
 def card_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
@@ -205,18 +219,12 @@ def card_remind(request: HttpRequest, envelope_id: int) -> HttpResponse:
     try:
         message = services.envelope_remind(envelope=envelope, actor=_user(request))
     except services.SigningError as exc:
-        if _htmx(request):
-            return _card_response(request, envelope.pk, error=exc.message)
-        messages.error(request, exc.message)
-        return _back(request)
+        return _card_outcome(request, envelope.pk, error=exc.message)
     notice = _("Reminder queued: %(channel)s to %(recipient)s.") % {
         "channel": message.get_channel_display(),
         "recipient": message.recipient,
     }
-    if _htmx(request):
-        return _card_response(request, envelope.pk, notice=notice)
-    messages.success(request, notice)
-    return _back(request)
+    return _card_outcome(request, envelope.pk, notice=notice)
 
 
 @login_required
@@ -230,30 +238,24 @@ def card_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
             reason=clean_text(request.POST.get("reason", ""), multiline=True),
         )
     except services.SigningError as exc:
-        if _htmx(request):
-            return _card_response(request, envelope.pk, error=exc.message)
-        messages.error(request, exc.message)
-        return _back(request)
-    notice = _("The signature request was cancelled.")
+        return _card_outcome(request, envelope.pk, error=exc.message)
+    response = _card_outcome(request, envelope.pk, notice=_("The signature request was cancelled."))
     if _htmx(request):
-        response = _card_response(request, envelope.pk, notice=notice)
         # The card now belongs to "Not signed": the poller refreshes the columns at once.
         response["HX-Trigger"] = "board-changed"
-        return response
-    messages.success(request, notice)
-    return _back(request)
+    return response
 
 
 @login_required
 @require_POST
 def card_retry(request: HttpRequest, envelope_id: int, message_id: int) -> HttpResponse:
-    """Retry a failed message from the card: the envelope page's retry view does the work."""
+    """Retry a failed message from the card (the same service as the envelope page's Retry)."""
     envelope = _envelope_to_act_on(request, envelope_id)
-    views.message_retry(request, envelope_id=envelope.pk, message_id=message_id)
-    if _htmx(request):
-        notice = " ".join(str(m) for m in messages.get_messages(request))
-        return _card_response(request, envelope.pk, notice=notice)
-    return _back(request)
+    try:
+        services.message_retry(envelope=envelope, message_id=message_id, actor=_user(request))
+    except services.SigningError as exc:
+        return _card_outcome(request, envelope.pk, error=exc.message)
+    return _card_outcome(request, envelope.pk, notice=_("The message was queued again."))
 
 
 @login_required
@@ -443,30 +445,6 @@ def team(request: HttpRequest) -> HttpResponse:
     )
 
 
-def employee_set_role(*, employee: Employee, role: str, actor: User) -> Employee:
-    """Switch an employee between employee and manager; the last manager cannot step down.
-
-    The manager rows are locked so two managers demoting each other at once cannot leave the
-    company without any manager.
-    """
-    if role not in Employee.Role.values:
-        raise services.SigningError("invalid_role", _("Choose employee or manager."))
-    with transaction.atomic():
-        managers = list(
-            Employee.objects.select_for_update()
-            .filter(role=Employee.Role.MANAGER)
-            .values_list("pk", flat=True)
-        )
-        if role == Employee.Role.EMPLOYEE and managers == [employee.pk]:
-            raise services.SigningError(
-                "last_manager", _("Keep at least one manager: promote someone else first.")
-            )
-        employee.role = role
-        employee.full_clean()
-        employee.save(update_fields=["role"])
-    return employee
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def team_roles(request: HttpRequest) -> HttpResponse:
@@ -476,10 +454,10 @@ def team_roles(request: HttpRequest) -> HttpResponse:
             Employee.objects.select_related("user"), pk=request.POST.get("employee")
         )
         try:
-            employee_set_role(
+            employee = crm_services.employee_set_role(
                 employee=employee, role=request.POST.get("role", ""), actor=_user(request)
             )
-        except services.SigningError as exc:
+        except SignFlowError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.utils import translation
 from django.utils.translation import pgettext
 
@@ -59,4 +59,16 @@ def unsigned_filename(envelope: Envelope) -> str:
 def pdf_attachment(data: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition(filename)
+    return response
+
+
+def sealed_download(envelope: Envelope) -> FileResponse:
+    """The sealed PDF as an attachment, streamed in blocks from the storage (the file system or
+    the private bucket: never a redirect to it). The caller checked access and `sealed`."""
+    sealed = envelope.sealed
+    if sealed is None or not sealed.file.name:
+        raise ValueError(f"Envelope {envelope.pk} has no sealed document")
+    handle = sealed.file.storage.open(sealed.file.name, "rb")
+    response = FileResponse(handle, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition(sealed_filename(envelope))
     return response

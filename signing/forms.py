@@ -1,4 +1,6 @@
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -70,3 +72,48 @@ class ReissueForm(CleanTextMixin, forms.Form):
     email = forms.CharField(label=pgettext_lazy("signing", "Email"), max_length=254, required=False)
     phone = forms.CharField(label=_("Mobile phone"), max_length=30, required=False)
     channel = forms.ChoiceField(label=_("Channel"), choices=Party.Channel.choices)
+
+
+class _Amount(forms.DecimalField):
+    """An amount as people type it ("1 500,50"); past a trillion it is no invoice of ours (and
+    1e999999 would overflow the column)."""
+
+    def __init__(self) -> None:
+        limit = Decimal(10) ** 12
+        super().__init__(required=False, max_value=limit, min_value=-limit)
+
+    def to_python(self, value: Any) -> Any:  # Decimal | None (the stubs say int)
+        if isinstance(value, str):
+            value = value.replace(",", ".").replace(" ", "").replace("\u00a0", "")
+        return super().to_python(value)
+
+
+def _row_id() -> forms.IntegerField:
+    # An id past the database's integer range is no row of ours (and would be a DataError).
+    return forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+
+
+def _day() -> forms.DateField:
+    # ISO dates only; an impossible one (02-30, month 13) is invalid, never a 500.
+    return forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+
+def _flag() -> forms.ChoiceField:
+    return forms.ChoiceField(required=False, choices=[("1", "1")])
+
+
+class BoardFilterForm(forms.Form):
+    """The board's and list's filters from the query string. A value that does not parse is
+    left out of `cleaned_data` (the filter is ignored), never an error page."""
+
+    q = forms.CharField(required=False, strip=True)
+    responsible = _row_id()
+    company = _row_id()
+    counterparty = _row_id()
+    created_from = _day()
+    created_to = _day()
+    amount_min = _Amount()
+    amount_max = _Amount()
+    mine = _flag()
+    overdue = _flag()
+    batch = _row_id()

@@ -5,14 +5,16 @@ import binascii
 import io
 import struct
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from signflow.errors import SignFlowError
 from signflow.text import clean_text
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 24_000_000  # a 24 MP phone photo; a decode then costs ~100 MB at most
 MAX_SIDE = 1200
 FONT_PATH = Path(settings.BASE_DIR) / "static" / "fonts" / "DancingScript-Regular.otf"
@@ -29,10 +31,13 @@ UNREADABLE = (
 )
 
 
-class ImageError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ImageError(SignFlowError):
+    """A signature or stamp image that cannot be used (in the one error hierarchy)."""
+
+    default_code = "image_invalid"
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(None, message)
 
 
 def _png(image: Image.Image) -> bytes:
@@ -79,7 +84,7 @@ def drawn_signature(data_url: str) -> bytes:
     prefix = "data:image/png;base64,"
     if not data_url.startswith(prefix):
         raise ImageError(_("Draw your signature in the box before signing."))
-    if len(data_url) > MAX_UPLOAD_BYTES * 4 // 3:
+    if len(data_url) > max_bytes() * 4 // 3:
         raise ImageError(_("The drawing is too large."))
     try:
         raw = base64.b64decode(data_url[len(prefix) :], validate=True)
@@ -92,12 +97,23 @@ def drawn_signature(data_url: str) -> bytes:
     return _png(_shrink(_crop_to_ink(image)))
 
 
+def max_bytes() -> int:
+    return settings.SIGNFLOW_IMAGE_MAX_BYTES
+
+
+def too_large() -> ImageError:
+    """The refusal of an image over the limit, the limit read from the settings."""
+    return ImageError(
+        _("The image is too large (%(size)s at most).") % {"size": filesizeformat(max_bytes())}
+    )
+
+
 def uploaded_image(data: bytes, *, keep_colour: bool) -> bytes:
     """A photo or scan of a signature or stamp: upright, background removed, cropped to the ink."""
     if not data:
         raise ImageError(_("The file is empty."))
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError(_("The image is too large (10 MB at most)."))
+    if len(data) > max_bytes():
+        raise too_large()
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.format not in {"PNG", "JPEG", "WEBP", "GIF"}:

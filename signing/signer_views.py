@@ -4,12 +4,15 @@ import base64
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -18,7 +21,7 @@ from documents.selectors import page_sizes
 from signflow import net, pdfguard
 from signflow.text import clean_text
 from signing import images, services, stamps
-from signing.downloads import pdf_attachment, sealed_filename, unsigned_filename
+from signing.downloads import pdf_attachment, sealed_download, unsigned_filename
 from signing.models import Envelope, FieldValue, Party
 
 SESSION_KEY = "signflow-otp-confirmed"
@@ -100,22 +103,41 @@ def _pages(envelope: Envelope, party: Party, fields: list[Field]) -> list[dict[s
         if field.page > len(sizes):
             continue
         width, height = sizes[field.page - 1]
-        pages[field.page - 1]["boxes"].append(
-            {
-                "field": field,
-                "mine": field.role == party.role,
-                "filled": field.is_filled,  # type: ignore[attr-defined]
-                "value": overlays.get(field.pk),
-                "aspect": f"{field.width:.2f} / {field.height:.2f}",
-                "left": 100 * field.x / width,
-                "top": 100 * (height - field.y - field.height) / height,
-                "width": 100 * field.width / width,
-                "height": 100 * field.height / height,
-            }
+        box = {
+            "field": field,
+            "label": _label(field),
+            "target": _box_target(field),
+            "mine": field.role == party.role,
+            "filled": field.is_filled,  # type: ignore[attr-defined]
+            "value": overlays.get(field.pk),
+            "aspect": f"{field.width:.2f} / {field.height:.2f}",
+        }
+        # Position and size in % of the page, formatted here: the template only prints them.
+        box["rect"] = " ".join(
+            f"{value:.3f}"
+            for value in (
+                100 * field.x / width,
+                100 * (height - field.y - field.height) / height,
+                100 * field.width / width,
+                100 * field.height / height,
+            )
         )
+        pages[field.page - 1]["boxes"].append(box)
     for page in pages:
         page["mine"] = any(box["mine"] for box in page["boxes"])
     return pages
+
+
+def _label(field: Field) -> str:
+    """What a box or an input is called (computed once here: get_kind_display in the template
+    costs a walk over the choices for every box, filled or not)."""
+    return field.label or str(field.get_kind_display())
+
+
+def _box_target(field: Field) -> str:
+    """The input a tap on the box leads to: the signature or stamp capture, or its own."""
+    key = _error_key(field)
+    return f"capture-{key}" if key in {"signature", "stamp"} else f"input-{field.pk}"
 
 
 def _input_value(field: Field, posted: Any) -> str:
@@ -141,6 +163,7 @@ def _sign_context(
     errors = errors or {}
     for field in input_fields:
         field.current = _input_value(field, posted)  # type: ignore[attr-defined]
+        field.display_label = _label(field)  # type: ignore[attr-defined]
         field.error_key = f"field-{field.pk}"  # type: ignore[attr-defined]
         field.error = errors.get(field.error_key, "")  # type: ignore[attr-defined]
     signature_fields = [
@@ -225,7 +248,16 @@ def code_send(request: HttpRequest, token: str) -> HttpResponse:
     except services.SigningError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("We sent you a 6-digit code. It is valid for 5 minutes."))
+        minutes = settings.SIGNFLOW_OTP_TTL_SECONDS // 60
+        messages.success(
+            request,
+            ngettext(
+                "We sent you a 6-digit code. It is valid for %(minutes)d minute.",
+                "We sent you a 6-digit code. It is valid for %(minutes)d minutes.",
+                minutes,
+            )
+            % {"minutes": minutes},
+        )
     return _back(token)
 
 
@@ -266,8 +298,8 @@ def _signature_value(
         upload = request.FILES.get(f"{prefix}-file")
         if upload is None:
             return None  # nothing chosen: a required field is reported by party_sign
-        if upload.size and upload.size > images.MAX_UPLOAD_BYTES:
-            raise images.ImageError(_("The image is too large (10 MB at most)."))
+        if upload.size and upload.size > images.max_bytes():
+            raise images.too_large()
         return services.SubmittedValue(
             image=images.uploaded_image(upload.read(), keep_colour=keep_colour),
             method=FieldValue.Method.UPLOADED,
@@ -462,7 +494,7 @@ def copy_download(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
-def download(request: HttpRequest, token: str) -> HttpResponse:
+def download(request: HttpRequest, token: str) -> HttpResponseBase:
     party = _party(token)
     envelope = party.envelope
     translation.activate(envelope.language)
@@ -487,9 +519,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
             },
             status=410,
         )
-    with envelope.sealed.file.open("rb") as fh:
-        data = fh.read()
-    return pdf_attachment(data, sealed_filename(envelope))
+    return sealed_download(envelope)
 
 
 def default_stamp(request: HttpRequest, token: str) -> HttpResponse:

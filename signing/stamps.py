@@ -55,7 +55,7 @@ def _delete_file(company: OwnCompany, name: str) -> None:
 
 
 def stamp_image_response(stamp: FieldFile) -> HttpResponse:
-    """A stored stamp image for a page of ours (MEDIA_ROOT is not public): never cached, never
+    """A stored stamp image for a page of ours (the storage is never public): never cached, never
     sniffed as anything but an image."""
     with stamp.open("rb") as fh:
         data = fh.read()

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,7 +26,7 @@ from documents.selectors import template_notice
 from signflow.flash import flash_outcome
 from signing import access, audit, services
 from signing.correct_views import correction_context
-from signing.downloads import pdf_attachment, sealed_filename
+from signing.downloads import sealed_download
 from signing.forms import PartyForm, ReasonForm, ReissueForm, SendOptionsForm
 from signing.models import Envelope, Message, Party
 
@@ -74,12 +75,11 @@ def envelope_detail(request: HttpRequest, envelope_id: int) -> HttpResponse:
 
 @never_cache
 @login_required
-def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponse:
+def envelope_download(request: HttpRequest, envelope_id: int) -> HttpResponseBase:
     envelope = _envelope_for(request, envelope_id)
     if envelope.sealed is None:
         raise Http404
-    with envelope.sealed.file.open("rb") as fh:
-        return pdf_attachment(fh.read(), sealed_filename(envelope))
+    return sealed_download(envelope)
 
 
 @require_POST
@@ -415,15 +415,11 @@ def party_reissue(request: HttpRequest, envelope_id: int, party_id: int) -> Http
 @login_required
 def message_retry(request: HttpRequest, envelope_id: int, message_id: int) -> HttpResponse:
     envelope = _act(request, envelope_id)
-    # A retry is a fresh series of attempts: without resetting them, one more provider failure
-    # would mark the message failed again at once.
-    updated = Message.objects.filter(
-        pk=message_id, envelope=envelope, status=Message.Status.FAILED
-    ).update(status=Message.Status.QUEUED, next_attempt_at=None, attempts=0)
-    if updated:
-        from signing.notifications import dispatch
-
-        dispatch(message_id)
+    try:
+        services.message_retry(envelope=envelope, message_id=message_id, actor=_user(request))
+    except services.SigningError as exc:
+        messages.error(request, exc.message)
+    else:
         messages.success(request, _("The message was queued again."))
     return redirect("signing:envelope_detail", envelope_id=envelope.pk)
 

@@ -31,7 +31,7 @@ EXPIRY_KEY = "newest_timestamp_not_after"  # when our copy's newest timestamp ce
 
 
 def renew_days() -> int:
-    return int(getattr(settings, "SIGNFLOW_ARCHIVE_RENEW_DAYS", 365))
+    return settings.SIGNFLOW_ARCHIVE_RENEW_DAYS
 
 
 def registered_prefix(stream: IO[bytes], seal: pades.SignatureReport) -> SealedDocument | None:
@@ -102,13 +102,13 @@ def add_archive_timestamp(document: SealedDocument, *, force: bool = False) -> b
                 metadata={**document.metadata, EXPIRY_KEY: expiry.isoformat()}
             )
         return False
-    if not (getattr(settings, "TSA_URL", "") or ""):
+    if not settings.TSA_URL:
         # A new timestamp from a certificate about to expire proves nothing for long.
         keys.renew_tsa_certificate(min_days_left=renew_days())
     material = keys.get_key_material()
     if (
         not force
-        and not (getattr(settings, "TSA_URL", "") or "")
+        and not settings.TSA_URL
         and expiry is not None
         and material.tsa_cert.not_valid_after_utc <= expiry
     ):

@@ -19,7 +19,7 @@ def keys_location_check(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     messages: list[checks.CheckMessage] = []
     media = Path(settings.MEDIA_ROOT)
     folders = {"SIGNFLOW_KEYS_DIR": Path(settings.SIGNFLOW_KEYS_DIR)}
-    if getattr(settings, "SIGNFLOW_TSA_KEYS_DIR", ""):
+    if settings.SIGNFLOW_TSA_KEYS_DIR:
         folders["SIGNFLOW_TSA_KEYS_DIR"] = Path(settings.SIGNFLOW_TSA_KEYS_DIR)
     for name, folder in folders.items():
         if _inside(folder, media):
@@ -32,7 +32,7 @@ def keys_location_check(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                     id="verification.W001",
                 )
             )
-    legacy = Path(getattr(settings, "SIGNFLOW_LEGACY_KEYS_DIR", "") or media / "keys")
+    legacy = Path(settings.SIGNFLOW_LEGACY_KEYS_DIR or media / "keys")
     if (legacy / "root.key").exists() and not _inside(Path(settings.SIGNFLOW_KEYS_DIR), legacy):
         messages.append(
             checks.Warning(
@@ -49,7 +49,7 @@ def keys_location_check(app_configs: Any = None, **kwargs: Any) -> list[checks.C
 def pkcs11_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """A PKCS#11 module needs the token's label; the PIN comes from the environment."""
     del app_configs, kwargs  # Django's check signature
-    if not getattr(settings, "SIGNFLOW_SEAL_PKCS11_MODULE", ""):
+    if not settings.SIGNFLOW_SEAL_PKCS11_MODULE:
         return []
     if not Path(settings.SIGNFLOW_SEAL_PKCS11_MODULE).is_file():
         return [
@@ -60,7 +60,7 @@ def pkcs11_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 id="verification.E001",
             )
         ]
-    if not getattr(settings, "SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL", ""):
+    if not settings.SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL:
         return [
             checks.Error(
                 "SIGNFLOW_SEAL_PKCS11_MODULE is set but SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL is not.",

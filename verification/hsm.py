@@ -50,16 +50,16 @@ class HsmError(Exception):
 
 def configured() -> TokenConfig | None:
     """The seal key's token from the settings, or None when the seal key is in files."""
-    module = getattr(settings, "SIGNFLOW_SEAL_PKCS11_MODULE", "") or ""
+    module = settings.SIGNFLOW_SEAL_PKCS11_MODULE
     if not module:
         return None
-    key_label = getattr(settings, "SIGNFLOW_SEAL_PKCS11_KEY_LABEL", "") or DEFAULT_KEY_LABEL
+    key_label = settings.SIGNFLOW_SEAL_PKCS11_KEY_LABEL or DEFAULT_KEY_LABEL
     return TokenConfig(
         module=module,
-        token_label=getattr(settings, "SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL", "") or "",
+        token_label=settings.SIGNFLOW_SEAL_PKCS11_TOKEN_LABEL,
         key_label=key_label,
-        cert_label=getattr(settings, "SIGNFLOW_SEAL_PKCS11_CERT_LABEL", "") or key_label,
-        pin=getattr(settings, "SIGNFLOW_SEAL_PKCS11_PIN", "") or "",
+        cert_label=settings.SIGNFLOW_SEAL_PKCS11_CERT_LABEL or key_label,
+        pin=settings.SIGNFLOW_SEAL_PKCS11_PIN,
     )
 
 
@@ -282,6 +282,26 @@ def create_key(config: TokenConfig) -> rsa.RSAPublicKey:
         numbers = rsa.RSAPublicNumbers(
             e=int.from_bytes(public[Attribute.PUBLIC_EXPONENT], "big"),
             n=int.from_bytes(public[Attribute.MODULUS], "big"),
+        )
+    return numbers.public_key()
+
+
+def existing_public_key(config: TokenConfig) -> rsa.RSAPublicKey:
+    """The public half of a key already in the token (imported with the HSM vendor's tools)."""
+    from pkcs11 import Attribute, ObjectClass  # noqa: PLC0415 - token only
+
+    with admin_session(config) as handle:
+        _private_key(handle, config)
+        found = _objects(handle, ObjectClass.PUBLIC_KEY, config.key_label)
+        if len(found) != 1:
+            raise HsmError(
+                f"PKCS#11 token {config.token_label!r}: {len(found)} public keys labelled "
+                f"{config.key_label!r} (one expected): import the public key with the private "
+                "one, or let rotate_seal_key create the key."
+            )
+        numbers = rsa.RSAPublicNumbers(
+            e=int.from_bytes(found[0][Attribute.PUBLIC_EXPONENT], "big"),
+            n=int.from_bytes(found[0][Attribute.MODULUS], "big"),
         )
     return numbers.public_key()
 

@@ -91,7 +91,7 @@ def _keys_dir() -> Path:
 
 def tsa_keys_dir(keys_dir: Path | None = None) -> Path:
     """The built-in TSA's own folder: SIGNFLOW_TSA_KEYS_DIR, else tsa/ in the keys folder."""
-    configured = getattr(settings, "SIGNFLOW_TSA_KEYS_DIR", "") or ""
+    configured = settings.SIGNFLOW_TSA_KEYS_DIR
     return Path(configured) if configured else (keys_dir or _keys_dir()) / "tsa"
 
 
@@ -364,7 +364,7 @@ def _ensure_generated(directory: Path, *, seal: bool = True) -> dict[str, Any]:
 
 def _legacy_keys_dir(directory: Path) -> Path | None:
     """MEDIA_ROOT/keys of an older install, when it holds keys that `directory` lacks."""
-    configured = getattr(settings, "SIGNFLOW_LEGACY_KEYS_DIR", "") or ""
+    configured = settings.SIGNFLOW_LEGACY_KEYS_DIR
     legacy = Path(configured) if configured else None
     if legacy is None or not (legacy / "root.key").exists():
         return None
@@ -460,7 +460,7 @@ _cache_lock = threading.Lock()
 
 def _configured_roots() -> list[x509.Certificate]:
     """Extra trust roots (PEM bundle), e.g. the root of an external TSA named by TSA_URL."""
-    path = getattr(settings, "SIGNFLOW_TRUST_ROOTS_PATH", "") or ""
+    path = settings.SIGNFLOW_TRUST_ROOTS_PATH
     if not path:
         return []
     try:
@@ -483,15 +483,15 @@ def _cache_key() -> tuple[str, ...]:
         # process: the files' modification times make every process pick up the new ones.
         f"{_keys_dir()}|{_mtime(_keys_dir() / 'seal.pem')}",
         f"{tsa_keys_dir()}|{_mtime(tsa_keys_dir() / 'tsa.pem')}",
-        str(getattr(settings, "SEAL_PKCS12_PATH", "") or ""),
-        str(getattr(settings, "SIGNFLOW_TRUST_ROOTS_PATH", "") or ""),
+        settings.SEAL_PKCS12_PATH,
+        settings.SIGNFLOW_TRUST_ROOTS_PATH,
         repr(token),  # the token's module and labels, never its PIN
         hashlib.sha256(f"{settings.SECRET_KEY}|{token.pin if token else ''}".encode()).hexdigest(),
     )
 
 
 def _pkcs12_material(generated: dict[str, Any], path: str) -> KeyMaterial:
-    key, cert, extra = _load_pkcs12(path, getattr(settings, "SEAL_PKCS12_PASSWORD", "") or None)
+    key, cert, extra = _load_pkcs12(path, settings.SEAL_PKCS12_PASSWORD or None)
     return KeyMaterial(
         root_cert=generated["root"][0],
         seal_cert=cert,
@@ -537,7 +537,7 @@ def get_key_material() -> KeyMaterial:
     The seal key comes from SEAL_PKCS12_PATH, else from the PKCS#11 token when
     SIGNFLOW_SEAL_PKCS11_MODULE is set, else from the keys folder.
     """
-    pkcs12_path = getattr(settings, "SEAL_PKCS12_PATH", "") or ""
+    pkcs12_path = settings.SEAL_PKCS12_PATH
     token = None if pkcs12_path else hsm.configured()
     cache_key = _cache_key()
     with _cache_lock:
@@ -616,7 +616,7 @@ def check_reachable() -> None:
     Never generates keys: on a fresh install that is the first seal's job (under its lock).
     Raises on failure (KeysError, HsmError, OSError); the message may name paths.
     """
-    token = None if getattr(settings, "SEAL_PKCS12_PATH", "") else hsm.configured()
+    token = None if settings.SEAL_PKCS12_PATH else hsm.configured()
     if token is not None:
         hsm.check(token)  # every probe: a token can go away while the material is cached
     directory = _keys_dir()
@@ -626,7 +626,7 @@ def check_reachable() -> None:
     if _legacy_keys_dir(directory) is not None:
         get_key_material()  # moves them out of MEDIA_ROOT, then loads them
         return
-    pkcs12_path = getattr(settings, "SEAL_PKCS12_PATH", "") or ""
+    pkcs12_path = settings.SEAL_PKCS12_PATH
     if pkcs12_path and not os.access(pkcs12_path, os.R_OK):
         raise PermissionError("SEAL_PKCS12_PATH cannot be read")
     parent = _nearest_existing(directory)
@@ -637,7 +637,7 @@ def check_reachable() -> None:
 def current_seal_certificate() -> x509.Certificate | None:
     """The seal certificate in use, generating nothing: None before the first seal."""
     directory = _keys_dir()
-    in_files = hsm.configured() is None and not getattr(settings, "SEAL_PKCS12_PATH", "")
+    in_files = hsm.configured() is None and not settings.SEAL_PKCS12_PATH
     if in_files and not (directory / "seal.pem").exists() and not _legacy_keys_dir(directory):
         return None
     try:
@@ -655,21 +655,24 @@ class Rotation:
     label: str = ""  # the token's key label
 
 
-def rotate_seal_key(*, label: str = "") -> Rotation:
+def rotate_seal_key(*, label: str = "", existing_key: bool = False) -> Rotation:
     """A new seal key and certificate from our root; the old certificate stays trusted.
 
     Keys folder: the old seal key and certificate move to retired/ and the new ones are used
     at once by every process. PKCS#11 token: a new key is made in the token under `label`
     (a new label; the configured one on the first run), with its certificate; it is used once
-    SIGNFLOW_SEAL_PKCS11_KEY_LABEL names it. Documents sealed before stay verifiable: their
-    seal certificate is in the file and chains to the same root.
+    SIGNFLOW_SEAL_PKCS11_KEY_LABEL names it; `existing_key` certifies a key already in the
+    token under `label` instead (imported with the vendor's tools). Documents sealed before
+    stay verifiable: their seal certificate is in the file and chains to the same root.
     """
-    if getattr(settings, "SEAL_PKCS12_PATH", ""):
+    if settings.SEAL_PKCS12_PATH:
         raise KeysError(
             "The seal certificate comes from SEAL_PKCS12_PATH: replace that file to rotate it."
         )
     directory = _keys_dir()
     token = hsm.configured()
+    if existing_key and token is None:
+        raise KeysError("An existing key is one in a PKCS#11 token (SIGNFLOW_SEAL_PKCS11_MODULE).")
     _ensure_generated(directory, seal=token is None)
     with _lock(directory):
         root_cert, root_key = _load_pair(directory, "root")
@@ -683,14 +686,15 @@ def rotate_seal_key(*, label: str = "") -> Rotation:
     if token is None:
         return Rotation(get_key_material().seal_cert, root_cert, "generated", active=True)
     target = token if label in ("", token.key_label) else token.with_label(label)
-    return _rotate_token_key(target, root_cert, root_key)
+    return _rotate_token_key(target, root_cert, root_key, existing_key=existing_key)
 
 
 def _rotate_token_key(
-    token: hsm.TokenConfig, root_cert: x509.Certificate, root_key: Any
+    token: hsm.TokenConfig, root_cert: x509.Certificate, root_key: Any, *, existing_key: bool
 ) -> Rotation:
     try:
-        public_key = hsm.create_key(token)
+        make = hsm.existing_public_key if existing_key else hsm.create_key
+        public_key = make(token)
         cert = leaf_certificate(
             "seal", public_key, root_cert, root_key, crl_distribution_point=crl_url()
         )

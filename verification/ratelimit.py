@@ -39,6 +39,6 @@ def count_in_window(name: str, *, seconds: int = 60) -> tuple[int, int]:
 
 def allow(request: HttpRequest, *, scope: str = "verify") -> bool:
     """Count this request; False once the IP made more than the limit this minute."""
-    limit = int(getattr(settings, "SIGNFLOW_VERIFY_RATE_PER_MINUTE", 30))
+    limit = settings.SIGNFLOW_VERIFY_RATE_PER_MINUTE
     count, _left = count_in_window(f"{scope}:{client_ip(request)}")
     return count <= limit

@@ -14,7 +14,7 @@ MULTIPART_SLACK = 64 * 1024
 
 
 def max_upload_bytes() -> int:
-    return int(getattr(settings, "SIGNFLOW_UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
+    return settings.SIGNFLOW_UPLOAD_MAX_BYTES
 
 
 def declared_too_large(request: HttpRequest) -> bool:

@@ -35,7 +35,7 @@ from api.schemas import (
     InvoicePage,
 )
 from crm import access, selectors, services
-from crm.forms import ContactForm, CounterpartyForm, DealForm
+from crm.forms import ContactForm, CounterpartyForm, DealForm, model_form_data
 from crm.models import Contact, Counterparty, Deal, DealStage, Invoice
 from signflow.errors import NotAllowed
 
@@ -93,17 +93,21 @@ def counterparty_list(
     return page_of(qs, page, counterparty_out)
 
 
-def _save_counterparty(data: dict[str, Any], instance: Counterparty | None) -> Counterparty:
+def _save_counterparty(
+    request: HttpRequest, data: dict[str, Any], instance: Counterparty | None
+) -> Counterparty:
     form = CounterpartyForm(data, instance=instance)
     if not form.is_valid():
         raise form_error(form)
-    return form.save()
+    return services.counterparty_save(
+        counterparty=instance, data=model_form_data(form), actor=caller(request)
+    )
 
 
 @router.post("/counterparties", response={201: CounterpartyOut, **ERRORS}, auth=auth.SEND)
 def counterparty_create(request: HttpRequest, payload: CounterpartyIn) -> Any:
     require(access.can_use_crm(caller(request)))
-    return Status(201, counterparty_out(_save_counterparty(payload.model_dump(), None)))
+    return Status(201, counterparty_out(_save_counterparty(request, payload.model_dump(), None)))
 
 
 @router.patch(
@@ -117,7 +121,7 @@ def counterparty_update(
     require(access.can_use_crm(caller(request)))
     counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
     data = {**model_to_dict(counterparty), **changed(payload)}
-    return counterparty_out(_save_counterparty(data, counterparty))
+    return counterparty_out(_save_counterparty(request, data, counterparty))
 
 
 @router.get(
@@ -132,15 +136,20 @@ def contact_list(request: HttpRequest, counterparty_id: int) -> Any:
 
 
 def _save_contact(
-    data: dict[str, Any], instance: Contact | None, counterparty: Counterparty
+    request: HttpRequest,
+    data: dict[str, Any],
+    instance: Contact | None,
+    counterparty: Counterparty,
 ) -> Contact:
     form = ContactForm(data, instance=instance)
     if not form.is_valid():
         raise form_error(form)
-    contact = form.save(commit=False)
-    contact.counterparty = counterparty
-    contact.save()
-    return contact
+    return services.contact_save(
+        contact=instance,
+        counterparty=counterparty,
+        data=model_form_data(form),
+        actor=caller(request),
+    )
 
 
 @router.post(
@@ -151,7 +160,9 @@ def _save_contact(
 def contact_create(request: HttpRequest, counterparty_id: int, payload: ContactIn) -> Any:
     require(access.can_use_crm(caller(request)))
     counterparty = get_object_or_404(Counterparty, pk=counterparty_id)
-    return Status(201, contact_out(_save_contact(payload.model_dump(), None, counterparty)))
+    return Status(
+        201, contact_out(_save_contact(request, payload.model_dump(), None, counterparty))
+    )
 
 
 @router.patch("/contacts/{int:contact_id}", response={200: ContactOut, **ERRORS}, auth=auth.SEND)
@@ -159,7 +170,7 @@ def contact_update(request: HttpRequest, contact_id: int, payload: ContactPatch)
     require(access.can_use_crm(caller(request)))
     contact = get_object_or_404(Contact.objects.select_related("counterparty"), pk=contact_id)
     data = {**model_to_dict(contact), **changed(payload)}
-    return contact_out(_save_contact(data, contact, contact.counterparty))
+    return contact_out(_save_contact(request, data, contact, contact.counterparty))
 
 
 # --- Deals and invoices ----------------------------------------------------------------------

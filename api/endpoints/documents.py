@@ -42,7 +42,6 @@ from documents.services import (
     document_create_from_invoice,
     document_create_from_template,
     document_create_from_upload,
-    ensure_builtin_templates,
     field_create,
     field_delete,
 )
@@ -92,8 +91,6 @@ def document_out(document: Document) -> dict[str, Any]:
 @router.get("/templates", response={200: list[TemplateOut], **ERRORS}, auth=auth.READ)
 def template_list(request: HttpRequest) -> Any:
     user = caller(request)
-    if not DocumentTemplate.objects.filter(builtin=True).exists():
-        ensure_builtin_templates()  # as the templates page does on a fresh installation
     templates = DocumentTemplate.objects.order_by("name", "id")
     return [template_out(t) for t in templates if access.can_view_template(user, t)]
 

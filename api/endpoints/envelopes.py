@@ -179,11 +179,6 @@ def _send(envelope: Envelope, plan: SendPlan, request: HttpRequest) -> None:
             else:
                 fields[key] = [str(value)]
         raise SignFlowError(exc.code, exc.message, fields=fields) from exc
-    except services.SigningError as exc:
-        if exc.code != "already_sent":
-            raise
-        # Sent by a concurrent request after our own check: the same 409 as that check.
-        raise Conflict(exc.code, exc.message) from exc
 
 
 @router.post("/envelopes", response={201: EnvelopeOut, **ERRORS}, auth=auth.SEND)

@@ -10,7 +10,8 @@ The modules, in the envelope's order of life:
 - `sending`: create an envelope, check its parties, send it;
 - `codes`: a signer opens the link, gets and confirms the one-time code;
 - `signing`: a party signs or declines;
-- `lifecycle`: cancel, remind, correct a contact, expire, automatic reminders;
+- `lifecycle`: cancel, remind, correct a contact, retry a failed message, expire, automatic
+  reminders;
 - `sealing`: seal a completed envelope, record failures, retry.
 
 `signing.services` stays the public face: callers import names from here.
@@ -20,6 +21,7 @@ from django.conf import settings
 
 from signing.services._common import (
     Actor,
+    SigningConflict,
     SigningError,
     _base_context,
     _deadline_passed,
@@ -48,6 +50,7 @@ from signing.services.lifecycle import (
     envelope_cancel,
     envelope_remind,
     expire_due,
+    message_retry,
     party_reissue,
     reminders_due,
 )
@@ -117,6 +120,7 @@ __all__ = [
     "SEAL_MAX_ATTEMPTS",
     "SEAL_MAX_RETRY",
     "SendValidationError",
+    "SigningConflict",
     "SigningError",
     "SubmittedValue",
     "_SEAL_LOCK_BASE",
@@ -171,6 +175,7 @@ __all__ = [
     "party_decline",
     "party_for_token",
     "party_open",
+    "message_retry",
     "party_reissue",
     "party_sign",
     "reminders_due",

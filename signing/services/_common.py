@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from crm import services as crm_services
-from signflow.errors import SignFlowError
+from signflow.errors import Conflict, SignFlowError
 from signing import tokens
 from signing.models import Envelope, Message, Party
 from signing.notifications import message_queue
@@ -30,6 +30,11 @@ class SigningError(SignFlowError):
         super().__init__(code, message, fields=fields)
 
 
+class SigningConflict(SigningError, Conflict):
+    """The envelope's, party's or message's state forbids it now (already sent, signed,
+    cancelled, not failed...): a SigningError for the pages, a 409 for the JSON API."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Links
 
@@ -42,12 +47,14 @@ def signing_link(party: Party) -> str:
 def party_for_token(token: str) -> Party | None:
     if not token or len(token) > 100:
         return None
-    return (
+    # [:1], not .first(): a hash names one party, so no ORDER BY to build and sort (every
+    # signer request starts here).
+    found = (
         Party.objects.select_related("envelope", "envelope__document", "envelope__company")
         .filter(token_hash=tokens.hash_token(token))
-        .exclude(token_hash="")
-        .first()
+        .exclude(token_hash="")[:1]
     )
+    return next(iter(found), None)
 
 
 def _issue_link(party: Party) -> str:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from signing import audit, tokens
 from signing.models import Envelope, Event, Message, Party
 from signing.services._common import (
+    SigningConflict,
     SigningError,
     _deadline_passed,
     _lock,
@@ -57,7 +58,7 @@ def _locked_party(party: Party) -> tuple[Envelope, Party]:
     fresh.envelope = envelope
     problem = link_problem(fresh)
     if problem:
-        raise SigningError(problem, str(LINK_MESSAGES[problem]))
+        raise SigningConflict(problem, str(LINK_MESSAGES[problem]))
     return envelope, fresh
 
 

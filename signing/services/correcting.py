@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from documents.models import Document, Field
 from signing import audit, tokens
 from signing.models import Envelope, Event, Party
-from signing.services._common import SigningError, _invite, _lock
+from signing.services._common import SigningConflict, SigningError, _invite, _lock
 from signing.services.sending import (
     PartyInput,
     SendValidationError,
@@ -61,7 +61,7 @@ def correction_in_progress(envelope: Envelope) -> bool:
 def _check_correctable(envelope: Envelope) -> None:
     problem = correction_problem(envelope)
     if problem == "already_signed":
-        raise SigningError(
+        raise SigningConflict(
             "already_signed",
             _(
                 "Someone has already signed: only the contact details of the signer whose "
@@ -69,7 +69,7 @@ def _check_correctable(envelope: Envelope) -> None:
             ),
         )
     if problem:
-        raise SigningError(
+        raise SigningConflict(
             "not_open", _("Only a document waiting for its first signature can be corrected.")
         )
 

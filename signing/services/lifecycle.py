@@ -1,4 +1,5 @@
-"""After sending: cancel, remind, correct a contact (reissue), expire, automatic reminders."""
+"""After sending: cancel, remind, correct a contact (reissue), retry a failed message, expire,
+automatic reminders."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from django.utils.translation import gettext as _
 
 from signing import audit, selectors
 from signing.models import Envelope, Event, Message, Party
+from signing.notifications import dispatch
 from signing.services._common import (
     Actor,
+    SigningConflict,
     SigningError,
     _deadline_passed,
     _deal_timeline,
@@ -41,7 +44,7 @@ def envelope_cancel(*, envelope: Envelope, actor: Actor, reason: str) -> None:
             Envelope.Status.SEALING_FAILED,
         )
         if envelope.status not in cancellable:
-            raise SigningError(
+            raise SigningConflict(
                 "not_cancellable", _("Only a document that is not signed yet can be cancelled.")
             )
         envelope.closed_reason = reason[:2000]
@@ -64,7 +67,7 @@ def envelope_remind(*, envelope: Envelope, actor: Actor, automatic: bool = False
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if not envelope.is_open or _deadline_passed(envelope):
-            raise SigningError(
+            raise SigningConflict(
                 "not_open", _("Only a document waiting for a signature can be reminded.")
             )
         now = timezone.now()
@@ -76,7 +79,7 @@ def envelope_remind(*, envelope: Envelope, actor: Actor, automatic: bool = False
             raise SigningError("remind_cooldown", _("A reminder was sent less than an hour ago."))
         party = envelope.parties.filter(status=Party.Status.ACTIVE).first()
         if party is None:
-            raise SigningError("not_open", _("Nobody is waiting to sign."))
+            raise SigningConflict("not_open", _("Nobody is waiting to sign."))
         envelope.last_reminded_at = now
         envelope.reminders_sent += 1
         envelope.save(update_fields=["last_reminded_at", "reminders_sent"])
@@ -105,7 +108,7 @@ def party_reissue(
         envelope = _lock(party.envelope_id)
         party = Party.objects.select_for_update().get(pk=party.pk)
         if party.status != Party.Status.ACTIVE or not envelope.is_open:
-            raise SigningError(
+            raise SigningConflict(
                 "not_open", _("Only the signer whose turn it is can get a new link.")
             )
         data = PartyInput(
@@ -146,6 +149,47 @@ def party_reissue(
             data={"channel": party.channel},
         )
         _invite(envelope, party)
+
+
+def message_retry(*, envelope: Envelope, message_id: int, actor: Actor) -> Message:
+    """Queue a failed message again, as a fresh series of attempts (without resetting them,
+    one more provider failure would mark it failed again at once).
+
+    Under the envelope lock and only from `failed`: two clicks on Retry (the board's card and
+    the envelope page, or two tabs) queue the message once; the second is told why not.
+    """
+    with transaction.atomic():
+        envelope = _lock(envelope.pk)
+        message = (
+            Message.objects.select_for_update()
+            .filter(pk=message_id, envelope_id=envelope.pk)
+            .first()
+        )
+        if message is None:
+            raise SigningError("message_not_found", _("This message does not exist."))
+        if message.status != Message.Status.FAILED:
+            raise SigningConflict(
+                "message_not_failed",
+                _("This message has not failed: it is already queued or sent."),
+            )
+        message.status = Message.Status.QUEUED
+        message.next_attempt_at = None
+        message.attempts = 0
+        message.save(update_fields=["status", "next_attempt_at", "attempts"])
+        audit.event_append(
+            envelope=envelope,
+            party=message.party,
+            actor=actor,
+            type=Event.Type.MESSAGE_QUEUED,
+            data={
+                "message": message.pk,
+                "template": message.template,
+                "channel": message.channel,
+                "retry": True,
+            },
+        )
+        transaction.on_commit(lambda: dispatch(message.pk))
+    return message
 
 
 def expire_due() -> int:

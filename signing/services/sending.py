@@ -24,6 +24,7 @@ from documents.templatetags.signflow_fields import default_label
 from signing import audit
 from signing.models import Envelope, Event, Party
 from signing.services._common import (
+    SigningConflict,
     SigningError,
     _deal_timeline,
     _invite,
@@ -182,7 +183,7 @@ def envelope_discard_draft(*, envelope: Envelope, actor: User) -> None:
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
-            raise SigningError(
+            raise SigningConflict(
                 "not_draft",
                 _("Only a draft can be discarded. Cancel a document that was already sent."),
             )
@@ -228,7 +229,7 @@ def envelope_set_language(
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
-            raise SigningError("already_sent", _("This document has already been sent."))
+            raise SigningConflict("already_sent", _("This document has already been sent."))
         _document_in_language(envelope, language)
         if envelope.language != language:
             envelope.language = language
@@ -371,7 +372,7 @@ def envelope_send(
     with transaction.atomic():
         envelope = _lock(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
-            raise SigningError("already_sent", _("This document has already been sent."))
+            raise SigningConflict("already_sent", _("This document has already been sent."))
         if "language" not in errors:
             _document_in_language(envelope, language)
         fields = list(Field.objects.filter(document_id=envelope.document_id))

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone, translation
@@ -19,6 +18,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from documents.models import Field
+from signflow.errors import SignFlowError
 from signflow.text import clean_text
 from signing import audit
 from signing.consent import CONSENT_VERSION, consent_text
@@ -125,8 +125,8 @@ def _write_back(envelope: Envelope, field: Field, value: str) -> None:
             value=value,
             deal=envelope.deal,
         )
-    except ValidationError as exc:
-        raise SigningError("field_invalid", " ".join(exc.messages)) from exc
+    except SignFlowError as exc:
+        raise SigningError("field_invalid", exc.message) from exc
 
 
 def party_sign(

@@ -23,7 +23,7 @@ def invoice_signing_status(invoice: Any) -> dict[str, Any]:
 
 
 @register.inclusion_tag("signing/_invoice_action.html", takes_context=True)
-def invoice_signature_action(context: dict[str, Any], invoice: Any) -> dict[str, Any]:
+def invoice_signature_action(context: template.Context, invoice: Any) -> dict[str, Any]:
     """What an invoice offers about its signature: "Send for signature" (with the document's
     language) when it has no envelope, the draft or the request in progress when it has one,
     "Signed" with the sealed PDF once signed: one document per invoice (signing.services)."""
@@ -45,7 +45,7 @@ def invoice_signature_action(context: dict[str, Any], invoice: Any) -> dict[str,
 
 
 @register.inclusion_tag("signing/_deal_send_template.html", takes_context=True)
-def deal_send_template_form(context: dict[str, Any], deal: Any) -> dict[str, Any]:
+def deal_send_template_form(context: template.Context, deal: Any) -> dict[str, Any]:
     """A form to send a document made from a template (agreement, NDA...) for this deal."""
     from django.utils.translation import get_language
 

@@ -123,14 +123,20 @@ def test_cancel_needs_a_reason(client, sender, sent_envelope):
 
 
 @pytest.mark.parametrize("who", ["sender", "manager"])
-def test_a_failed_message_is_obvious_and_retried_from_the_card(client, sent_envelope, request, who):
+def test_a_failed_message_is_obvious_and_retried_from_the_card(
+    client, sent_envelope, request, who, django_capture_on_commit_callbacks
+):
     user = request.getfixturevalue(who)
     message = Message.objects.get(envelope=sent_envelope, template="invitation")
     Message.objects.filter(pk=message.pk).update(status=Message.Status.FAILED, last_error="bounce")
     html = _as(client, user).get("/board/").content.decode()
     card = html.split(f'id="card-{sent_envelope.pk}"')[1].split("</article>")[0]
     assert "msg-failed" in card and f"/messages/{message.pk}/retry/" in card
-    response = client.post(f"/board/cards/{sent_envelope.pk}/messages/{message.pk}/retry/", **HX)
+    # The service queues the message again and hands it to the worker once that commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/board/cards/{sent_envelope.pk}/messages/{message.pk}/retry/", **HX
+        )
     assert response.status_code == 200
     assert "The message was queued again." in response.content.decode()
     message.refresh_from_db()

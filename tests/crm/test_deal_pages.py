@@ -116,12 +116,14 @@ def test_deal_timeline_add_appends_an_event_for_other_apps(deal: Deal, sender: U
 
 def test_an_issued_invoice_can_be_paid_but_not_put_back_to_draft(deal: Deal) -> None:
     import pytest
-    from django.core.exceptions import ValidationError
+
+    from signflow.errors import Conflict
 
     invoice = factories.make_invoice(deal)  # issued
     invoice_set_status(invoice=invoice, status=Invoice.Status.PAID)
-    with pytest.raises(ValidationError):
+    with pytest.raises(Conflict) as refused:
         invoice_set_status(invoice=invoice, status=Invoice.Status.DRAFT)
+    assert refused.value.code == "transition" and refused.value.status == 409
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
 

@@ -1,8 +1,8 @@
 import pytest
-from django.core.exceptions import ValidationError
 
 from crm.models import Deal, DealEvent
 from crm.services import counterparty_write_back
+from signflow.errors import SignFlowError
 
 
 def test_a_signed_address_is_written_to_the_counterparty_and_the_timeline(deal: Deal) -> None:
@@ -36,17 +36,18 @@ def test_a_signed_phone_is_stored_in_e164(deal: Deal) -> None:
 
 
 def test_an_invalid_signed_value_is_refused_and_nothing_changes(deal: Deal) -> None:
-    with pytest.raises(ValidationError, match="SIREN: the check digits do not match"):
+    with pytest.raises(SignFlowError, match="SIREN: the check digits do not match") as info:
         counterparty_write_back(
             counterparty=deal.counterparty, attribute="siren", value="552100555", deal=deal
         )
+    assert list(info.value.fields) == ["siren"]
     deal.counterparty.refresh_from_db()
     assert deal.counterparty.siren == "552100554"
     assert not deal.timeline.filter(kind=DealEvent.Kind.WRITE_BACK).exists()
 
 
 def test_an_attribute_outside_the_whitelist_is_refused(deal: Deal) -> None:
-    with pytest.raises(ValidationError, match="cannot be written back"):
+    with pytest.raises(SignFlowError, match="cannot be written back"):
         counterparty_write_back(
             counterparty=deal.counterparty, attribute="kind", value="individual"
         )
@@ -55,10 +56,11 @@ def test_an_attribute_outside_the_whitelist_is_refused(deal: Deal) -> None:
 
 
 def test_a_bad_email_is_refused(deal: Deal) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(SignFlowError) as info:
         counterparty_write_back(
             counterparty=deal.counterparty, attribute="email", value="pas-un-email"
         )
+    assert list(info.value.fields) == ["email"]
 
 
 def test_without_a_deal_the_value_is_stored_without_a_timeline_event(deal: Deal) -> None:

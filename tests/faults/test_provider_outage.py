@@ -192,9 +192,10 @@ def test_a_provider_outage_backs_off_then_fails_visibly_and_breaks_nothing(
 
     # The provider is back: a retry from the card sends it, once.
     provider.mode = "ok"
-    retry = sender_client.post(
-        f"/board/cards/{envelope.pk}/messages/{invitation.pk}/retry/", {"next": "/board/"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the retry dispatches on commit
+        retry = sender_client.post(
+            f"/board/cards/{envelope.pk}/messages/{invitation.pk}/retry/", {"next": "/board/"}
+        )
     assert retry.status_code == 302
     invitation.refresh_from_db()
     assert invitation.status == Message.Status.SENT, invitation.last_error

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 
 from tests import nss
@@ -207,10 +208,8 @@ def test_system_checks_name_a_missing_module_or_token_label(settings: Any) -> No
 
 
 def test_the_rotate_command_refuses_a_label_without_a_token(settings: Any) -> None:
-    from django.core.management.base import CommandError
-
     settings.SIGNFLOW_SEAL_PKCS11_MODULE = ""
-    with pytest.raises(CommandError, match="--label is for a PKCS#11 token"):
+    with pytest.raises(CommandError, match="are for a PKCS#11 token"):
         call_command("rotate_seal_key", "--label", "x")
 
 
@@ -220,3 +219,43 @@ def test_a_label_already_in_the_token_is_refused() -> None:
     assert config is not None
     with pytest.raises(keys.KeysError, match="already has a key labelled"):
         keys.rotate_seal_key(label=config.key_label)
+
+
+def test_a_key_imported_into_the_token_is_certified_and_seals(
+    softhsm_seal: SoftToken, settings: Any
+) -> None:
+    """A company that made its key with the HSM's own tools: rotate_seal_key --existing-key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from pkcs11 import Attribute
+    from pkcs11.util.rsa import decode_rsa_private_key, decode_rsa_public_key
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    label = f"{settings.SIGNFLOW_SEAL_PKCS11_KEY_LABEL}-imported"
+    config = hsm.configured()
+    assert config is not None
+    own = {Attribute.LABEL: label, Attribute.ID: b"imported", Attribute.TOKEN: True}
+    with hsm.admin_session(config.with_label(label)) as handle:
+        private = decode_rsa_private_key(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
+        handle.create_object({**private, **own, Attribute.SENSITIVE: True, Attribute.SIGN: True})
+        public = decode_rsa_public_key(
+            key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+            )
+        )
+        handle.create_object({**public, **own})
+
+    with pytest.raises(CommandError, match="needs the --label"):
+        call_command("rotate_seal_key", "--existing-key")
+    call_command("rotate_seal_key", "--label", label, "--existing-key", stdout=io.StringIO())
+    softhsm_seal.configure(settings, label)
+
+    material = keys.get_key_material()
+    assert material.seal_cert.public_key().public_numbers() == key.public_key().public_numbers()
+    assert verify_pdf(data=_bytes(_seal("HSMIMPORTED1"))).verdict == "authentic"

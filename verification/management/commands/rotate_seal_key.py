@@ -31,15 +31,25 @@ class Command(BaseCommand):
             default="",
             help="PKCS#11 mode: the new key's label in the token (default: a dated label)",
         )
+        parser.add_argument(
+            "--existing-key",
+            action="store_true",
+            help="PKCS#11 mode: certify the key already in the token under --label (imported "
+            "with the HSM's tools, its public key too) instead of creating one",
+        )
 
     def handle(self, *_args: Any, **options: Any) -> None:
         token = hsm.configured()
-        if options["label"] and token is None:
-            raise CommandError("--label is for a PKCS#11 token (SIGNFLOW_SEAL_PKCS11_MODULE).")
+        if (options["label"] or options["existing_key"]) and token is None:
+            raise CommandError(
+                "--label and --existing-key are for a PKCS#11 token (SIGNFLOW_SEAL_PKCS11_MODULE)."
+            )
+        if options["existing_key"] and not options["label"]:
+            raise CommandError("--existing-key needs the --label of the key in the token.")
         label = options["label"] or (_default_label() if token is not None else "")
         previous = self._current()
         try:
-            rotation = keys.rotate_seal_key(label=label)
+            rotation = keys.rotate_seal_key(label=label, existing_key=options["existing_key"])
         except keys.KeysError as exc:
             raise CommandError(str(exc)) from exc
         keys.record_certificate(
