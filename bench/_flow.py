@@ -83,3 +83,15 @@ def send(envelope: Any, deal: Any, *, director_phone: str = "", client_sms: bool
             ),
         ],
     )
+
+
+def sign_both(envelope: Any) -> None:
+    """The director signs (typed signature and the demo stamp), then the client: the envelope
+    waits for its seal (the seal task, queued on commit, is not run here)."""
+    from signing import demo
+
+    director, client = list(envelope.parties.order_by("order"))
+    demo._sign(director, typed_name=director.name, stamp=demo._stamp())
+    client.refresh_from_db()
+    demo._sign(client, typed_name=client.name, stamp=None)
+    envelope.refresh_from_db()

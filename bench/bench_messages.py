@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/bench_messages.py [-n 1000] [--pairs 5] [--concurrency 1]
         [--database postgres://postgres@127.0.0.1:5432/sf_bench_messages]
-        [--redis redis://127.0.0.1:6379/12] [--mail smtp|locmem]
+        [--redis redis://127.0.0.1:6379/12] [--mail file|smtp|locmem]
 
 Everything runs on 127.0.0.1. The script drops and recreates the database of --database and
 empties the Redis database of --redis (use ones nothing else uses). Set-up: 20 sent envelopes
@@ -16,11 +16,13 @@ envelope) without timing, then times, from the first publish to the end:
 - floor: the same number of no-op tasks on the same queue, until the queue is drained.
 
 The worker is `celery worker -Q messages --pool=prefork --concurrency 1` with
-DATABASE_CONN_MAX_AGE at its default (60 s). Mail goes over SMTP to a sink on 127.0.0.1 (a
-process of its own that accepts and discards, like a provider's relay), or to Django's locmem
-backend with `--mail locmem`. Pairs alternate (project, floor) after one warm-up of each; the
-ratio is the median over pairs of (floor seconds / project seconds): the project's share of
-the no-op throughput. Prints one BENCH line (msg/s, higher is better).
+DATABASE_CONN_MAX_AGE at its default (60 s). Mail goes to the settings' default backend
+(Django's file backend: one file per connection), or over SMTP to a sink on 127.0.0.1 with
+`--mail smtp` (a process of its own that accepts and discards, like a provider's relay: each
+email is four round trips to it), or to Django's locmem backend with `--mail locmem`. Pairs
+alternate (project, floor) after one warm-up of each; the ratio is the median over pairs of
+(floor seconds / project seconds): the project's share of the no-op throughput. Prints one
+BENCH line (msg/s, higher is better).
 """
 
 from __future__ import annotations
@@ -276,7 +278,7 @@ def main() -> None:
         "--database", default="postgres://postgres@127.0.0.1:5432/sf_bench_messages"
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
-    parser.add_argument("--mail", choices=("smtp", "file", "locmem"), default="smtp")
+    parser.add_argument("--mail", choices=("file", "smtp", "locmem"), default="file")
     parser.add_argument("--run-worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--run-sink", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--time-limit", type=int, default=1500)

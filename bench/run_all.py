@@ -43,6 +43,7 @@ OWN_DATABASE = {
 RECREATED = {
     "bench_bulk.py": "_bulk",
     "bench_code_latency.py": "_code",
+    "bench_e2e_sign.py": "_e2e",
     "bench_messages.py": "_messages",
     "bench_queue_latency.py": "_queue",
 }

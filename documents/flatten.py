@@ -2,31 +2,33 @@
 
 Each page that has values gets an overlay page the size of the page as displayed, rendered by
 WeasyPrint (absolutely positioned boxes at the fields' rectangles, which are in display space:
-see documents.models), merged on top of the original page with pypdf through the transformation
-from display space to the page's user space (PageGeometry.to_user: it undoes /Rotate and moves
-the origin to the visible box's corner). The original content stream is left as it was (pypdf
-wraps it in q/Q), so nothing else on the page changes.
+see documents.models), drawn on top of the original page as a form XObject through the
+transformation from display space to the page's user space (PageGeometry.to_user: it undoes
+/Rotate and moves the origin to the visible box's corner). The original content stream is left
+as it was (wrapped in q/Q), so nothing else on the page changes. The file is edited with
+pikepdf (qpdf): unchanged objects and stream data are copied from the input as they are.
 """
 
 import base64
+import dataclasses
 import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
+from typing import IO, Any, BinaryIO, cast
 
+import pikepdf
 from django.utils.translation import gettext as _
 from PIL import Image, ImageFont
-from pypdf import PdfReader, PdfWriter
 from weasyprint import HTML
 
 from documents.errors import DocumentError
 from documents.fetcher import SandboxedURLFetcher, static_root
 from documents.models import Document, Field
-from documents.previews import read_pdf
 from documents.uploads import max_pixels
-from signflow.pdf import PageGeometry
+from signflow.pdf import PageGeometry, PikePage
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +117,14 @@ CAPTION_ABOVE_PT = 14.0
 FRAME_PT = 1.5
 
 
-def erase_unfilled(*, document: Document, data: bytes, values: Sequence[FlattenValue]) -> bytes:
-    """`data` (the flattened document) with the frame and caption of every field nobody filled
-    in covered in white. Only documents built from a template have them drawn in; a checkbox
-    stays (an unticked box is an answer too)."""
+def _unfilled_covers(
+    document: Document, values: Sequence[FlattenValue]
+) -> dict[int, list[tuple[float, float, float, float]]]:
+    """The white rectangles that erase the frame and caption of every field nobody filled
+    in, by page: only documents built from a template have them drawn in; a checkbox stays
+    (an unticked box is an answer too)."""
     if document.source != Document.Source.TEMPLATE:
-        return data
+        return {}
     filled = {value.field.pk for value in values if value.image or value.text.strip()}
     covers: dict[int, list[tuple[float, float, float, float]]] = {}
     for field in document.fields.exclude(kind=Field.Kind.CHECKBOX):
@@ -134,7 +138,22 @@ def erase_unfilled(*, document: Document, data: bytes, values: Sequence[FlattenV
                 field.height + 2 * FRAME_PT + CAPTION_ABOVE_PT,
             )
         )
+    return covers
+
+
+def erase_unfilled(*, document: Document, data: bytes, values: Sequence[FlattenValue]) -> bytes:
+    """`data` (the flattened document) with the frame and caption of every field nobody filled
+    in covered in white (see `_unfilled_covers`)."""
+    covers = _unfilled_covers(document, values)
     return cover_rectangles(data, covers) if covers else data
+
+
+def _cover_html(rectangles: Sequence[tuple[float, float, float, float]], height: float) -> str:
+    return "".join(
+        f'<div style="position:absolute;left:{x:.3f}pt;top:{height - y - h:.3f}pt;'
+        f'width:{w:.3f}pt;height:{h:.3f}pt;background:#fff"></div>'
+        for x, y, w, h in rectangles
+    )
 
 
 def _outline_html(field: Field, *, page_height: float) -> str:
@@ -150,12 +169,19 @@ def _outline_html(field: Field, *, page_height: float) -> str:
     )
 
 
-def _overlay_pdf(
-    values: list[FlattenValue], outlines: list[Field], *, width: float, height: float
-) -> bytes:
-    parts = "".join(_outline_html(field, page_height=height) for field in outlines)
-    parts += "".join(_value_html(value, page_height=height) for value in values)
-    return _overlay_from_html(parts, width=width, height=height)
+@dataclass
+class _PageDrawing:
+    """What one page gets, in drawing order: outlines, values, then the white covers of the
+    unfilled fields (on top, as when they were drawn in a pass of their own)."""
+
+    values: list[FlattenValue] = dataclasses.field(default_factory=list)
+    outlines: list[Field] = dataclasses.field(default_factory=list)
+    covers: list[tuple[float, float, float, float]] = dataclasses.field(default_factory=list)
+
+    def html(self, *, height: float) -> str:
+        parts = "".join(_outline_html(item, page_height=height) for item in self.outlines)
+        parts += "".join(_value_html(value, page_height=height) for value in self.values)
+        return parts + _cover_html(self.covers, height)
 
 
 def _overlay_from_html(parts: str, *, width: float, height: float) -> bytes:
@@ -172,51 +198,81 @@ def _overlay_from_html(parts: str, *, width: float, height: float) -> bytes:
     ).write_pdf()
 
 
-def flatten_pdf(
-    *, document: Document, values: list[FlattenValue], outlines: Sequence[Field] = ()
-) -> bytes:
-    """The document's PDF with every value drawn inside its field's rectangle, and each field
-    of `outlines` (the empty ones, in a copy read before signing) drawn as a labelled box."""
+def _drawings(
+    document: Document, values: list[FlattenValue], outlines: Sequence[Field], erase: bool
+) -> dict[int, _PageDrawing]:
     for item in [*(value.field for value in values), *outlines]:
         if item.document_id != document.pk:
             raise ValueError("A value belongs to a field of another document")
-    reader = PdfReader(io.BytesIO(read_pdf(document)))
-    writer = PdfWriter(clone_from=reader)
-    by_page: dict[int, tuple[list[FlattenValue], list[Field]]] = {}
+    pages: dict[int, _PageDrawing] = {}
+    for number, rectangles in (_unfilled_covers(document, values) if erase else {}).items():
+        pages.setdefault(number, _PageDrawing()).covers.extend(rectangles)
     for value in values:
-        by_page.setdefault(value.field.page, ([], []))[0].append(value)
-    for field in outlines:
-        by_page.setdefault(field.page, ([], []))[1].append(field)
-    for number, (page_values, page_outlines) in sorted(by_page.items()):
-        page = writer.pages[number - 1]
-        geometry = PageGeometry.of(page)
-        overlay = _overlay_pdf(
-            page_values, page_outlines, width=geometry.width, height=geometry.height
-        )
-        overlay_page = PdfReader(io.BytesIO(overlay)).pages[0]
-        page.merge_transformed_page(overlay_page, geometry.to_user())
+        pages.setdefault(value.field.page, _PageDrawing()).values.append(value)
+    for item in outlines:
+        pages.setdefault(item.page, _PageDrawing()).outlines.append(item)
+    return pages
+
+
+def flatten_pdf(
+    *,
+    document: Document,
+    values: list[FlattenValue],
+    outlines: Sequence[Field] = (),
+    erase: bool = False,
+    into: IO[bytes] | None = None,
+) -> bytes:
+    """The document's PDF with every value drawn inside its field's rectangle, and each field
+    of `outlines` (the empty ones, in a copy read before signing) drawn as a labelled box.
+
+    With `erase`, the fields nobody filled in are erased in the same pass (erase_unfilled).
+    With `into`, the PDF is written to that file and b"" returned: the document is read from
+    storage as a stream, so a large scan is never held twice in memory.
+    """
+    drawings = _drawings(document, values, outlines, erase)
+    with document.pdf.open("rb") as source, pikepdf.open(cast(BinaryIO, source)) as pdf:
+        for number, drawing in sorted(drawings.items()):
+            _draw(pdf, pdf.pages[number - 1], drawing)
+        return save_pdf(pdf, into)
+
+
+def save_pdf(pdf: Any, into: IO[bytes] | None) -> bytes:
+    """Write `pdf` to `into` (b"" returned) or return it. Streams are copied as they are:
+    nothing is decoded, recompressed or packed into object streams."""
+    options = {
+        "compress_streams": False,
+        "stream_decode_level": pikepdf.StreamDecodeLevel.none,
+        "object_stream_mode": pikepdf.ObjectStreamMode.preserve,
+    }
+    if into is not None:
+        pdf.save(into, **options)
+        return b""
     out = io.BytesIO()
-    writer.write(out)
+    pdf.save(out, **options)
     return out.getvalue()
+
+
+def _draw(pdf: Any, page: Any, drawing: _PageDrawing) -> None:
+    """One WeasyPrint overlay of the page's size as displayed, drawn on top of the page as a
+    form XObject, through the display-to-user transformation; the page's own content is
+    wrapped in q/Q so that whatever state it leaves does not move the overlay."""
+    geometry = PageGeometry.of(PikePage(page))
+    overlay = _overlay_from_html(
+        drawing.html(height=geometry.height), width=geometry.width, height=geometry.height
+    )
+    with pikepdf.open(io.BytesIO(overlay)) as drawn:
+        form = pdf.copy_foreign(drawn.make_indirect(drawn.pages[0].as_form_xobject()))
+    name = page.add_resource(form, pikepdf.Name.XObject, prefix="SFv")
+    ctm = " ".join(f"{value:.6f}".rstrip("0").rstrip(".") for value in geometry.to_user().ctm)
+    page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
+    page.contents_add(pdf.make_stream(f"\nQ\nq {ctm} cm {name} Do Q\n".encode()))
 
 
 def cover_rectangles(
     data: bytes, covers: dict[int, list[tuple[float, float, float, float]]]
 ) -> bytes:
     """The PDF with white rectangles on pages: (x, y, width, height) in display space."""
-    reader = PdfReader(io.BytesIO(data))
-    writer = PdfWriter(clone_from=reader)
-    for number, rectangles in sorted(covers.items()):
-        page = writer.pages[number - 1]
-        geometry = PageGeometry.of(page)
-        height = geometry.height
-        parts = "".join(
-            f'<div style="position:absolute;left:{x:.3f}pt;top:{height - y - h:.3f}pt;'
-            f'width:{w:.3f}pt;height:{h:.3f}pt;background:#fff"></div>'
-            for x, y, w, h in rectangles
-        )
-        overlay = _overlay_from_html(parts, width=geometry.width, height=height)
-        page.merge_transformed_page(PdfReader(io.BytesIO(overlay)).pages[0], geometry.to_user())
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        for number, rectangles in sorted(covers.items()):
+            _draw(pdf, pdf.pages[number - 1], _PageDrawing(covers=list(rectangles)))
+        return save_pdf(pdf, None)

@@ -21,10 +21,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, default_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -112,13 +112,14 @@ def probe(storage: Storage | None = None) -> None:
         storage.delete(name)
 
 
-def save_once(name: str, data: bytes, storage: Storage | None = None) -> None:
-    """Store `data` under `name` unless it is there: for files addressed by their content's
-    hash, never rewritten. Two processes storing the same name at once keep one copy."""
+def save_once(name: str, data: bytes | IO[bytes], storage: Storage | None = None) -> None:
+    """Store `data` (bytes, or an open file read from where it stands) under `name` unless it
+    is there: for files addressed by their content's hash, never rewritten. Two processes
+    storing the same name at once keep one copy."""
     storage = storage or default_storage
     if storage.exists(name):
         return
-    saved = storage.save(name, ContentFile(data))
+    saved = storage.save(name, ContentFile(data) if isinstance(data, bytes) else File(data))
     if saved != name:  # another process stored it in between: ours got another name
         storage.delete(saved)
 

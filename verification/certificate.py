@@ -200,7 +200,41 @@ def _event_rows(metadata: dict[str, Any], labels: dict[str, dict[str, str]]) -> 
     return rows
 
 
-def render_certificate(
+def _party_rows(metadata: dict[str, Any], labels: dict[str, dict[str, str]]) -> list[dict]:
+    parties = []
+    for party in metadata.get("parties", []):
+        channel = party.get("channel", "")
+        images = [
+            {
+                "kind": labels["image"].get(str(i.get("kind")), ""),
+                "uri": _image_uri(i.get("data_uri")),
+                "sha256": str(i.get("sha256") or ""),
+            }
+            for i in party.get("images") or []
+            if isinstance(i, dict) and _image_uri(i.get("data_uri"))
+        ]
+        parties.append(
+            {
+                "role": labels["role"].get(party.get("role"), party.get("role", "")),
+                "name": party.get("name", ""),
+                "company": party.get("company", ""),
+                "contact": party.get("contact_masked", ""),
+                "channel": labels["channel"].get(channel, channel),
+                "method": labels["method"].get(party.get("method"), party.get("method", "")),
+                "ip": party.get("ip", ""),
+                "user_agent": party.get("user_agent", ""),
+                "opened": both_times(party.get("opened_at")),
+                "otp": both_times(party.get("otp_confirmed_at")),
+                "signed": both_times(party.get("signed_at")),
+                "consent_text": str(party.get("consent_text") or ""),
+                "consent_version": str(party.get("consent_version") or ""),
+                "images": images,
+            }
+        )
+    return parties
+
+
+def certificate_html(
     *,
     metadata: dict[str, Any],
     verify_url: str,
@@ -208,53 +242,23 @@ def render_certificate(
     tsa_name: str,
     page_size: tuple[float, float] | None = None,
     signed_sha256: str = "",
-) -> RenderedCertificate:
-    """The certificate pages. `signed_sha256` is the hash of the signed document before the
-    stripe, this certificate and the seal were added; `page_size` that of its first page."""
+) -> str:
+    """The certificate pages' HTML, in the envelope's language (write_certificate_pdf renders
+    it). `signed_sha256` is the hash of the signed document before the stripe, this
+    certificate and the seal were added; `page_size` that of its first page."""
     import segno
-    from weasyprint import CSS, HTML
 
     language = metadata.get("language") or settings.LANGUAGE_CODE
     width, height = certificate_page_size(page_size)
     with translation.override(language):
         labels = _labels()
-        parties = []
-        for party in metadata.get("parties", []):
-            channel = party.get("channel", "")
-            images = [
-                {
-                    "kind": labels["image"].get(str(i.get("kind")), ""),
-                    "uri": _image_uri(i.get("data_uri")),
-                    "sha256": str(i.get("sha256") or ""),
-                }
-                for i in party.get("images") or []
-                if isinstance(i, dict) and _image_uri(i.get("data_uri"))
-            ]
-            parties.append(
-                {
-                    "role": labels["role"].get(party.get("role"), party.get("role", "")),
-                    "name": party.get("name", ""),
-                    "company": party.get("company", ""),
-                    "contact": party.get("contact_masked", ""),
-                    "channel": labels["channel"].get(channel, channel),
-                    "method": labels["method"].get(party.get("method"), party.get("method", "")),
-                    "ip": party.get("ip", ""),
-                    "user_agent": party.get("user_agent", ""),
-                    "opened": both_times(party.get("opened_at")),
-                    "otp": both_times(party.get("otp_confirmed_at")),
-                    "signed": both_times(party.get("signed_at")),
-                    "consent_text": str(party.get("consent_text") or ""),
-                    "consent_version": str(party.get("consent_version") or ""),
-                    "images": images,
-                }
-            )
         qr = segno.make(verify_url, error="m").svg_data_uri(scale=3, border=2)
-        html = render_to_string(
+        return render_to_string(
             "verification/certificate.html",
             {
                 "m": metadata,
                 "sender": metadata.get("sender") or {},
-                "parties": parties,
+                "parties": _party_rows(metadata, labels),
                 "verify_url": verify_url,
                 "qr": qr,
                 "created": both_times(metadata.get("created_at")),
@@ -273,6 +277,12 @@ def render_certificate(
                 "seal_table_width": f"{width - (28 + 72) * MM_TO_PT:.1f}pt",
             },
         )
+
+
+def write_certificate_pdf(html: str) -> RenderedCertificate:
+    """One WeasyPrint render of the certificate's HTML, and where its seal box landed."""
+    from weasyprint import CSS, HTML
+
     font_css = "".join(
         f'@font-face {{ font-family: "SF DejaVu"; font-weight: {weight}; '
         f'src: url("{(fonts_dir() / name).resolve().as_uri()}"); }}'

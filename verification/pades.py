@@ -30,10 +30,11 @@ MAX_DOCUMENT_TIMESTAMPS = 64
 
 @dataclass(frozen=True)
 class SealOutput:
-    pdf: bytes
+    pdf: bytes  # empty when the sealed file was written to `path`
     timestamp_token: bytes
     timestamp_time: dt.datetime | None
     tsa_name: str
+    path: str = ""
 
 
 @dataclass
@@ -130,17 +131,18 @@ def _signer_classes() -> tuple[type, type]:
     objects we loaded once per process saves about 200 ms per seal.
     """
     global _CLASSES
-    if _CLASSES is not None:
-        return _CLASSES
-    from asn1crypto import cms, core
-    from cryptography.hazmat.primitives import hashes
+    if _CLASSES is None:
+        _CLASSES = (_loaded_key_signer_class(), _loaded_key_timestamper_class())
+    return _CLASSES
+
+
+def _loaded_key_signer_class() -> type:
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-    from pyhanko.sign import general, signers, timestamps
-    from pyhanko.sign.general import simple_cms_attribute
+    from pyhanko.sign import signers
     from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-    class LoadedKeySigner(signers.SimpleSigner):  # type: ignore[misc]
+    class LoadedKeySigner(signers.SimpleSigner):
         def __init__(self, *args: Any, loaded_key: Any = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.loaded_key = loaded_key
@@ -157,7 +159,18 @@ def _signer_classes() -> tuple[type, type]:
                 )
             return bytes(super().sign_raw(data, digest_algorithm))
 
-    class LoadedKeyTimeStamper(timestamps.DummyTimeStamper):  # type: ignore[misc]
+    return LoadedKeySigner
+
+
+def _loaded_key_timestamper_class() -> type:
+    from asn1crypto import cms, core
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from pyhanko.sign import general, timestamps
+    from pyhanko.sign.general import simple_cms_attribute
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+    class LoadedKeyTimeStamper(timestamps.DummyTimeStamper):
         def __init__(
             self, *args: Any, loaded_key: Any = None, policy: str = "", **kwargs: Any
         ) -> None:
@@ -197,8 +210,7 @@ def _signer_classes() -> tuple[type, type]:
             )
             return signature, signed_attrs
 
-    _CLASSES = (LoadedKeySigner, LoadedKeyTimeStamper)
-    return _CLASSES
+    return LoadedKeyTimeStamper
 
 
 _CLASSES: tuple[type, type] | None = None
@@ -277,26 +289,17 @@ def _stamp_text_style() -> Any:
     return TextBoxStyle(font=GlyphAccumulatorFactory(_stamp_font_path()), font_size=9)
 
 
-def sign(
-    *,
-    pdf_bytes: bytes,
-    material: KeyMaterial,
-    reason: str,
-    location: str,
-    stamp_text: str,
-    seal_box: tuple[int, int, int, int, int] | None,
-) -> SealOutput:
-    from pyhanko import stamp
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+# Room for the seal's CMS (hex): the signature, its timestamp token and both certificate
+# chains take about 10 KB; an external TSA's chain may be longer. Reserving it saves pyHanko a
+# dry-run signature to measure it.
+BYTES_RESERVED = 32768
+
+
+def signature_metadata(material: KeyMaterial, *, reason: str, location: str) -> Any:
+    """The seal's pyHanko metadata: a PAdES B-LTA certification that forbids any change."""
     from pyhanko.sign import fields, signers
 
-    signer = keys.seal_signer(material)
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes), strict=False)
-    field_spec = None
-    if seal_box is not None:
-        page_index, x1, y1, x2, y2 = seal_box
-        field_spec = fields.SigFieldSpec(SEAL_FIELD_NAME, on_page=page_index, box=(x1, y1, x2, y2))
-    meta = signers.PdfSignatureMetadata(
+    return signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD_NAME,
         md_algorithm="sha256",
         reason=reason,
@@ -312,24 +315,106 @@ def sign(
         validation_context=signing_validation_context(material),
         dss_settings=_dss_settings(),
     )
+
+
+def sign(
+    *,
+    pdf_bytes: bytes | IO[bytes],
+    material: KeyMaterial,
+    reason: str,
+    location: str,
+    stamp_text: str,
+    seal_box: tuple[int, int, int, int, int] | None,
+    output_path: str = "",
+) -> SealOutput:
+    """Certify `pdf_bytes` (bytes or a seekable file) with a timestamped PAdES B-LTA seal.
+
+    With `output_path`, pyHanko writes the sealed file there and `SealOutput.pdf` stays empty:
+    the caller hashes and stores it from the file, and no copy of it is held in memory.
+    """
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError
+
+    signer = keys.seal_signer(material)
+    source = io.BytesIO(pdf_bytes) if isinstance(pdf_bytes, bytes) else pdf_bytes
+    field_spec = None
+    if seal_box is not None:
+        page_index, x1, y1, x2, y2 = seal_box
+        field_spec = fields.SigFieldSpec(SEAL_FIELD_NAME, on_page=page_index, box=(x1, y1, x2, y2))
+    timestamper = make_timestamper(material)
+    tokens = _record_tokens(timestamper)
     pdf_signer = signers.PdfSigner(
-        meta,
+        signature_metadata(material, reason=reason, location=location),
         signer=signer,
-        timestamper=make_timestamper(material),
-        stamp_style=stamp.TextStampStyle(
-            stamp_text=_stamp_safe(stamp_text) + "\n%(ts)s",
-            border_width=1,
-            timestamp_format="%Y-%m-%d %H:%M:%S %Z",
-            text_box_style=_stamp_text_style(),
-        ),
+        timestamper=timestamper,
+        stamp_style=_stamp_style(stamp_text),
         new_field_spec=field_spec,
     )
-    out = pdf_signer.sign_pdf(writer)
-    data = out.getvalue()
-    token, ts_time = extract_timestamp_token(data)
+    try:
+        data = _sign_into(pdf_signer, source, output_path, BYTES_RESERVED)
+    except SigningError as exc:
+        if "larger than expected" not in str(exc):
+            raise
+        # A TSA or a seal chain larger than the reservation: let pyHanko measure it.
+        tokens.clear()
+        data = _sign_into(pdf_signer, source, output_path, None)
+    token, ts_time = _token_and_time(tokens[0]) if tokens else (b"", None)
     return SealOutput(
-        pdf=data, timestamp_token=token, timestamp_time=ts_time, tsa_name=tsa_display_name()
+        pdf=data,
+        timestamp_token=token,
+        timestamp_time=ts_time,
+        tsa_name=tsa_display_name(),
+        path=output_path,
     )
+
+
+def _stamp_style(stamp_text: str) -> Any:
+    """The visible seal box: the text, then the timestamp's time, in a thin frame."""
+    from pyhanko import stamp
+
+    return stamp.TextStampStyle(
+        stamp_text=_stamp_safe(stamp_text) + "\n%(ts)s",
+        border_width=1,
+        timestamp_format="%Y-%m-%d %H:%M:%S %Z",
+        text_box_style=_stamp_text_style(),
+    )
+
+
+def _sign_into(pdf_signer: Any, source: IO[bytes], output_path: str, reserved: int | None) -> bytes:
+    """Sign `source` into `output_path` (returns b"") or into memory (returns the file)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    source.seek(0)
+    writer = IncrementalPdfFileWriter(source, strict=False)
+    if not output_path:
+        return bytes(pdf_signer.sign_pdf(writer, bytes_reserved=reserved).getvalue())
+    with open(output_path, "w+b") as out:
+        pdf_signer.sign_pdf(writer, bytes_reserved=reserved, output=out)
+    return b""
+
+
+def _record_tokens(timestamper: Any) -> list[Any]:
+    """The tokens `timestamper` hands out while signing, in order (the size-estimation dummy
+    left out): the first is the seal's signature timestamp, the one its unsigned attributes
+    carry, so it need not be read back from the signed file."""
+    from pyhanko.sign.timestamps.common_utils import dummy_digest
+
+    tokens: list[Any] = []
+    request = timestamper.async_timestamp
+
+    async def async_timestamp(message_digest: bytes, md_algorithm: str) -> Any:
+        token = await request(message_digest, md_algorithm)
+        if message_digest != dummy_digest(md_algorithm):
+            tokens.append(token)
+        return token
+
+    timestamper.async_timestamp = async_timestamp
+    return tokens
+
+
+def _token_and_time(token: Any) -> tuple[bytes, dt.datetime | None]:
+    tst_info = token["content"]["encap_content_info"]["content"].parsed
+    return token.dump(), tst_info["gen_time"].native
 
 
 def _timestamp_dss_settings() -> Any:
@@ -416,9 +501,7 @@ def extract_timestamp_token(pdf_bytes: bytes) -> tuple[bytes, dt.datetime | None
         signer_info = sig.signer_info
         for attr in signer_info["unsigned_attrs"] or []:
             if attr["type"].native == "signature_time_stamp_token":
-                token = attr["values"][0]
-                tst_info = token["content"]["encap_content_info"]["content"].parsed
-                return token.dump(), tst_info["gen_time"].native
+                return _token_and_time(attr["values"][0])
     return b"", None
 
 
@@ -533,7 +616,6 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
     expire, the evidence does not (PAdES B-LTA, with the revocation data in the file's DSS).
     """
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
 
     from verification.keys import fingerprint
 
@@ -542,55 +624,9 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
     reports: list[SignatureReport] = []
     doc_timestamps: list[DocumentTimestampReport] | None = None
     for sig in reader.embedded_regular_signatures:
-        errors: list[str] = []
+        report = _unvalidated_report(sig, ours)
         try:
-            cert = sig.signer_cert
-            signer_fp = cert.sha256.hex()
-            signer_name = _name_of(cert)
-        except Exception as exc:
-            signer_fp, signer_name = "", ""
-            errors.append(f"signer certificate: {exc}")
-        is_ours = signer_fp in ours or sig.field_name == SEAL_FIELD_NAME
-        report = SignatureReport(
-            field_name=sig.field_name or "",
-            signer=signer_name,
-            signer_fingerprint=signer_fp,
-            ours=is_ours,
-            intact=False,
-            valid=False,
-            trusted=False,
-            coverage="UNKNOWN",
-            modification_level="UNKNOWN",
-            docmdp_ok=None,
-            timestamp_ok=False,
-            timestamp_time=None,
-            timestamp_tsa="",
-            signing_time=None,
-            errors=errors,
-        )
-        try:
-            moment = _signature_ts_time(sig)
-            report.validation_time = moment
-            # One context (same time, same DSS) for the seal and its signature timestamp.
-            status = validate_pdf_signature(
-                sig,
-                signer_validation_context=validation_context(
-                    material, reader=reader, moment=moment
-                ),
-            )
-            report.intact = bool(status.intact)
-            report.valid = bool(status.valid)
-            report.trusted = bool(status.trusted)
-            report.coverage = status.coverage.name if status.coverage else "UNKNOWN"
-            level = status.modification_level
-            report.modification_level = level.name if level is not None else "UNKNOWN"
-            report.docmdp_ok = status.docmdp_ok
-            report.signing_time = status.signer_reported_dt
-            ts = status.timestamp_validity
-            if ts is not None:
-                report.timestamp_ok = bool(ts.intact and ts.valid and ts.trusted)
-                report.timestamp_time = ts.timestamp
-                report.timestamp_tsa = _name_of(ts.signing_cert) if ts.signing_cert else ""
+            _validate_into(report, sig, reader, material)
             if report.modification_level == "LTA_UPDATES":
                 if doc_timestamps is None:
                     doc_timestamps = _document_timestamps(reader, material)
@@ -604,3 +640,58 @@ def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[lis
             report.errors.append(f"{type(exc).__name__}: {exc}")
         reports.append(report)
     return reports, reader
+
+
+def _unvalidated_report(sig: Any, ours: set[str]) -> SignatureReport:
+    """Who signed `sig` (ours: our seal certificate or our field), nothing validated yet."""
+    errors: list[str] = []
+    try:
+        cert = sig.signer_cert
+        signer_fp = cert.sha256.hex()
+        signer_name = _name_of(cert)
+    except Exception as exc:
+        signer_fp, signer_name = "", ""
+        errors.append(f"signer certificate: {exc}")
+    return SignatureReport(
+        field_name=sig.field_name or "",
+        signer=signer_name,
+        signer_fingerprint=signer_fp,
+        ours=signer_fp in ours or sig.field_name == SEAL_FIELD_NAME,
+        intact=False,
+        valid=False,
+        trusted=False,
+        coverage="UNKNOWN",
+        modification_level="UNKNOWN",
+        docmdp_ok=None,
+        timestamp_ok=False,
+        timestamp_time=None,
+        timestamp_tsa="",
+        signing_time=None,
+        errors=errors,
+    )
+
+
+def _validate_into(report: SignatureReport, sig: Any, reader: Any, material: KeyMaterial) -> None:
+    """pyHanko's validation of `sig` at its timestamp's time, written into `report`."""
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    moment = _signature_ts_time(sig)
+    report.validation_time = moment
+    # One context (same time, same DSS) for the seal and its signature timestamp.
+    status = validate_pdf_signature(
+        sig,
+        signer_validation_context=validation_context(material, reader=reader, moment=moment),
+    )
+    report.intact = bool(status.intact)
+    report.valid = bool(status.valid)
+    report.trusted = bool(status.trusted)
+    report.coverage = status.coverage.name if status.coverage else "UNKNOWN"
+    level = status.modification_level
+    report.modification_level = level.name if level is not None else "UNKNOWN"
+    report.docmdp_ok = status.docmdp_ok
+    report.signing_time = status.signer_reported_dt
+    ts = status.timestamp_validity
+    if ts is not None:
+        report.timestamp_ok = bool(ts.intact and ts.valid and ts.trusted)
+        report.timestamp_time = ts.timestamp
+        report.timestamp_tsa = _name_of(ts.signing_cert) if ts.signing_cert else ""

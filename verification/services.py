@@ -7,13 +7,16 @@ its certificate of completion and registers it; `verify_pdf` says whether a file
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import io
 import logging
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -25,14 +28,21 @@ from django.utils.translation import gettext_lazy
 from signflow import pdfguard
 from signflow.storage import save_once
 from verification import explaining, keys, pades
-from verification.certificate import level_statement, render_certificate
+from verification.certificate import (
+    RenderedCertificate,
+    certificate_html,
+    level_statement,
+    write_certificate_pdf,
+)
 from verification.models import SealedDocument
 from verification.record import build_record
-from verification.stamping import INFO_CODE_KEY, STRIPE_RE, first_page_size, stamp_pages
+from verification.stamping import INFO_CODE_KEY, STRIPE_RE, display_size, stamp_into
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
+# Past this size a sealing step collects pypdf's object graph before the next step starts.
+LARGE_FILE = 4 * 1024 * 1024
 CODE_RE = re.compile(r"^[A-Z0-9]{6,32}$")
 
 VERDICT_AUTHENTIC = "authentic"
@@ -223,27 +233,85 @@ def discard_prepared(prepared: PreparedSeal) -> None:
         logger.warning("Could not delete the prepared file of %s", prepared.code, exc_info=True)
 
 
-def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
-    """Stripe every page and append the certificate of completion; store the result by hash."""
+def prepare_seal(*, pdf_bytes: bytes | IO[bytes], metadata: dict) -> PreparedSeal:
+    """Stripe every page and append the certificate of completion; store the result by hash.
+
+    `pdf_bytes` may be an open file: the document is read once, by pypdf, and the striped
+    copy goes through a temporary file to the storage, so a large one is not held whole.
+    """
     code = str(metadata.get("code") or "")
     if not CODE_RE.match(code):
         raise SealingError("input_invalid_code", f"Invalid document code {code!r}")
     url = verification_url(code)
     tsa_name = pades.tsa_display_name()
     sealed_at = timezone.now()
-    language = metadata.get("language") or settings.LANGUAGE_CODE
-    title = str(metadata.get("title") or "")
+    with translation.override(metadata.get("language") or settings.LANGUAGE_CODE):
+        wording = _SealWording.of(metadata, code=code, url=url)
+    source = _as_stream(pdf_bytes)
     # The signed document as flattened, before the stripe, the certificate and the seal.
-    signed_sha256 = hashlib.sha256(pdf_bytes).hexdigest()
-    try:
-        certificate = render_certificate(
-            metadata=metadata,
-            verify_url=url,
-            sealed_at=sealed_at,
-            tsa_name=tsa_name,
-            page_size=first_page_size(pdf_bytes),
-            signed_sha256=signed_sha256,
+    signed_sha256, _size = hash_stream(source)
+    with tempfile.TemporaryFile(prefix="signflow-prepared-") as stamped:
+        try:
+            base_pages, certificate = _stamp(
+                source, stamped, metadata, wording, url, sealed_at, tsa_name, signed_sha256
+            )
+        except Exception as exc:
+            logger.exception("Preparing document %s for sealing failed", code)
+            raise SealingError(
+                "input_prepare_failed", f"Could not prepare the document for sealing: {exc}"
+            ) from exc
+        sha, size = hash_stream(stamped)
+        if size > LARGE_FILE:
+            gc.collect()  # pypdf's object graph of a large file: freed before pyHanko reads it
+        _store_once(prepared_path(sha), stamped)
+    seal_box = None
+    if certificate.seal_box is not None:
+        index, x1, y1, x2, y2 = certificate.seal_box
+        seal_box = (base_pages + index, x1, y1, x2, y2)
+    return PreparedSeal(
+        code=code,
+        sha256=sha,
+        sealed_at=sealed_at.isoformat(),
+        tsa_name=tsa_name,
+        seal_box=seal_box,
+        reason=wording.reason,
+        location=wording.location,
+        stamp_text=wording.stamp_text,
+        # The images are drawn on the certificate now: a retry needs only their hashes.
+        metadata={**_without_images(metadata), "signed_sha256": signed_sha256},
+    )
+
+
+def _stamp(
+    source: IO[bytes],
+    into: IO[bytes],
+    metadata: dict,
+    wording: _SealWording,
+    url: str,
+    sealed_at: dt.datetime,
+    tsa_name: str,
+    signed_sha256: str,
+) -> tuple[int, RenderedCertificate]:
+    """Render the certificate for the document open in `source`, write the striped document
+    with it to `into`; the document's page count and the certificate."""
+    import pikepdf
+
+    from signflow.pdf import PikePage
+
+    source.seek(0)
+    with pikepdf.open(cast(BinaryIO, source)) as pdf:
+        pages = len(pdf.pages)
+        certificate = write_certificate_pdf(
+            certificate_html(
+                metadata=metadata,
+                verify_url=url,
+                sealed_at=sealed_at,
+                tsa_name=tsa_name,
+                page_size=display_size(PikePage(pdf.pages[0])) if pages else None,
+                signed_sha256=signed_sha256,
+            )
         )
+        language = metadata.get("language") or settings.LANGUAGE_CODE
         with translation.override(language):
             record_json = build_record(
                 metadata=metadata,
@@ -253,36 +321,17 @@ def prepare_seal(*, pdf_bytes: bytes, metadata: dict) -> PreparedSeal:
                 signed_sha256=signed_sha256,
                 level=level_statement(),
             )
-            wording = _SealWording.of(metadata, code=code, url=url)
-        stamped = stamp_pages(
-            pdf_bytes=pdf_bytes,
+        stamp_into(
+            pdf=pdf,
+            into=into,
             stripe_text=wording.stripe,
-            code=code,
-            title=title,
+            code=str(metadata.get("code") or ""),
+            title=str(metadata.get("title") or ""),
             certificate_pdf=certificate.pdf,
             record_json=record_json,
             moment=sealed_at,
         )
-    except Exception as exc:
-        logger.exception("Preparing document %s for sealing failed", code)
-        raise SealingError(
-            "input_prepare_failed", f"Could not prepare the document for sealing: {exc}"
-        ) from exc
-
-    sha = hashlib.sha256(stamped).hexdigest()
-    _store_once(prepared_path(sha), stamped)
-    return PreparedSeal(
-        code=code,
-        sha256=sha,
-        sealed_at=sealed_at.isoformat(),
-        tsa_name=tsa_name,
-        seal_box=_seal_box_in(stamped, certificate.seal_box, certificate.page_count),
-        reason=wording.reason,
-        location=wording.location,
-        stamp_text=wording.stamp_text,
-        # The images are drawn on the certificate now: a retry needs only their hashes.
-        metadata={**_without_images(metadata), "signed_sha256": signed_sha256},
-    )
+    return pages, certificate
 
 
 @dataclass(frozen=True)
@@ -308,21 +357,6 @@ class _SealWording:
         )
 
 
-def _seal_box_in(
-    stamped: bytes, box: tuple[int, int, int, int, int] | None, certificate_pages: int
-) -> tuple[int, int, int, int, int] | None:
-    """The certificate's seal box (page index within the certificate) as a page of the whole
-    stamped file."""
-    if box is None:
-        return None
-    try:
-        base_pages = _page_count(stamped) - certificate_pages
-    except Exception as exc:
-        raise SealingError("input_unreadable", str(exc)) from exc
-    index, x1, y1, x2, y2 = box
-    return (base_pages + index, x1, y1, x2, y2)
-
-
 def _without_images(metadata: dict) -> dict:
     parties = []
     for party in metadata.get("parties") or []:
@@ -341,11 +375,12 @@ def _without_images(metadata: dict) -> dict:
 _INPUT_SIGNING_ERRORS = ("Certification signatures must be the first", "forbids all changes")
 
 
-def _already_signed(pdf_bytes: bytes) -> bool:
+def _already_signed(pdf: IO[bytes]) -> bool:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:
-        reader = PdfFileReader(io.BytesIO(pdf_bytes), strict=False)
+        pdf.seek(0)
+        reader = PdfFileReader(pdf, strict=False)
         return bool(list(reader.embedded_signatures))
     except Exception:  # unreadable: classified as such by the caller
         return False
@@ -361,7 +396,7 @@ def _raised_in_timestamp_client(exc: BaseException) -> bool:
     return False
 
 
-def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf_bytes: bytes) -> SealingError:
+def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf: IO[bytes]) -> SealingError:
     """Say which part of pyHanko's work failed: the TSA, the document or the seal key."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.sign.general import SigningError
@@ -382,7 +417,7 @@ def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf_bytes: bytes
         # An answer came back, but not a timestamp: refused, wrong type, unparsable.
         return SealingError("tsa_bad_answer", detail)
     if isinstance(exc, SigningError) and (
-        any(s in str(exc) for s in _INPUT_SIGNING_ERRORS) or _already_signed(pdf_bytes)
+        any(s in str(exc) for s in _INPUT_SIGNING_ERRORS) or _already_signed(pdf)
     ):
         # A document that arrives signed or certified cannot take our certification.
         return SealingError("input_already_signed", detail)
@@ -403,11 +438,30 @@ def seal_prepared(*, prepared: PreparedSeal) -> SealedDocument:
         material = keys.get_key_material()
     except keys.KeysError as exc:
         raise SealingError("signer_keys", str(exc)) from exc
-    try:
-        with default_storage.open(prepared_path(prepared.sha256), "rb") as fh:
-            stamped = fh.read()
-    except OSError as exc:
-        raise SealingError("storage_failed", str(exc)) from exc
+    # pyHanko reads the prepared file and writes the sealed one to disk: hashed and stored
+    # from there, neither is held in memory whole.
+    with tempfile.TemporaryDirectory(prefix="signflow-seal-") as work:
+        target = os.path.join(work, "sealed.pdf")
+        try:
+            stamped = default_storage.open(prepared_path(prepared.sha256), "rb")
+        except OSError as exc:
+            raise SealingError("storage_failed", str(exc)) from exc
+        with stamped:
+            output = _sign_prepared(prepared, material, stamped, target)
+        with open(target, "rb") as sealed:
+            return _register(
+                code=prepared.code,
+                data=sealed,
+                metadata=prepared.metadata,
+                sealed_at=dt.datetime.fromisoformat(prepared.sealed_at),
+                output=output,
+                material=material,
+            )
+
+
+def _sign_prepared(
+    prepared: PreparedSeal, material: keys.KeyMaterial, stamped: IO[bytes], target: str
+) -> pades.SealOutput:
     try:
         output = pades.sign(
             pdf_bytes=stamped,
@@ -416,23 +470,17 @@ def seal_prepared(*, prepared: PreparedSeal) -> SealedDocument:
             location=prepared.location,
             stamp_text=prepared.stamp_text,
             seal_box=prepared.seal_box,
+            output_path=target,
         )
     except Exception as exc:
-        error = _classify_signing_failure(exc, tsa_name=prepared.tsa_name, pdf_bytes=stamped)
+        error = _classify_signing_failure(exc, tsa_name=prepared.tsa_name, pdf=stamped)
         logger.warning("Sealing document %s failed: %s", prepared.code, error)
         raise error from exc
     if not output.timestamp_token:
         raise SealingError(
             "tsa_bad_answer", f"The TSA ({prepared.tsa_name}) returned no timestamp token."
         )
-    return _register(
-        code=prepared.code,
-        data=output.pdf,
-        metadata=prepared.metadata,
-        sealed_at=dt.datetime.fromisoformat(prepared.sealed_at),
-        output=output,
-        material=material,
-    )
+    return output
 
 
 def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
@@ -454,7 +502,7 @@ def seal_pdf(*, pdf_bytes: bytes, metadata: dict) -> SealedDocument:
         discard_prepared(prepared)
 
 
-def _store_once(path: str, data: bytes) -> None:
+def _store_once(path: str, data: bytes | IO[bytes]) -> None:
     """Files are addressed by hash and never overwritten: the same bytes may already be there."""
     try:
         save_once(path, data)
@@ -462,22 +510,16 @@ def _store_once(path: str, data: bytes) -> None:
         raise SealingError("storage_failed", str(exc)) from exc
 
 
-def _page_count(pdf_bytes: bytes) -> int:
-    from pypdf import PdfReader
-
-    return len(PdfReader(io.BytesIO(pdf_bytes)).pages)
-
-
 def _register(
     *,
     code: str,
-    data: bytes,
+    data: IO[bytes],
     metadata: dict,
     sealed_at: Any,
     output: pades.SealOutput,
     material: keys.KeyMaterial,
 ) -> SealedDocument:
-    sha = hashlib.sha256(data).hexdigest()
+    sha, size = hash_stream(data)
     path = sealed_path(sha)
     _store_once(path, data)
     keys.record_sealing_key(material)
@@ -495,7 +537,7 @@ def _register(
             return SealedDocument.objects.create(
                 code=code,
                 sha256=sha,
-                size=len(data),
+                size=size,
                 file=path,
                 original_sha256=str(metadata.get("original_sha256") or ""),
                 sealed_at=sealed_at,

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import io
 import re
-from typing import Any
+from typing import IO, Any
 from xml.sax.saxutils import escape
 
 from signflow.pdf import PageGeometry
@@ -112,48 +112,40 @@ def _stripe_font_program() -> tuple[bytes, list[int], dict[str, Any]]:
     return out.getvalue(), widths, info
 
 
-def _embedded_stripe_font(writer: Any) -> Any:
-    from pypdf.generic import (
-        ArrayObject,
-        DictionaryObject,
-        FloatObject,
-        NameObject,
-        NumberObject,
-        StreamObject,
-    )
+def _embedded_stripe_font(pdf: Any) -> Any:
+    import zlib
+
+    import pikepdf
 
     program, widths, info = _stripe_font_program()
-    base_font = NameObject("/SFSTRP+DejaVuSans")  # a subset: six-letter tag, then the name
-    font_file = StreamObject()
-    font_file.set_data(program)
-    font_file[NameObject("/Length1")] = NumberObject(len(program))
-    font_file = font_file.flate_encode()
-    descriptor = DictionaryObject(
-        {
-            NameObject("/Type"): NameObject("/FontDescriptor"),
-            NameObject("/FontName"): base_font,
-            NameObject("/Flags"): NumberObject(32),  # non-symbolic: WinAnsi names its glyphs
-            NameObject("/FontBBox"): ArrayObject([NumberObject(v) for v in info["bbox"]]),
-            NameObject("/ItalicAngle"): NumberObject(0),
-            NameObject("/Ascent"): NumberObject(info["ascent"]),
-            NameObject("/Descent"): NumberObject(info["descent"]),
-            NameObject("/CapHeight"): NumberObject(info["cap_height"]),
-            NameObject("/StemV"): FloatObject(80),
-            NameObject("/FontFile2"): writer._add_object(font_file),
-        }
+    base_font = pikepdf.Name("/SFSTRP+DejaVuSans")  # a subset: six-letter tag, then the name
+    font_file = pdf.make_stream(
+        zlib.compress(program), Filter=pikepdf.Name.FlateDecode, Length1=len(program)
     )
-    return writer._add_object(
-        DictionaryObject(
-            {
-                NameObject("/Type"): NameObject("/Font"),
-                NameObject("/Subtype"): NameObject("/TrueType"),
-                NameObject("/BaseFont"): base_font,
-                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
-                NameObject("/FirstChar"): NumberObject(32),
-                NameObject("/LastChar"): NumberObject(255),
-                NameObject("/Widths"): ArrayObject([NumberObject(w) for w in widths]),
-                NameObject("/FontDescriptor"): writer._add_object(descriptor),
-            }
+    descriptor = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.FontDescriptor,
+            FontName=base_font,
+            Flags=32,  # non-symbolic: WinAnsi names its glyphs
+            FontBBox=pikepdf.Array(info["bbox"]),
+            ItalicAngle=0,
+            Ascent=info["ascent"],
+            Descent=info["descent"],
+            CapHeight=info["cap_height"],
+            StemV=80,
+            FontFile2=font_file,
+        )
+    )
+    return pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.TrueType,
+            BaseFont=base_font,
+            Encoding=pikepdf.Name.WinAnsiEncoding,
+            FirstChar=32,
+            LastChar=255,
+            Widths=pikepdf.Array(widths),
+            FontDescriptor=descriptor,
         )
     )
 
@@ -186,78 +178,102 @@ def xmp_packet(*, title: str, code: str, moment: dt.datetime) -> bytes:
 <?xpacket end="w"?>""".encode()
 
 
-def stamp_pages(
+def stamp_pages(*, pdf_bytes: bytes, **options: Any) -> bytes:
+    """Print the stripe on every page, append the certificate pages, mark the metadata:
+    `stamp_into` (its keyword arguments) for a document in memory.
+
+    `record_json` (the certificate's machine-readable copy) is attached as
+    signflow-record.json; the seal, applied after, covers it.
+    """
+    import pikepdf
+
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        stamp_into(pdf=pdf, into=out, **options)
+    return out.getvalue()
+
+
+def stamp_into(
     *,
-    pdf_bytes: bytes,
+    pdf: Any,
+    into: IO[bytes],
     stripe_text: str,
     code: str,
     title: str,
     certificate_pdf: bytes,
     record_json: bytes | None = None,
     moment: dt.datetime | None = None,
-) -> bytes:
-    """Print the stripe on every page, append the certificate pages, mark the metadata.
+) -> None:
+    """stamp_pages for a document open in pikepdf (`pdf`, changed in place), written to `into`.
 
-    `record_json` (the certificate's machine-readable copy) is attached as
-    signflow-record.json; the seal, applied after, covers it.
+    pikepdf (qpdf) copies the pages' unchanged objects and stream data from the input file
+    when it writes: a large scan is stamped without being held in memory.
     """
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import (
-        ArrayObject,
-        DecodedStreamObject,
-        DictionaryObject,
-        NameObject,
-        TextStringObject,
+    import pikepdf
+
+    font = _embedded_stripe_font(pdf)
+    text = _pdf_string(stripe_text)
+    opening = pdf.make_stream(b"q\n")
+    with pikepdf.open(io.BytesIO(certificate_pdf)) as certificate:
+        pdf.pages.extend(certificate.pages)
+    for page in pdf.pages:
+        _stripe(pdf, page, text=text, font=font, opening=opening)
+    _mark(pdf, code=code, title=title, moment=moment or dt.datetime.now(dt.UTC))
+    if record_json is not None:
+        spec = pikepdf.AttachedFileSpec(
+            pdf,
+            record_json,
+            description="SignFlow certificate of completion (JSON)",
+            filename=RECORD_FILE_NAME,
+            mime_type="application/json",
+            relationship=pikepdf.Name.Data,
+        )
+        had_af = "/AF" in pdf.Root
+        pdf.attachments[RECORD_FILE_NAME] = spec
+        if not had_af and "/AF" in pdf.Root:
+            # Reached from the name tree only, as before: a reader of the file less its
+            # embedded files (tests/security) finds nothing else holding the record.
+            del pdf.Root.AF
+    pdf.save(
+        into,
+        compress_streams=False,
+        stream_decode_level=pikepdf.StreamDecodeLevel.none,
+        object_stream_mode=pikepdf.ObjectStreamMode.preserve,
     )
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes)))
-    font = _embedded_stripe_font(writer)
-    text = _pdf_string(stripe_text)
-    opening = DecodedStreamObject()
-    opening.set_data(b"q\n")
-    opening_ref = writer._add_object(opening)
-    writer.append(PdfReader(io.BytesIO(certificate_pdf)))
-    for page in writer.pages:
-        matrix = " ".join(f"{value:.2f}" for value in _stripe_matrix(page))
-        stripe = DecodedStreamObject()
-        # Q closes whatever state the page's own content left active before we draw.
-        stripe.set_data(
-            b"\nQ\nq 0.45 g BT "
-            + STRIPE_FONT.encode()
-            + f" {STRIPE_FONT_SIZE} Tf {matrix} Tm ".encode()
-            + text
-            + b" Tj ET Q\n"
-        )
-        stripe_ref = writer._add_object(stripe)
-        contents = page.get("/Contents")
-        existing: list[Any] = []
-        if contents is not None:
-            resolved = contents.get_object()
-            existing = list(resolved) if isinstance(resolved, ArrayObject) else [contents]
-        page[NameObject("/Contents")] = ArrayObject([opening_ref, *existing, stripe_ref])
-        if page.get("/Resources") is None:
-            page[NameObject("/Resources")] = DictionaryObject()
-        resources: Any = page["/Resources"].get_object()
-        if resources.get("/Font") is None:
-            resources[NameObject("/Font")] = DictionaryObject()
-        resources["/Font"].get_object()[NameObject(STRIPE_FONT)] = font
-    writer.add_metadata(
-        {
-            INFO_CODE_KEY: TextStringObject(code),
-            "/Title": TextStringObject(title),
-            "/Producer": TextStringObject("SignFlow"),
-        }
+
+def _stripe(pdf: Any, page: Any, *, text: bytes, font: Any, opening: Any) -> None:
+    """The stripe drawn last on `page`, after a Q that closes whatever its content left open."""
+    import pikepdf
+
+    from signflow.pdf import PikePage, own_resources
+
+    matrix = " ".join(f"{value:.2f}" for value in _stripe_matrix(PikePage(page)))
+    stripe = pdf.make_stream(
+        b"\nQ\nq 0.45 g BT "
+        + STRIPE_FONT.encode()
+        + f" {STRIPE_FONT_SIZE} Tf {matrix} Tm ".encode()
+        + text
+        + b" Tj ET Q\n"
     )
-    xmp = DecodedStreamObject()
-    xmp.set_data(xmp_packet(title=title, code=code, moment=moment or dt.datetime.now(dt.UTC)))
-    xmp[NameObject("/Type")] = NameObject("/Metadata")
-    xmp[NameObject("/Subtype")] = NameObject("/XML")
-    writer._root_object[NameObject("/Metadata")] = writer._add_object(xmp)
-    if record_json is not None:
-        attachment = writer.add_attachment(RECORD_FILE_NAME, record_json)
-        attachment.subtype = NameObject("/application#2Fjson")
-        attachment.description = TextStringObject("SignFlow certificate of completion (JSON)")
-        attachment.associated_file_relationship = NameObject("/Data")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    page.contents_add(opening, prepend=True)
+    page.contents_add(stripe)
+    resources = own_resources(page)
+    if "/Font" not in resources:
+        resources.Font = pikepdf.Dictionary()
+    resources.Font[STRIPE_FONT] = font
+
+
+def _mark(pdf: Any, *, code: str, title: str, moment: dt.datetime) -> None:
+    """The code, title and producer in the Info dictionary and in XMP metadata."""
+    import pikepdf
+
+    info = pdf.docinfo
+    info[INFO_CODE_KEY] = pikepdf.String(code)
+    info["/Title"] = pikepdf.String(title)
+    info["/Producer"] = pikepdf.String("SignFlow")
+    pdf.Root.Metadata = pdf.make_stream(
+        xmp_packet(title=title, code=code, moment=moment),
+        Type=pikepdf.Name.Metadata,
+        Subtype=pikepdf.Name.XML,
+    )

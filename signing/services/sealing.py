@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -19,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from signing import audit, record
-from signing.models import Envelope, Event, FieldValue, Message, Party
+from signing.models import Envelope, Event, Message, Party
 from signing.notifications import message_queue
 from signing.services._common import (
     Actor,
@@ -217,23 +219,16 @@ def envelope_seal(*, envelope_id: int) -> Envelope:
         return _seal(envelope_id)
 
 
-def _flatten(envelope: Envelope) -> bytes:
-    """The document with every value drawn; any failure says what failed."""
-    from documents.flatten import FlattenValue, erase_unfilled, flatten_pdf
+def _flatten(envelope: Envelope, into: IO[bytes]) -> None:
+    """The document with every value drawn and unfilled fields erased, written to `into`;
+    any failure says what failed."""
+    from documents import flatten
+    from signing.services.viewing import filled_values
     from verification.services import SealingError
 
     try:
-        values = []
-        for value in FieldValue.objects.filter(party__envelope_id=envelope.pk).select_related(
-            "field"
-        ):
-            image = None
-            if value.image:
-                with value.image.open("rb") as fh:
-                    image = fh.read()
-            values.append(FlattenValue(field=value.field, text=value.text, image=image))
-        flat = flatten_pdf(document=envelope.document, values=values)
-        return erase_unfilled(document=envelope.document, data=flat, values=values)
+        values = filled_values(envelope)
+        flatten.flatten_pdf(document=envelope.document, values=values, erase=True, into=into)
     except SealingError:
         raise
     except OSError as exc:
@@ -241,6 +236,17 @@ def _flatten(envelope: Envelope) -> bytes:
     except Exception as exc:
         logger.warning("Flattening envelope %s failed", envelope.pk, exc_info=True)
         raise SealingError("input_flatten_failed", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _prepare(envelope: Envelope, metadata: dict[str, Any]) -> Any:
+    """Flatten to a temporary file and prepare the seal from it (verification.prepare_seal)."""
+    from verification.services import LARGE_FILE, prepare_seal
+
+    with tempfile.TemporaryFile(prefix="signflow-flat-") as flat:
+        _flatten(envelope, flat)
+        if flat.tell() > LARGE_FILE:
+            gc.collect()  # pypdf's object graph of a large file: gone before the next step
+        return prepare_seal(pdf_bytes=flat, metadata=metadata)
 
 
 def _discard_stale_preparation(sha256: str) -> None:
@@ -253,14 +259,11 @@ def _discard_stale_preparation(sha256: str) -> None:
 
 
 def _seal(envelope_id: int) -> Envelope:
-    from verification.services import (
-        SealingError,
-        discard_prepared,
-        load_prepared,
-        prepare_seal,
-        seal_prepared,
-    )
+    """One attempt: count it, produce the sealed document, complete the envelope.
 
+    Every failure, whatever raised it, is recorded on the envelope with an audit event
+    (`_seal_failed`): a temporary one is retried by the sweep, never lost in a log.
+    """
     with transaction.atomic():
         envelope = _lock(envelope_id)
         if envelope.status != Envelope.Status.SEALING:
@@ -269,21 +272,37 @@ def _seal(envelope_id: int) -> Envelope:
             return envelope  # backing off after a temporary failure: not due yet
         envelope.sealing_attempts += 1
         envelope.save(update_fields=["sealing_attempts"])
-        stored = envelope.seal_prepared
-        metadata = seal_metadata(envelope)
     try:
-        prepared = load_prepared(stored)
-        if prepared is None:
-            prepared = prepare_seal(pdf_bytes=_flatten(envelope), metadata=metadata)
-            Envelope.objects.filter(pk=envelope_id, status=Envelope.Status.SEALING).update(
-                seal_prepared=prepared.as_dict()
-            )
-            stale = str(stored.get("sha256") or "") if stored else ""
-            if stale and stale != prepared.sha256:  # e.g. prepared for another TSA
-                _discard_stale_preparation(stale)
-        sealed = seal_prepared(prepared=prepared)
-    except SealingError as exc:
+        with transaction.atomic():
+            stored = envelope.seal_prepared
+            metadata = seal_metadata(envelope)
+        prepared, sealed = _seal_document(envelope, stored, metadata)
+        return _complete(envelope_id, prepared, sealed)
+    except Exception as exc:
+        logger.warning("Sealing envelope %s failed", envelope_id, exc_info=True)
         return _seal_failed(envelope_id, exc)
+
+
+def _seal_document(envelope: Envelope, stored: dict, metadata: dict[str, Any]) -> tuple[Any, Any]:
+    """The prepared file (reused from an earlier attempt when it can be) and its sealed copy."""
+    from verification.services import load_prepared, seal_prepared
+
+    prepared = load_prepared(stored)
+    if prepared is None:
+        prepared = _prepare(envelope, metadata)
+        Envelope.objects.filter(pk=envelope.pk, status=Envelope.Status.SEALING).update(
+            seal_prepared=prepared.as_dict()
+        )
+        stale = str(stored.get("sha256") or "") if stored else ""
+        if stale and stale != prepared.sha256:  # e.g. prepared for another TSA
+            _discard_stale_preparation(stale)
+    return prepared, seal_prepared(prepared=prepared)
+
+
+def _complete(envelope_id: int, prepared: Any, sealed: Any) -> Envelope:
+    """The envelope is completed with its sealed document, and everyone is sent the PDF."""
+    from verification.services import discard_prepared
+
     with transaction.atomic():
         envelope = _lock(envelope_id)
         if envelope.status != Envelope.Status.SEALING:
@@ -302,44 +321,49 @@ def _seal(envelope_id: int) -> Envelope:
             ]
         )
         envelope.sealed = sealed
-        envelope.completed_at = timezone.now()
+        envelope.completed_at = completed_at = timezone.now()
         envelope.sealing_error = ""
         _set_status(envelope, Envelope.Status.COMPLETED, "sealed", "completed_at", "sealing_error")
         audit.event_append(
             envelope=envelope, type=Event.Type.SEALED, data={"sha256": sealed.sha256}
         )
-        retention = _local(
-            envelope.completed_at + timedelta(days=settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS),
-            envelope.language,
-        )
-        verify_link = f"{settings.SIGNFLOW_BASE_URL}/verify/{sealed.code}/"
-        for party in envelope.parties.order_by("order"):
-            message_party(
-                envelope,
-                party,
-                Message.Template.COMPLETED,
-                attach_sealed=party.channel == Party.Channel.EMAIL,
-                verify_link=verify_link,
-                download_link=signing_link(party) + "download/",
-                retention=retention,
-            )
-        if envelope.responsible.email:
-            message_queue(
-                envelope=envelope,
-                template=Message.Template.COMPLETED,
-                channel=Party.Channel.EMAIL,
-                recipient=envelope.responsible.email,
-                attach_sealed=True,
-                context={
-                    **_base_context(envelope),
-                    "verify_link": verify_link,
-                    "download_link": "",
-                    "retention": "",
-                },
-            )
+        _send_completion(envelope, sealed, completed_at)
         # The invoice becomes Signed and the deal moves on in this same transaction.
         _crm_follow_signature(envelope)
     return envelope
+
+
+def _send_completion(envelope: Envelope, sealed: Any, completed_at: datetime) -> None:
+    """The sealed PDF (or its link) to every party and to the sender."""
+    retention = _local(
+        completed_at + timedelta(days=settings.SIGNFLOW_DOWNLOAD_RETENTION_DAYS),
+        envelope.language,
+    )
+    verify_link = f"{settings.SIGNFLOW_BASE_URL}/verify/{sealed.code}/"
+    for party in envelope.parties.order_by("order"):
+        message_party(
+            envelope,
+            party,
+            Message.Template.COMPLETED,
+            attach_sealed=party.channel == Party.Channel.EMAIL,
+            verify_link=verify_link,
+            download_link=signing_link(party) + "download/",
+            retention=retention,
+        )
+    if envelope.responsible.email:
+        message_queue(
+            envelope=envelope,
+            template=Message.Template.COMPLETED,
+            channel=Party.Channel.EMAIL,
+            recipient=envelope.responsible.email,
+            attach_sealed=True,
+            context={
+                **_base_context(envelope),
+                "verify_link": verify_link,
+                "download_link": "",
+                "retention": "",
+            },
+        )
 
 
 def _seal_failed(envelope_id: int, exc: Exception) -> Envelope:
@@ -392,18 +416,23 @@ def _seal_failed(envelope_id: int, exc: Exception) -> Envelope:
         _set_status(envelope, Envelope.Status.SEALING_FAILED, *fields, "seal_next_attempt_at")
         data["final"] = True
         audit.event_append(envelope=envelope, type=Event.Type.SEALING_FAILED, data=data)
-        with translation.override(envelope.language):
-            context = {
-                "what": str(SEALING_FAILED_WHAT.get(error.kind, "")),
-                "problem": error.message,
-                "advice": str(SEALING_FAILED_ADVICE.get(error.kind, "")),
-                "envelope_link": f"{settings.SIGNFLOW_BASE_URL}"
-                f"{reverse('signing:envelope_detail', args=[envelope.pk])}",
-            }
-        _notify_sender(envelope, Message.Template.SEALING_FAILED, context)
-        _deal_timeline(envelope, "sealing_failed", _("Sealing failed: %s") % envelope.title)
+        _tell_sender_sealing_failed(envelope, error)
         logger.error("Sealing envelope %s failed for good: %s", envelope_id, error)
     return envelope
+
+
+def _tell_sender_sealing_failed(envelope: Envelope, error: Any) -> None:
+    """The sender's message (what failed, what to do) and the deal's timeline entry."""
+    with translation.override(envelope.language):
+        context = {
+            "what": str(SEALING_FAILED_WHAT.get(error.kind, "")),
+            "problem": error.message,
+            "advice": str(SEALING_FAILED_ADVICE.get(error.kind, "")),
+            "envelope_link": f"{settings.SIGNFLOW_BASE_URL}"
+            f"{reverse('signing:envelope_detail', args=[envelope.pk])}",
+        }
+    _notify_sender(envelope, Message.Template.SEALING_FAILED, context)
+    _deal_timeline(envelope, "sealing_failed", _("Sealing failed: %s") % envelope.title)
 
 
 def envelope_retry_sealing(*, envelope: Envelope, actor: Actor) -> None:

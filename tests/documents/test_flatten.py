@@ -163,3 +163,42 @@ def test_a_value_of_another_documents_field_is_refused(uploaded, sender):
     )
     with pytest.raises(ValueError):
         flatten_pdf(document=uploaded, values=[FlattenValue(field=other.fields.first(), text="x")])
+
+
+def _pdftoppm(pdf: bytes, tmp_path, name: str) -> list[bytes]:
+    """Every page as pdftoppm draws it (PPM bytes, 100 dpi)."""
+    import subprocess
+
+    source = tmp_path / f"{name}.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "100", str(source), str(tmp_path / name)], check=True)
+    return [page.read_bytes() for page in sorted(tmp_path.glob(f"{name}-*.ppm"))]
+
+
+def test_one_pass_with_erase_draws_the_same_pages_as_flatten_then_erase(invoice, sender, tmp_path):
+    """Sealing flattens and erases the unfilled fields in one pass, into a file: the pages
+    look exactly as when the values and the white covers were drawn in two passes."""
+    from documents.flatten import erase_unfilled
+
+    document = document_create_from_invoice(invoice=invoice, creator=sender, language="fr")
+    fields = {field.key: field for field in document.fields.all()}
+    values = [
+        FlattenValue(field=fields["company-signature"], image=signature_png()),
+        FlattenValue(field=fields["company-stamp"], image=signature_png(300, 300)),
+        FlattenValue(field=fields["company-date"], text="27/11/2026"),
+        FlattenValue(field=fields["client-signature"], text="Paul Martin"),
+    ]
+    two_passes = erase_unfilled(
+        document=document, data=flatten_pdf(document=document, values=values), values=values
+    )
+    into = io.BytesIO()
+    assert flatten_pdf(document=document, values=values, erase=True, into=into) == b""
+    one_pass = into.getvalue()
+    assert len(PdfReader(io.BytesIO(one_pass)).pages) == len(
+        PdfReader(io.BytesIO(two_passes)).pages
+    )
+    assert _pdftoppm(one_pass, tmp_path, "one") == _pdftoppm(two_passes, tmp_path, "two")
+    # Something was erased: the unfilled mention's frame is gone from both.
+    assert _pdftoppm(one_pass, tmp_path, "one") != _pdftoppm(
+        flatten_pdf(document=document, values=values), tmp_path, "kept"
+    )

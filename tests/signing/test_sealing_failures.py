@@ -538,3 +538,32 @@ def test_a_new_tsa_gets_a_new_certificate_page_and_the_old_preparation_is_remove
     assert len(flatten_calls) == 2  # the certificate page names the TSA: prepared again
     assert not default_storage.exists(prepared_path(first))
     assert SealedDocument.objects.get(code=sealing.public_id).tsa_name == "SignFlow built-in TSA"
+
+
+def test_an_unexpected_error_anywhere_in_the_attempt_is_recorded_and_retried(
+    sealing: Envelope, monkeypatch: pytest.MonkeyPatch, sender: User
+) -> None:
+    """Not only SealingError: whatever raises during an attempt is recorded on the envelope
+    with its event, as a temporary failure, and the sweep retries it once due."""
+    from signing.services import sealing as sealing_module
+
+    def broken(envelope: Envelope) -> dict:
+        raise RuntimeError("the audit record could not be read")
+
+    monkeypatch.setattr(sealing_module, "seal_metadata", broken)
+    start = timezone.now()
+    assert _sweep_at(start) == 1
+    sealing.refresh_from_db()
+    assert sealing.status == Envelope.Status.SEALING
+    assert (sealing.sealing_error_kind, sealing.sealing_error_code) == ("signer", "seal_failed")
+    assert "audit record could not be read" in sealing.sealing_error
+    assert sealing.seal_next_attempt_at == start + datetime.timedelta(minutes=1)
+    (event,) = _failed_events(sealing)
+    assert event.data["code"] == "seal_failed" and event.data["permanent"] is False
+    assert not _sender_messages(sealing, sender)
+
+    monkeypatch.undo()
+    assert _sweep_at(start + datetime.timedelta(minutes=1, seconds=1)) == 1
+    sealing.refresh_from_db()
+    assert sealing.status == Envelope.Status.COMPLETED
+    assert sealing.sealing_attempts == 2

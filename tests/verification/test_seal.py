@@ -182,3 +182,43 @@ def test_a_different_secret_key_cannot_open_the_keys(
     settings.SECRET_KEY = "another-secret"
     with pytest.raises(keys.KeysError, match="different SECRET_KEY"):
         keys.get_key_material()
+
+
+def test_the_registered_token_is_the_one_the_seal_carries(
+    sealed: SealedDocument, sealed_bytes: bytes
+) -> None:
+    """The token is taken from our timestamper as pyHanko receives it, not read back from
+    the file: it is byte for byte the signature timestamp embedded in the seal."""
+    from verification import pades
+
+    token, when = pades.extract_timestamp_token(sealed_bytes)
+    assert bytes(sealed.timestamp_token) == token
+    assert sealed.timestamp_time == when
+
+
+def test_sign_into_a_file_keeps_nothing_in_memory_and_reserves_the_bytes(
+    db: None, invoice: bytes, tmp_path: Path
+) -> None:
+    from verification import pades
+
+    target = tmp_path / "sealed.pdf"
+    out = pades.sign(
+        pdf_bytes=io.BytesIO(invoice),
+        material=keys.get_key_material(),
+        reason="test",
+        location="test",
+        stamp_text="Sealed",
+        seal_box=None,
+        output_path=str(target),
+    )
+    assert out.pdf == b"" and out.path == str(target)
+    data = target.read_bytes()
+    assert pades.extract_timestamp_token(data)[0] == out.timestamp_token
+    signature = next(
+        field["/V"]
+        for field in PdfReader(io.BytesIO(data)).get_fields().values()
+        if field.get("/FT") == "/Sig" and field.get("/V")
+    )
+    assert len(signature.get_object()["/Contents"]) * 2 == pades.BYTES_RESERVED
+    result = subprocess.run(["pdfsig", str(target)], capture_output=True, text=True)
+    assert "Signature is Valid" in result.stdout
