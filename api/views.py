@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -14,19 +14,19 @@ from api.forms import KeyForm
 from api.models import ApiKey
 from crm.access import employee_of
 from signflow.errors import SignFlowError
+from signflow.http import AuthenticatedHttpRequest
 from signflow.net import client_ip
 
 
-def _employee(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User) or employee_of(user) is None:
+def _employee(request: AuthenticatedHttpRequest) -> User:
+    if employee_of(request.user) is None:
         raise Http404
-    return user
+    return request.user
 
 
 @never_cache
 @login_required
-def key_list(request: HttpRequest) -> HttpResponse:
+def key_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = _employee(request)
     form = KeyForm(request.POST or None)
     created = None
@@ -58,7 +58,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+def key_revoke(request: AuthenticatedHttpRequest, key_id: int) -> HttpResponse:
     user = _employee(request)
     # Someone else's key looks like a missing one.
     key = get_object_or_404(ApiKey, pk=key_id, owner=user)

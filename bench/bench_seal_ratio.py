@@ -12,8 +12,8 @@ pyHanko signing the envelope's document with the same signer, timestamper, signa
 metadata, seal box and stamp style (bytes reserved, so nothing is signed twice), plus one
 WeasyPrint render of the same certificate HTML. Prints one BENCH line "seal-3-pages".
 
-Last run (2026-12-01, 2 cores, load average 5): project median 1034 ms, floor median 896 ms,
-ratio 1.17 (main before the one-pass seal: 1.49 at load average 19, where this gives 1.34).
+Last run (2026-12-01, 2 cores, load average 7, 7 pairs): project median 1161 ms, floor median
+924 ms, ratio 1.17 (main before the one-pass seal, same load: 1.37).
 """
 
 from __future__ import annotations

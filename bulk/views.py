@@ -5,8 +5,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,34 +19,29 @@ from bulk.parsing import check_size
 from documents.models import DocumentTemplate
 from signflow.errors import SignFlowError
 from signflow.flash import flash_outcome
+from signflow.http import AuthenticatedHttpRequest
 from signing.board import csv_cell
 from signing.forms import PartyForm, ReasonForm, SendOptionsForm
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _employee_only(request: HttpRequest) -> None:
+def _employee_only(request: AuthenticatedHttpRequest) -> None:
     if not access.can_use_bulk(request.user):
         raise Http404
 
 
-def _batch_for(request: HttpRequest, batch_id: int) -> Batch:
+def _batch_for(request: AuthenticatedHttpRequest, batch_id: int) -> Batch:
     batch = get_object_or_404(
         Batch.objects.select_related("template", "document", "created_by"), pk=batch_id
     )
     # Someone else's batch looks like a missing one.
-    if not access.can_act_on_batch(_user(request), batch):
+    if not access.can_act_on_batch(request.user, batch):
         raise Http404
     return batch
 
 
 @login_required
 @require_GET
-def batch_list(request: HttpRequest) -> HttpResponse:
+def batch_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _employee_only(request)
     batches = access.batches_visible_to(request.user).select_related("created_by").order_by("-id")
     rows = [(batch, services.counts(batch)) for batch in batches[:100]]
@@ -56,9 +50,9 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def batch_new(request: HttpRequest) -> HttpResponse:
+def batch_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     _employee_only(request)
-    user = _user(request)
+    user = request.user
     form = NewBatchForm(request.POST or None, request.FILES or None, user=user)
     source = request.POST.get("source", "")
     if source and source not in form.sources:
@@ -124,7 +118,7 @@ def _preview(batch: Batch) -> list[dict[str, Any]]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_detail(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     """A draft: the mapping screen (POST saves it and checks every row). Sent: the progress."""
     batch = _batch_for(request, batch_id)
     status = 200
@@ -155,7 +149,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
                     for key in ("name", "email", "phone", "channel")
                 }
             batch = services.batch_configure(
-                batch=batch, actor=_user(request), mapping=mapping_form.mapping(), options=options
+                batch=batch, actor=request.user, mapping=mapping_form.mapping(), options=options
             )
             messages.success(request, _("Mapping saved and every row checked."))
             return redirect("bulk:batch_detail", batch_id=batch.pk)
@@ -203,7 +197,7 @@ def _sent_context(batch: Batch) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def batch_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_progress(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     """Polled by the progress bar (htmx) while the batch is sending."""
     batch = _batch_for(request, batch_id)
     return render(request, "bulk/batch_sent.html#progress", _sent_context(batch))
@@ -211,11 +205,11 @@ def batch_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def batch_send(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_send(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for(request, batch_id)
     flash_outcome(
         request,
-        lambda: services.batch_send(batch=batch, actor=_user(request)),
+        lambda: services.batch_send(batch=batch, actor=request.user),
         _("Sending started: the envelopes are created in the background."),
     )
     return redirect("bulk:batch_detail", batch_id=batch.pk)
@@ -223,14 +217,14 @@ def batch_send(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def batch_cancel(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_cancel(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for(request, batch_id)
     form = ReasonForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     flash_outcome(
         request,
         lambda: services.batch_request(
-            batch=batch, actor=_user(request), action=BatchEvent.Type.CANCEL, reason=reason
+            batch=batch, actor=request.user, action=BatchEvent.Type.CANCEL, reason=reason
         ),
         _("Every envelope of the batch is being cancelled."),
     )
@@ -239,12 +233,12 @@ def batch_cancel(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def batch_remind(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_remind(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_for(request, batch_id)
     flash_outcome(
         request,
         lambda: services.batch_request(
-            batch=batch, actor=_user(request), action=BatchEvent.Type.REMIND
+            batch=batch, actor=request.user, action=BatchEvent.Type.REMIND
         ),
         _("A reminder is being sent for every open envelope."),
     )
@@ -258,7 +252,7 @@ class _Echo:
 
 @login_required
 @require_GET
-def batch_failed_csv(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_failed_csv(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     """The rows not sent (invalid or failed): the file's own columns, then the line number and
     the reason, to fix and upload again. Cells are escaped against formula injection."""
     batch = _batch_for(request, batch_id)

@@ -232,32 +232,33 @@ def invoice_print(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return render(request, "crm/invoice_print.html", {"invoice": invoice})
 
 
+def _invoice_initial(invoice: Invoice | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The invoice form's and its lines' starting values: the invoice's, or today + 30 days."""
+    if invoice is None:
+        today = timezone.localdate()
+        return {"issue_date": today, "due_date": today + datetime.timedelta(days=30)}, []
+    initial = {
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "notes": invoice.notes,
+    }
+    lines = [
+        {
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit": line.unit,
+            "unit_price": line.unit_price,
+            "vat_rate": f"{line.vat_rate.normalize():f}",
+        }
+        for line in invoice.lines.all()
+    ]
+    return initial, lines
+
+
 def _invoice_form_page(
     request: HttpRequest, *, deal: Deal, invoice: Invoice | None
 ) -> HttpResponse:
-    if invoice is None:
-        today = timezone.localdate()
-        initial: dict[str, Any] = {
-            "issue_date": today,
-            "due_date": today + datetime.timedelta(days=30),
-        }
-        lines_initial: list[dict[str, Any]] = []
-    else:
-        initial = {
-            "issue_date": invoice.issue_date,
-            "due_date": invoice.due_date,
-            "notes": invoice.notes,
-        }
-        lines_initial = [
-            {
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "unit_price": line.unit_price,
-                "vat_rate": f"{line.vat_rate.normalize():f}",
-            }
-            for line in invoice.lines.all()
-        ]
+    initial, lines_initial = _invoice_initial(invoice)
     form = InvoiceForm(request.POST or None, initial=initial)
     formset = cast(
         BaseInvoiceLineFormSet,

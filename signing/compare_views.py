@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from signflow.http import AuthenticatedHttpRequest
 from signing import access, services
 from signing.models import Envelope, Party
 from verification.views import comparison_page
@@ -40,7 +41,7 @@ def _compare(
 @csrf_exempt  # CSRF is checked by comparison_page, after the upload handler is installed
 @require_http_methods(["GET", "POST"])
 @login_required
-def envelope_compare(request: HttpRequest, envelope_id: int) -> HttpResponse:
+def envelope_compare(request: AuthenticatedHttpRequest, envelope_id: int) -> HttpResponse:
     envelope = get_object_or_404(Envelope.objects.select_related("sealed"), pk=envelope_id)
     if not access.can_view_envelope(request.user, envelope):
         raise Http404

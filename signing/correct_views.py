@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from signflow.flash import flash_outcome
+from signflow.http import AuthenticatedHttpRequest
 from signflow.text import CleanTextMixin
 from signing import services
 from signing.forms import PartyForm, SendOptionsForm
@@ -81,7 +82,7 @@ def _errors_text(errors: dict[str, Any]) -> str:
 
 @require_POST
 @login_required
-def envelope_correct(request: HttpRequest, envelope_id: int) -> HttpResponse:
+def envelope_correct(request: AuthenticatedHttpRequest, envelope_id: int) -> HttpResponse:
     from signing.views import _act, _user  # signing.views imports correction_context from here
 
     envelope = _act(request, envelope_id)
@@ -125,7 +126,7 @@ def envelope_correct(request: HttpRequest, envelope_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def envelope_correct_fields(request: HttpRequest, envelope_id: int) -> HttpResponse:
+def envelope_correct_fields(request: AuthenticatedHttpRequest, envelope_id: int) -> HttpResponse:
     from signing.views import _act, _user
 
     envelope = _act(request, envelope_id)

@@ -6,24 +6,25 @@ imports no other app (DESIGN.md); access is crm.access.can_manage_companies.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm import access as crm_access
 from crm.models import OwnCompany
+from signflow.http import AuthenticatedHttpRequest
 from signing import images, stamps
 
 
-def _company(request: HttpRequest, company_id: int) -> OwnCompany:
+def _company(request: AuthenticatedHttpRequest, company_id: int) -> OwnCompany:
     if not crm_access.can_manage_companies(request.user):
         raise Http404
     return get_object_or_404(OwnCompany, pk=company_id)
 
 
 @login_required
-def company_stamp(request: HttpRequest, company_id: int) -> HttpResponse:
+def company_stamp(request: AuthenticatedHttpRequest, company_id: int) -> HttpResponse:
     company = _company(request, company_id)
     error = ""
     if request.method == "POST":
@@ -50,7 +51,7 @@ def company_stamp(request: HttpRequest, company_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def company_stamp_remove(request: HttpRequest, company_id: int) -> HttpResponse:
+def company_stamp_remove(request: AuthenticatedHttpRequest, company_id: int) -> HttpResponse:
     company = _company(request, company_id)
     stamps.company_stamp_remove(company=company)
     messages.success(request, _("The stamp was removed."))
@@ -59,7 +60,7 @@ def company_stamp_remove(request: HttpRequest, company_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def company_client_stamp(request: HttpRequest, company_id: int) -> HttpResponse:
+def company_client_stamp(request: AuthenticatedHttpRequest, company_id: int) -> HttpResponse:
     company = _company(request, company_id)
     ask = request.POST.get("ask_client_stamp") in {"1", "on", "true"}
     stamps.company_client_stamp_set(company=company, ask=ask)
@@ -68,7 +69,7 @@ def company_client_stamp(request: HttpRequest, company_id: int) -> HttpResponse:
 
 
 @login_required
-def company_stamp_image(request: HttpRequest, company_id: int) -> HttpResponse:
+def company_stamp_image(request: AuthenticatedHttpRequest, company_id: int) -> HttpResponse:
     """The stored stamp, for the managers' page (the storage is never public)."""
     company = _company(request, company_id)
     if not company.default_stamp:

@@ -40,3 +40,34 @@ def outsider(db: None) -> User:
 def sender_client(client: Client, sender: User) -> Client:
     client.force_login(sender)
     return client
+
+
+# The longest files first (seconds in one process, `pytest --durations=0`, Dec 2026). Under
+# `make test` (`--dist loadfile`) a file is one unit of work and the units are handed out in
+# collection order: starting the long ones first lets the processes finish together instead of
+# one of them starting a three-minute file when the other is nearly done. pytest-django sorts
+# afterwards (stable): tests that flush the database still run after the others.
+LONGEST_FIRST = (
+    "tests/faults/test_worker_kill.py",
+    "tests/test_accessibility.py",
+    "tests/verification/test_lta.py",
+    "tests/security/test_access_matrix.py",
+    "tests/security/test_pdf_bombs.py",
+    "tests/test_phone_widths.py",
+    "tests/security/test_csp_browser.py",
+    "tests/signing/test_sealing_failures.py",
+    "tests/security/test_sqlite_wal.py",
+    "tests/verification/test_explanations.py",
+    "tests/test_weight.py",
+    "tests/verification/test_privacy.py",
+    "tests/security/test_signer_links.py",
+    "tests/verification/test_certificate_record.py",
+    "tests/security/test_properties.py",
+    "tests/test_demo_browser.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-django's sort, which keeps transactional tests last
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))

@@ -83,6 +83,11 @@ def _upload(title: str, creator: User) -> Document:
 
 @pytest.fixture
 def world(company: OwnCompany, sender: User, colleague: User, manager: User, outsider: User):
+    return build_world(company, sender)
+
+
+def build_world(company: OwnCompany, sender: User) -> World:
+    """The sender's data (files under the current MEDIA_ROOT)."""
     counterparty = factories.make_counterparty(legal_name=COUNTERPARTY_NAME)
     contact = factories.make_contact(counterparty)
     deal = factories.make_deal(company=company, responsible=sender, counterparty=counterparty)
@@ -156,13 +161,15 @@ def world(company: OwnCompany, sender: User, colleague: User, manager: User, out
 
 @pytest.fixture
 def clients(sender: User, colleague: User, manager: User, outsider: User) -> dict[str, Client]:
+    return logged_in_clients(
+        {"outsider": outsider, "colleague": colleague, "sender": sender, "manager": manager}
+    )
+
+
+def logged_in_clients(users: dict[str, User]) -> dict[str, Client]:
+    """A client per persona, logged in as its user; `anonymous` is not logged in."""
     result = {"anonymous": Client()}
-    for name, user in (
-        ("outsider", outsider),
-        ("colleague", colleague),
-        ("sender", sender),
-        ("manager", manager),
-    ):
+    for name, user in users.items():
         client = Client()
         client.force_login(user)
         result[name] = client

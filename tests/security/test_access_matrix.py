@@ -11,15 +11,19 @@ _matrix` until someone decides who may open it. Expected outcomes:
 - PUBLIC: no login asked, no server error (signer links, verification, webhooks).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests import factories
 from tests.api.matrix import API_ROUTES, check_api_route
 from tests.security.conftest import (
     COUNTERPARTY_NAME,
@@ -29,6 +33,8 @@ from tests.security.conftest import (
     TEMPLATE_NAME,
     World,
     blank_pdf,
+    build_world,
+    logged_in_clients,
 )
 
 LOGIN, DENY, HIDDEN, OK, PUBLIC = "login", "deny", "hidden", "ok", "public"
@@ -540,6 +546,55 @@ CASES = [
     for route in ROUTES
     for persona in PERSONAS
 ]
+
+
+@dataclass
+class SharedWorld:
+    world: World
+    users: dict[str, User]
+    media: Path
+
+
+@pytest.fixture(scope="module")
+def shared_world(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedWorld]:
+    """The world is built once for the 800-odd cases (it was most of their time), in a
+    transaction this module's tests run inside (each test's own transaction is a savepoint in
+    it, rolled back after the test, as before) and rolled back after the last one."""
+    media = tmp_path_factory.mktemp("matrix-media")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=str(media)):
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            company = factories.make_company()
+            users = {
+                "outsider": factories.make_user("eve.outsider", company=None),
+                "colleague": factories.make_user("lucas.petit", company=company),
+                "sender": factories.make_user("sophie.bernard", company=company),
+                "manager": factories.make_user("marc.lefevre", company=company, role="manager"),
+            }
+            yield SharedWorld(build_world(company, users["sender"]), users, media)
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings: Any, shared_world: SharedWorld) -> Path:
+    # The world's files stay where it was built.
+    settings.MEDIA_ROOT = str(shared_world.media)
+    return shared_world.media
+
+
+@pytest.fixture
+def world(db: None, shared_world: SharedWorld) -> World:
+    return shared_world.world
+
+
+@pytest.fixture
+def clients(db: None, shared_world: SharedWorld) -> dict[str, Client]:
+    return logged_in_clients(shared_world.users)
 
 
 @pytest.mark.parametrize(("route", "persona"), CASES)

@@ -4,6 +4,7 @@ are in the bucket, private, and nothing is written under MEDIA_ROOT."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from crm.models import Invoice
@@ -71,6 +72,8 @@ def test_the_demo_flow_keeps_every_file_in_the_bucket(
     signer = Client().get(f"/s/{token}/download/")
     assert signer.status_code == 200 and signer.getvalue() == sealed
     assert Client().get(f"/envelopes/{envelope.pk}/download/").status_code == 302  # to login
+    api = api_for(sender)
+    assert api.get(f"/envelopes/{envelope.pk}/sealed.pdf").content == sealed
 
     # A page image: rendered once, stored in the bucket, then read from it.
     page = sender_client.get(f"/documents/{document.pk}/pages/1.png")
@@ -89,15 +92,22 @@ def test_the_demo_flow_keeps_every_file_in_the_bucket(
 
     assert not media_root.exists() or files_under(media_root) == []
 
+    # An object lost from the bucket: check_storage names it and fails.
+    s3.client().delete_object(Bucket=s3.name, Key=envelope.sealed.file.name)
+    with pytest.raises(CommandError, match="1 with a problem"):
+        call_command("check_storage", stderr=(err := io.StringIO()))
+    assert f"missing from storage ({envelope.sealed.file.name})" in err.getvalue()
+    s3.client().put_object(Bucket=s3.name, Key=envelope.sealed.file.name, Body=sealed)
+
     # The storage refuses our key now (a rotated key): pages and the API say so, no traceback.
     use_s3(settings, s3_env(forbidden, s3.name, AWS_S3_MAX_ATTEMPTS="1"))
     page = sender_client.get(f"/envelopes/{envelope.pk}/download/", HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 503 and page["Retry-After"] == "60"
     assert "cannot reach its file storage" in page.content.decode()
     assert "Traceback" not in page.content.decode() and s3.name not in page.content.decode()
-    api = api_for(sender).get(f"/envelopes/{envelope.pk}/sealed.pdf")
-    assert api.status_code == 503
-    assert api.json()["error"]["code"] == "storage_unavailable"
+    refused = api.get(f"/envelopes/{envelope.pk}/sealed.pdf")
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "storage_unavailable"
 
 
 def _upload(path: Path) -> object:
