@@ -39,16 +39,16 @@ def user_agent(request: HttpRequest) -> str:
     return request.META.get("HTTP_USER_AGENT", "")[:400]
 
 
-def _party(token: str) -> Party:
-    party = services.party_for_token(token)
+def _party(token: str, *, page: bool = False) -> Party:
+    party = services.party_for_token(token, page=page)
     if party is None:
         raise Http404(_("This link is not valid. Check that you opened the whole link."))
     return party
 
 
-def _party_in_language(request: HttpRequest, token: str) -> Party:
+def _party_in_language(request: HttpRequest, token: str, *, page: bool = False) -> Party:
     """The link's party, with the page in the envelope's language."""
-    party = _party(token)
+    party = _party(token, page=page)
     translation.activate(party.envelope.language)
     request.LANGUAGE_CODE = party.envelope.language
     return party
@@ -227,7 +227,7 @@ def _sign_context(
 
 @never_cache
 def sign_page(request: HttpRequest, token: str) -> HttpResponse:
-    party = _party_in_language(request, token)
+    party = _party_in_language(request, token, page=True)
     problem = services.link_problem(party)
     if problem is None:
         services.party_open(party=party, ip=client_ip(request), user_agent=user_agent(request))
