@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -58,14 +57,23 @@ def _confirmed(request: HttpRequest, party: Party) -> bool:
     return party.otp_confirmed_at is not None and party.pk in request.session.get(SESSION_KEY, [])
 
 
+# Every field of a document in reading order, each with `is_filled`. Raw SQL: the same query
+# through the ORM (an Exists annotation) costs 0.6 ms of CPU to build, this one 0.15 ms, on a
+# page every signer request renders (bench/README.md, "Signer page").
+_FIELDS_SQL = (
+    "SELECT f.*, EXISTS (SELECT 1 FROM signing_fieldvalue v WHERE v.field_id = f.id)"
+    " AS is_filled FROM documents_field f WHERE f.document_id = %s"
+    " ORDER BY f.page, f.y DESC, f.x"
+)
+
+
 def _document_fields(envelope: Envelope) -> list[Field]:
     """Every field of the document in reading order, each with `is_filled`: one query serves
     both the page boxes and the party's own form."""
-    return list(
-        Field.objects.filter(document_id=envelope.document_id)
-        .annotate(is_filled=Exists(FieldValue.objects.filter(field_id=OuterRef("pk"))))
-        .order_by("page", "-y", "x")
-    )
+    fields = list(Field.objects.raw(_FIELDS_SQL, [envelope.document_id]))
+    for field in fields:
+        field.is_filled = bool(field.is_filled)  # type: ignore[attr-defined]  # SQLite: 0/1
+    return fields
 
 
 def _value_overlays(envelope: Envelope) -> dict[int, dict[str, str]]:
