@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from signflow.storage import save_once
-from verification import keys, pades
+from verification import digests, keys, pades
 from verification.models import SealedDocument
 
 logger = logging.getLogger(__name__)
@@ -56,10 +56,7 @@ def registered_prefix(
 def _prefix_sha256(stream: IO[bytes], length: int) -> str:
     digest = hashlib.sha256()
     stream.seek(0)
-    remaining = length
-    while remaining > 0 and (chunk := stream.read(min(remaining, 1024 * 1024))):
-        digest.update(chunk)
-        remaining -= len(chunk)
+    digests.feed(stream, length, [digest])
     stream.seek(0)
     return digest.hexdigest()
 

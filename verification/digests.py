@@ -67,7 +67,7 @@ def _range_of(signature: Any, size: int) -> _Range | None:
     return _Range(signature=signature, spans=spans)
 
 
-def _feed(stream: IO[bytes], length: int, hashers: list[Any]) -> int:
+def feed(stream: IO[bytes], length: int, hashers: list[Any]) -> int:
     """Feed the next `length` bytes of `stream` to every hasher; the number of bytes read."""
     done = 0
     while done < length:
@@ -95,7 +95,7 @@ def read_once(stream: IO[bytes], signatures: list[Any]) -> FileDigests:
     read = 0
     for start, end in zip(cuts, cuts[1:], strict=False):
         hashers = [whole, *(r.hasher for r in ranges if r.hasher is not None and r.holds(start))]
-        read += _feed(stream, end - start, hashers)
+        read += feed(stream, end - start, hashers)
         if read != end:  # shorter than its size said: nothing shared, pyHanko reads it
             return _rest(stream, whole, read)
         for r in ranges:
@@ -111,6 +111,6 @@ def read_once(stream: IO[bytes], signatures: list[Any]) -> FileDigests:
 
 def _rest(stream: IO[bytes], whole: Any, read: int) -> FileDigests:
     """The whole-file digest and size of what the stream still gives, rewound."""
-    read += _feed(stream, 1 << 62, [whole])
+    read += feed(stream, 1 << 62, [whole])
     stream.seek(0)
     return FileDigests(sha256=whole.hexdigest(), size=read)

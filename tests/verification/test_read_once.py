@@ -173,3 +173,17 @@ def archive_copy(sealed: SealedDocument, sealed_bytes: bytes) -> bytes:
     _path, extended = archive.current_copy(sealed)
     assert len(extended) > len(sealed_bytes) and extended.startswith(sealed_bytes)
     return extended
+
+
+def test_without_a_known_prefix_it_is_hashed_here_in_blocks(
+    sealed: SealedDocument, sealed_bytes: bytes
+) -> None:
+    from verification import archive
+
+    extended = archive_copy(sealed, sealed_bytes)
+    seal = verify_pdf(data=extended, with_diff=False).seal
+    assert seal is not None and seal.lta_ok
+    assert archive.registered_prefix(io.BytesIO(extended), seal) == sealed
+    assert (
+        archive.registered_prefix(io.BytesIO(extended), seal, {len(sealed_bytes): "0" * 64}) is None
+    )
