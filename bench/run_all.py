@@ -94,7 +94,8 @@ def command(script: Path) -> tuple[list[str], dict[str, str]] | None:
 def run(script: Path) -> list[Row]:
     found = command(script)
     if found is None:
-        return [Row(script.name, "-", verdict="SKIP (set BENCH_DATABASE_URL, BENCH_REDIS_URL)")]
+        needs = "BENCH_DATABASE_URL" + (", BENCH_REDIS_URL" if script.name in RECREATED else "")
+        return [Row(script.name, "-", verdict=f"SKIP (set {needs})")]
     argv, env = found
     print(f"\n=== {script.name}", flush=True)
     started = time.monotonic()
