@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.softhsm import SoftToken, needs_softhsm
+from tests.threads import run_in_threads
 from tests.verification import pdfs
 from tests.verification.test_api import post_file
 from tests.verification.test_views import upload
@@ -171,3 +172,24 @@ def test_a_raw_token_error_is_classified_as_the_key(softhsm_seal: SoftToken) -> 
     except RuntimeError as wrapped:
         assert "the token was removed" in (keys.token_failure(wrapped) or "")
     assert keys.token_failure(SealingError("tsa_unreachable", "x")) is None
+
+
+def test_concurrent_copies_are_never_seen_half_written(
+    softhsm_seal: SoftToken, settings: Any
+) -> None:
+    """Web and worker processes may write the copy at once (e.g. after a label change)."""
+    assert softhsm_seal.label
+    material = keys.get_key_material()
+    certs = [material.seal_cert, material.root_cert]
+    copy = Path(settings.SIGNFLOW_KEYS_DIR) / keys.SEAL_COPY_FILE
+    turn = iter(range(1000))
+    seen: list[x509.Certificate] = []
+
+    def write_and_read() -> None:
+        for _ in range(25):
+            keys.keep_token_certificate(certs[next(turn) % 2])
+            seen.extend(x509.load_pem_x509_certificates(copy.read_bytes()))
+
+    run_in_threads(write_and_read, 6)
+    assert len(seen) == 150 and set(seen) <= set(certs)
+    assert not [p for p in copy.parent.iterdir() if p.name.startswith(f".{copy.name}.")]
