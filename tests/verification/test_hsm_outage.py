@@ -124,7 +124,12 @@ def test_a_process_started_during_an_outage_verifies(
     outage(kind)
     opened: list[str] = []
     real_session = hsm.session
-    monkeypatch.setattr(hsm, "session", lambda c: opened.append("session") or real_session(c))
+
+    def session(config: hsm.TokenConfig) -> Any:
+        opened.append(config.key_label)
+        return real_session(config)
+
+    monkeypatch.setattr(hsm, "session", session)
 
     page = upload(client, data)
     assert page.status_code == 200
