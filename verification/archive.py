@@ -116,7 +116,7 @@ def add_archive_timestamp(document: SealedDocument, *, force: bool = False) -> b
     if not settings.TSA_URL:
         # A new timestamp from a certificate about to expire proves nothing for long.
         keys.renew_tsa_certificate(min_days_left=renew_days())
-    material = keys.get_key_material()
+    material = keys.verification_material()  # the TSA and the root: no seal key
     if (
         not force
         and not settings.TSA_URL

@@ -402,6 +402,9 @@ def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf: IO[bytes]) 
     from pyhanko.sign.general import SigningError
     from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
+    token_reason = keys.token_failure(exc)
+    if token_reason is not None:  # the token went away or refused: the key, not the document
+        return SealingError("signer_keys", token_reason)
     detail = f"{type(exc).__name__}: {exc} (TSA: {tsa_name})"
     cause = exc.__cause__
     if isinstance(exc, TimestampRequestError) and type(cause).__name__ == "ContentTypeError":
@@ -870,7 +873,7 @@ def _read_signatures(result: VerificationResult, stream: IO[bytes], reader: Any)
     None if it could not read the file."""
     if reader is None:
         return None
-    material = keys.get_key_material()
+    material = keys.verification_material()  # certificates from files, never the token
     try:
         result.signatures, reader = pades.inspect_signatures(
             stream=stream, material=material, reader=reader
