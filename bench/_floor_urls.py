@@ -29,7 +29,7 @@ vérification, sans compte, en déposant la copie que vous avez reçue.</p>
 )
 
 
-def floor_view(request: HttpRequest, token: str) -> HttpResponse:
+def floor_view(_request: HttpRequest, token: str) -> HttpResponse:
     party = (
         Party.objects.filter(token_hash=tokens.hash_token(token))
         .values("name", "envelope__title")

@@ -121,6 +121,35 @@ def _media(root: Path) -> dict[str, int]:
     return sizes
 
 
+def _print_growth(
+    n: int,
+    tables_before: dict[str, tuple[int, int]],
+    tables_after: dict[str, tuple[int, int]],
+    media_before: dict[str, int],
+    media_after: dict[str, int],
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Print what the database (rows, bytes per table) and the storage (bytes per folder)
+    grew by, per envelope, and return the three."""
+    rows: dict[str, float] = {}
+    size: dict[str, float] = {}
+    for table, (count, nbytes) in tables_after.items():
+        old_count, old_bytes = tables_before.get(table, (0, 0))
+        if count != old_count or nbytes != old_bytes:
+            rows[table] = (count - old_count) / n
+            size[table] = (nbytes - old_bytes) / n
+    print("database per envelope (rows, bytes with indexes):")
+    for table in sorted(size, key=lambda t: -size[t]):
+        print(f"  {table:<34}{rows[table]:>7.1f}{size[table]:>10.0f}")
+    print(f"  {'total':<34}{sum(rows.values()):>7.1f}{sum(size.values()):>10.0f}")
+    print("storage per envelope (bytes):")
+    grown = {k: (media_after.get(k, 0) - media_before.get(k, 0)) / n for k in media_after}
+    for folder, grew in sorted(grown.items(), key=lambda kv: -kv[1]):
+        if grew:
+            print(f"  {folder:<34}{grew:>10.0f}")
+    print(f"  {'total':<34}{sum(grown.values()):>10.0f}")
+    return rows, size, grown
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="envelopes measured")
@@ -221,22 +250,9 @@ def main() -> None:
     print(f"{'total':<18}{total_cpu:>10.3f}{total_db:>10.3f}")
     print(f"messages per envelope: {statistics.median(cpu['messages (count)']):.0f}")
 
-    rows, size = {}, {}
-    for table, (count, nbytes) in tables_after.items():
-        old_count, old_bytes = tables_before.get(table, (0, 0))
-        if count != old_count or nbytes != old_bytes:
-            rows[table] = (count - old_count) / n
-            size[table] = (nbytes - old_bytes) / n
-    print("database per envelope (rows, bytes with indexes):")
-    for table in sorted(size, key=lambda t: -size[t]):
-        print(f"  {table:<34}{rows[table]:>7.1f}{size[table]:>10.0f}")
-    print(f"  {'total':<34}{sum(rows.values()):>7.1f}{sum(size.values()):>10.0f}")
-    print("storage per envelope (bytes):")
-    grown = {k: (media_after.get(k, 0) - media_before.get(k, 0)) / n for k in media_after}
-    for folder, nbytes in sorted(grown.items(), key=lambda kv: -kv[1]):
-        if nbytes:
-            print(f"  {folder:<34}{nbytes:>10.0f}")
-    print(f"  {'total':<34}{sum(grown.values()):>10.0f}")
+    rows, size, grown = _print_growth(
+        args.n, tables_before, tables_after, media_before, media_after
+    )
     if args.json:
         Path(args.json).write_text(
             json.dumps(

@@ -134,9 +134,9 @@ class Mailbox:
     @staticmethod
     def _email(raw: bytes) -> list[tuple[str, Received]]:
         message = email.message_from_bytes(raw, policy=email.policy.default)
-        body = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        body = message.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
-        attachments = len(list(message.iter_attachments()))  # type: ignore[attr-defined]
+        attachments = len(list(message.iter_attachments()))
         received = Received(
             at=time.time(), text=text, subject=str(message["Subject"]), attachments=attachments
         )
@@ -410,13 +410,43 @@ def _seed(envelopes: int, employees_count: int) -> list[dict[str, Any]]:
 # --- checks and report ------------------------------------------------------------------------
 
 
+def _envelope_problems(envelope: Any, mailbox: Mailbox) -> list[str]:
+    """A completed envelope's sealed PDF, audit chain and messages to each of its parties."""
+    from signing import audit
+    from signing.models import Message
+    from verification.services import verify_pdf
+
+    problems: list[str] = []
+    label = f"envelope {envelope.public_id}"
+    with envelope.sealed.file.open("rb") as fh:
+        verification = verify_pdf(data=fh, sha256=envelope.sealed.sha256)
+    if verification.verdict != "authentic":
+        problems.append(
+            f"{label}: sealed PDF verifies as {verification.verdict} {verification.reasons}"
+        )
+    if not audit.chain_check(envelope=envelope).ok:
+        problems.append(f"{label}: audit chain broken")
+    for party in envelope.parties.all():
+        templates = sorted(
+            Message.objects.filter(party=party, status=Message.Status.SENT).values_list(
+                "template", flat=True
+            )
+        )
+        if templates != ["code", "completed", "invitation"]:
+            problems.append(f"{label}: {party.role} was sent {templates}")
+        received = mailbox.by_recipient.get(party.recipient, [])
+        if len(received) != 3:
+            problems.append(f"{label}: {party.role} received {len(received)} messages")
+        elif party.channel == "email" and received[2].attachments != 1:
+            problems.append(f"{label}: the director's last email has no sealed PDF")
+    return problems
+
+
 def _check(jobs: list[dict[str, Any]], mailbox: Mailbox) -> list[str]:
     """Every envelope completed, sealed PDF authentic, chain intact, messages exactly once."""
     from django.contrib.auth.models import User
 
-    from signing import audit
     from signing.models import Envelope, Message
-    from verification.services import verify_pdf
 
     problems: list[str] = []
     # The last completion messages may still be in the outbox: let the worker finish them.
@@ -440,27 +470,7 @@ def _check(jobs: list[dict[str, Any]], mailbox: Mailbox) -> list[str]:
             problems.append(f"{label}: {envelope.status} {envelope.sealing_error}")
             continue
         by_employee[envelope.responsible.email] += 1
-        with envelope.sealed.file.open("rb") as fh:
-            verification = verify_pdf(data=fh, sha256=envelope.sealed.sha256)
-        if verification.verdict != "authentic":
-            problems.append(
-                f"{label}: sealed PDF verifies as {verification.verdict} {verification.reasons}"
-            )
-        if not audit.chain_check(envelope=envelope).ok:
-            problems.append(f"{label}: audit chain broken")
-        for party in envelope.parties.all():
-            templates = sorted(
-                Message.objects.filter(party=party, status=Message.Status.SENT).values_list(
-                    "template", flat=True
-                )
-            )
-            if templates != ["code", "completed", "invitation"]:
-                problems.append(f"{label}: {party.role} was sent {templates}")
-            received = mailbox.by_recipient.get(party.recipient, [])
-            if len(received) != 3:
-                problems.append(f"{label}: {party.role} received {len(received)} messages")
-            elif party.channel == "email" and received[2].attachments != 1:
-                problems.append(f"{label}: the director's last email has no sealed PDF")
+        problems += _envelope_problems(envelope, mailbox)
     # The sender hears of each envelope twice: the director signed, then everyone signed.
     for user in User.objects.filter(email__in=list(by_employee)):
         templates = sorted(

@@ -115,7 +115,7 @@ def run_worker(name: str) -> None:
     TwilioSMSBackend.http_client = TimedTwilioHttp()
 
     @worker_ready.connect
-    def _ready(**kwargs: Any) -> None:
+    def _ready(**_kwargs: Any) -> None:
         (Path(os.environ["BENCH_READY_DIR"]) / f"ready-{name}").touch()
 
     app.worker_main(

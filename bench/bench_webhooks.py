@@ -25,8 +25,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from _report import report
@@ -64,6 +66,96 @@ class _Ok(BaseHTTPRequestHandler):
         pass
 
 
+def _bench_envelope() -> Any:
+    """The envelope the events are appended to (made once, kept between runs)."""
+    from signing.models import Envelope
+    from tests import factories
+
+    envelope = Envelope.objects.filter(title="bench-webhooks").first()
+    if envelope is not None:
+        return envelope
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from documents import services as documents
+    from signing import services as signing
+    from tests.security.conftest import blank_pdf
+
+    company = factories.make_company()
+    user = factories.make_user(f"bench.{int(time.time())}", company=company, role="manager")
+    document = documents.document_create_from_upload(
+        uploaded_file=SimpleUploadedFile("b.pdf", blank_pdf(), "application/pdf"),
+        title="bench-webhooks",
+        creator=user,
+        language="en",
+    )
+    envelope = signing.envelope_create(document=document, responsible=user, language="en")
+    envelope.title = "bench-webhooks"
+    envelope.save(update_fields=["title"])
+    return envelope
+
+
+def _append_round(envelope: Any, url: str, events: int, *, subscribed: bool) -> float:
+    """ms per audit event appended, with none or three endpoints listening."""
+    from django.db import transaction
+
+    from signing import audit
+    from signing.models import Envelope, Event
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    Endpoint.objects.all().delete()
+    if subscribed:
+        for n in range(3):
+            Endpoint.objects.create(url=f"{url}?n={n}", events=["party.opened"])
+    services.cache.delete(services.SUBSCRIBED_CACHE_KEY)
+    started = time.perf_counter()
+    for _ in range(events):
+        with transaction.atomic():
+            Envelope.objects.select_for_update().get(pk=envelope.pk)
+            audit.event_append(envelope=envelope, type=Event.Type.LINK_OPENED)
+    return (time.perf_counter() - started) / events * 1000
+
+
+def _deliver_round(url: str, deliveries: int) -> float:
+    """ms per webhook delivered to the local server."""
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    endpoint = Endpoint.objects.create(url=url, events=["party.opened"])
+    ids = [services.endpoint_send_test(endpoint=endpoint).pk for _ in range(deliveries)]
+    started = time.perf_counter()
+    for delivery_id in ids:
+        assert services.deliver(delivery_id=delivery_id) == "delivered"
+    return (time.perf_counter() - started) / deliveries * 1000
+
+
+def _floor_round(deliveries: int) -> float:
+    """ms per bare POST of the same body (the floor under a delivery)."""
+    import urllib3
+
+    from webhooks.models import WebhookDelivery
+
+    body = WebhookDelivery.objects.order_by("-id").values_list("payload", flat=True).first()
+    started = time.perf_counter()
+    for _ in range(deliveries):
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", PORT, maxsize=1, retries=False)
+        response = pool.urlopen("POST", "/in", body=(body or "{}").encode())
+        assert response.status == 200
+        pool.close()
+    return (time.perf_counter() - started) / deliveries * 1000
+
+
+def _select1_round(events: int) -> float:
+    """ms per database round trip (SELECT 1)."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for _ in range(events):
+            cursor.execute("SELECT 1")
+    return (time.perf_counter() - started) / events * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
@@ -83,81 +175,17 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    import urllib3
-    from django.db import transaction
-
-    from signing import audit
-    from signing.models import Envelope, Event
-    from tests import factories
     from webhooks import services, transport
-    from webhooks.models import Endpoint, WebhookDelivery
+    from webhooks.models import Endpoint
 
     server = ThreadingHTTPServer(("127.0.0.1", PORT), _Ok)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{PORT}/in"
-    services.dispatch = lambda ids: None  # type: ignore[assignment]  # measure the write only
+    services.dispatch = lambda _ids: None  # type: ignore[assignment]  # measure the write only
 
-    envelope = Envelope.objects.filter(title="bench-webhooks").first()
-    if envelope is None:
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from documents import services as documents
-        from signing import services as signing
-        from tests.security.conftest import blank_pdf
-
-        company = factories.make_company()
-        user = factories.make_user(f"bench.{int(time.time())}", company=company, role="manager")
-        document = documents.document_create_from_upload(
-            uploaded_file=SimpleUploadedFile("b.pdf", blank_pdf(), "application/pdf"),
-            title="bench-webhooks",
-            creator=user,
-            language="en",
-        )
-        envelope = signing.envelope_create(document=document, responsible=user, language="en")
-        envelope.title = "bench-webhooks"
-        envelope.save(update_fields=["title"])
+    envelope = _bench_envelope()
     Endpoint.objects.all().delete()
     services.cache.delete(services.SUBSCRIBED_CACHE_KEY)
-
-    def append_round(subscribed: bool) -> float:
-        Endpoint.objects.all().delete()
-        if subscribed:
-            for n in range(3):
-                Endpoint.objects.create(url=f"{url}?n={n}", events=["party.opened"])
-        services.cache.delete(services.SUBSCRIBED_CACHE_KEY)
-        started = time.perf_counter()
-        for _ in range(args.events):
-            with transaction.atomic():
-                Envelope.objects.select_for_update().get(pk=envelope.pk)
-                audit.event_append(envelope=envelope, type=Event.Type.LINK_OPENED)
-        return (time.perf_counter() - started) / args.events * 1000
-
-    def deliver_round() -> float:
-        endpoint = Endpoint.objects.create(url=url, events=["party.opened"])
-        ids = [services.endpoint_send_test(endpoint=endpoint).pk for _ in range(args.deliveries)]
-        started = time.perf_counter()
-        for delivery_id in ids:
-            assert services.deliver(delivery_id=delivery_id) == "delivered"
-        return (time.perf_counter() - started) / args.deliveries * 1000
-
-    def floor_round() -> float:
-        body = WebhookDelivery.objects.order_by("-id").values_list("payload", flat=True).first()
-        started = time.perf_counter()
-        for _ in range(args.deliveries):
-            pool = urllib3.HTTPConnectionPool("127.0.0.1", PORT, maxsize=1, retries=False)
-            response = pool.urlopen("POST", "/in", body=(body or "{}").encode())
-            assert response.status == 200
-            pool.close()
-        return (time.perf_counter() - started) / args.deliveries * 1000
-
-    def select1_round() -> float:
-        from django.db import connection
-
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            for _ in range(args.events):
-                cursor.execute("SELECT 1")
-        return (time.perf_counter() - started) / args.events * 1000
 
     results: dict[str, list[float]] = {
         "db_round_trip": [],
@@ -166,13 +194,18 @@ def main() -> None:
         "deliver": [],
         "bare_post": [],
     }
-    append_round(False), append_round(True), deliver_round(), floor_round()  # warm-up
+    rounds: dict[str, Callable[[], float]] = {
+        "db_round_trip": lambda: _select1_round(args.events),
+        "append_no_endpoint": lambda: _append_round(envelope, url, args.events, subscribed=False),
+        "append_3_endpoints": lambda: _append_round(envelope, url, args.events, subscribed=True),
+        "deliver": lambda: _deliver_round(url, args.deliveries),
+        "bare_post": lambda: _floor_round(args.deliveries),
+    }
+    for name in ("append_no_endpoint", "append_3_endpoints", "deliver", "bare_post"):
+        rounds[name]()  # warm-up
     for _ in range(args.rounds):
-        results["db_round_trip"].append(select1_round())
-        results["append_no_endpoint"].append(append_round(False))
-        results["append_3_endpoints"].append(append_round(True))
-        results["deliver"].append(deliver_round())
-        results["bare_post"].append(floor_round())
+        for name, run in rounds.items():
+            results[name].append(run())
     median = {name: statistics.median(values) for name, values in results.items()}
     for name, value in median.items():
         print(f"{name:20s} {value:7.3f} ms (median of {args.rounds} rounds)")

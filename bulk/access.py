@@ -18,21 +18,11 @@ def can_use_bulk(user: Any) -> bool:
 
 
 def batches_visible_to(user: Any) -> QuerySet[Batch]:
-    employee = crm_access.employee_of(user)
-    if employee is None:
-        return Batch.objects.none()
-    if employee.is_manager:
-        return Batch.objects.all()
-    return Batch.objects.filter(created_by_id=user.pk)
+    return crm_access.owned_visible_to(user, Batch.objects.all(), "created_by_id")
 
 
 def can_view_batch(user: Any, batch: Batch) -> bool:
-    employee = crm_access.employee_of(user)
-    if employee is None:
-        return False
-    if employee.is_manager:
-        return True
-    return batch.created_by_id == user.pk
+    return crm_access.owns_or_manages(user, batch.created_by_id)
 
 
 def can_act_on_batch(user: Any, batch: Batch) -> bool:

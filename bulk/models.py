@@ -96,11 +96,13 @@ class BulkRow(models.Model):
 
 
 class BatchEvent(models.Model):
-    """The batch's own audit: created, checked, sent, a whole-batch cancel or reminder and its
-    outcome. Each envelope's own trail (signing.Event) records what happened to it."""
+    """The batch's own audit: created, configured (columns and options saved, rows checked),
+    sent, a whole-batch cancel or reminder and its outcome. Each envelope's own trail
+    (signing.Event) records what happened to it."""
 
     class Type(models.TextChoices):
         CREATED = "created", _("Uploaded")
+        CONFIGURED = "configured", _("Columns and options saved")
         SENT = "sent", _("Sending started")
         CANCEL = "cancel", _("Cancel requested")
         REMIND = "remind", _("Reminder requested")

@@ -222,11 +222,12 @@ def _check_rows(batch: Batch) -> None:
 def batch_configure(
     *,
     batch: Batch,
-    actor: User,  # noqa: ARG001 - every write names its actor; this draft edit is not audited yet
+    actor: User,
     mapping: dict[str, str],
     options: dict[str, Any],
 ) -> Batch:
-    """Save the columns' meaning and the send options, and check every row again."""
+    """Save the columns' meaning and the send options, and check every row again; the batch's
+    audit records who did it, with the mapping and the options given (`configured`)."""
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != Batch.Status.DRAFT:
@@ -240,6 +241,12 @@ def batch_configure(
         batch.options = {**batch.options, **options}
         batch.save(update_fields=["mapping", "options"])
         _check_rows(batch)
+        BatchEvent.objects.create(
+            batch=batch,
+            type=BatchEvent.Type.CONFIGURED,
+            actor=actor,
+            data={"mapping": batch.mapping, "options": options, "checked": batch.checked},
+        )
     return batch
 
 

@@ -6,11 +6,13 @@
   and may look up and edit counterparties and contacts, which every deal needs.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from crm.models import Deal, Employee, Invoice
+
+M = TypeVar("M", bound=Model)
 
 
 def employee_of(user: Any) -> Employee | None:
@@ -37,22 +39,33 @@ def is_manager(user: Any) -> bool:
     return employee.is_manager
 
 
-def deals_visible_to(user: Any) -> QuerySet[Deal]:
+def owned_visible_to(user: Any, queryset: QuerySet[M], owner_field: str) -> QuerySet[M]:
+    """The one rule of an employee's own records (deals, envelopes, batches): an employee sees
+    those whose `owner_field` is them, a manager sees all, anyone else nothing."""
     employee = employee_of(user)
     if employee is None:
-        return Deal.objects.none()
+        return queryset.none()
     if employee.is_manager:
-        return Deal.objects.all()
-    return Deal.objects.filter(responsible=user)
+        return queryset
+    return queryset.filter(**{owner_field: user.pk})
 
 
-def can_view_deal(user: Any, deal: Deal) -> bool:
+def owns_or_manages(user: Any, owner_id: int | None) -> bool:
+    """`owned_visible_to` for one record, given its owner's id."""
     employee = employee_of(user)
     if employee is None:
         return False
     if employee.is_manager:
         return True
-    return deal.responsible_id == user.pk
+    return owner_id == user.pk
+
+
+def deals_visible_to(user: Any) -> QuerySet[Deal]:
+    return owned_visible_to(user, Deal.objects.all(), "responsible_id")
+
+
+def can_view_deal(user: Any, deal: Deal) -> bool:
+    return owns_or_manages(user, deal.responsible_id)
 
 
 def can_edit_deal(user: Any, deal: Deal) -> bool:

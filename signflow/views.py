@@ -96,7 +96,8 @@ def readyz(_request: HttpRequest) -> JsonResponse:
     """Whether this process can serve: database, Redis, storage and keys, each timed.
 
     The body names each check and its duration, never an error message (they can carry paths
-    or URLs with passwords): the logs have the details.
+    or URLs with passwords): the logs have the details. An error with a `public_reason` (a
+    PKCS#11 token away: verification.hsm.HsmError) adds that sentence, which has neither.
     """
     checks: dict[str, dict[str, Any]] = {}
     failed: list[str] = []
@@ -106,14 +107,18 @@ def readyz(_request: HttpRequest) -> JsonResponse:
             check()
         except _Skipped:
             status = "skipped"
-        except Exception:
-            logger.warning("readyz: the %s check failed", name, exc_info=True)
+        except Exception as exc:
+            # An expected outage (a token away) says why in one line; anything else in full.
+            reason = getattr(exc, "public_reason", "")
+            logger.warning("readyz: the %s check failed: %s", name, exc, exc_info=not reason)
             status = "fail"
             failed.append(name)
         else:
-            status = "ok"
+            status, reason = "ok", ""
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         checks[name] = {"status": status, "ms": elapsed_ms}
+        if reason:
+            checks[name]["reason"] = reason
     if failed:
         return JsonResponse({"status": "fail", "failed": failed, "checks": checks}, status=503)
     return JsonResponse({"status": "ok", "checks": checks})

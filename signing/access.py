@@ -8,27 +8,16 @@ from documents.models import Document
 from signing.models import Envelope
 
 # crm.access holds the one definition of an employee and of a manager.
-_employee = crm_access.employee_of
 is_employee = crm_access.is_employee
 is_manager = crm_access.is_manager
 
 
 def visible_envelopes(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Envelope]:
-    employee = _employee(user)
-    if employee is None:
-        return Envelope.objects.none()
-    if employee.is_manager:
-        return Envelope.objects.all()
-    return Envelope.objects.filter(responsible_id=user.pk)
+    return crm_access.owned_visible_to(user, Envelope.objects.all(), "responsible_id")
 
 
 def can_view_envelope(user: AbstractBaseUser | AnonymousUser, envelope: Envelope) -> bool:
-    employee = _employee(user)
-    if employee is None:
-        return False
-    if employee.is_manager:
-        return True
-    return envelope.responsible_id == user.pk
+    return crm_access.owns_or_manages(user, envelope.responsible_id)
 
 
 def can_act_on_envelope(user: AbstractBaseUser | AnonymousUser, envelope: Envelope) -> bool:

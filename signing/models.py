@@ -268,6 +268,9 @@ class Event(models.Model):
         SEALING_STARTED = "sealing_started", _("Sealing started")
         SEALING_FAILED = "sealing_failed", _("Sealing failed")
         SEALED = "sealed", _("Sealed")
+        # A draft's document language changed before sending (the document may be rendered
+        # again: data names the documents before and after).
+        LANGUAGE_CHANGED = "language_changed", _("Language changed")
 
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="events")
     party = models.ForeignKey(Party, on_delete=models.SET_NULL, null=True, blank=True)

@@ -8,6 +8,7 @@ message, it never loses one.
 
 import logging
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, Q, Subquery, When
+from django.db.models import Case, F, Q, Subquery, When
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import escape, linebreaks
@@ -127,12 +128,16 @@ def message_queue(
     return message
 
 
-def dispatch(message_id: int) -> None:
-    """Hand a message to the worker; a broker outage leaves it for the sweep."""
+def dispatch(message_id: int, queue: str | None = None) -> None:
+    """Hand a message to the worker (on `queue`, else as routed); a broker outage leaves it
+    for the sweep."""
     from signing.tasks import deliver_message
 
     try:
-        deliver_message.apply_async(args=(message_id,), retry=False)
+        if queue:
+            deliver_message.apply_async(args=(message_id,), retry=False, queue=queue)
+        else:
+            deliver_message.apply_async(args=(message_id,), retry=False)
     except Exception:  # noqa: BLE001 - any broker error: the sweep sends it later
         logger.warning(
             "Broker unavailable, message %s left for the sweep", message_id, exc_info=True
@@ -145,6 +150,10 @@ def backoff(attempts: int) -> timedelta:
 
 # Up to this many due messages of one queue go out in one delivery, over one mail connection.
 BATCH_SIZE = 50
+# A batch stops sending after this many seconds and gives the rest back to the queue: with a
+# slow provider (EMAIL_TIMEOUT 30 s a message) it ends well within deliver_message's time
+# limit (90 s soft) instead of leaving its last messages claimed for the stale-claim window.
+BATCH_SECONDS = 20.0
 # Ids this worker process sent (or failed) as part of another message's batch, whose own task
 # may still be in the queue: that task is done without touching the database. Bounded.
 _HANDLED: OrderedDict[int, None] = OrderedDict()
@@ -221,16 +230,31 @@ def _deliver_batch(messages: list[Message]) -> list[_Outcome]:
     if not messages:
         return []
     outcomes = _send_all(messages)
+    _release(messages[len(outcomes) :])
     _record(outcomes)
     return outcomes
+
+
+def _release(messages: list[Message]) -> None:
+    """Give claimed messages that were not tried back to the queue, as if never claimed."""
+    if not messages:
+        return
+    Message.objects.filter(pk__in=[m.pk for m in messages], status=Message.Status.SENDING).update(
+        status=Message.Status.QUEUED, attempts=F("attempts") - 1, claimed_at=None
+    )
+    for message in messages:
+        dispatch(message.pk, queue=message.queue)
 
 
 def _send_all(messages: list[Message]) -> list[_Outcome]:
     mail = get_connection()
     sms: SMSBackend | None = None
     outcomes: list[_Outcome] = []
+    started = time.monotonic()
     try:
         for message in messages:
+            if outcomes and time.monotonic() - started > BATCH_SECONDS:
+                break  # the rest goes back to the queue (_release)
             try:
                 if message.channel == Party.Channel.SMS:
                     sms = sms or get_sms_backend()

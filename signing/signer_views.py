@@ -155,6 +155,45 @@ def _input_value(field: Field, posted: Any) -> str:
     return field.prefilled
 
 
+def _prepare_inputs(input_fields: list[Field], posted: Any, errors: dict[str, str]) -> None:
+    """What each input shows: its value, label and error (attributes the template reads)."""
+    for field in input_fields:
+        field.current = _input_value(field, posted)  # type: ignore[attr-defined]
+        field.display_label = _label(field)  # type: ignore[attr-defined]
+        field.error_key = f"field-{field.pk}"  # type: ignore[attr-defined]
+        field.error = errors.get(field.error_key, "")  # type: ignore[attr-defined]
+
+
+def _default_stamp(envelope: Envelope, party: Party) -> Any:
+    """The company's stamp, offered to the company's signer only."""
+    company = envelope.company
+    if party.role == Party.Role.COMPANY and company and company.default_stamp:
+        return company.default_stamp
+    return None
+
+
+def _first_error(input_fields: list[Field], errors: dict[str, str]) -> str:
+    """The first input that needs attention gets `autofocus`: the browser scrolls to it even
+    without JavaScript (the answer to a POST cannot carry a #fragment)."""
+    keys = [*(f"field-{f.pk}" for f in input_fields), "signature", "stamp", "consent"]
+    return next((key for key in keys if key in errors), "")
+
+
+def _posted_choices(party: Party, posted: Any, default_stamp: Any) -> dict[str, Any]:
+    """The signer's choices as posted (after an error), else their defaults."""
+
+    def get(key: str, default: str = "") -> Any:
+        return posted.get(key, default) if posted is not None else default
+
+    return {
+        "signature_method": get("signature-method", "typed"),
+        "signature_typed": get("signature-typed", party.name),
+        "signature_drawn": get("signature-drawn", ""),
+        "stamp_method": get("stamp-method", "default" if default_stamp else "uploaded"),
+        "consent_checked": get("consent", "") == "1",
+    }
+
+
 def _sign_context(
     request: HttpRequest,
     party: Party,
@@ -169,20 +208,11 @@ def _sign_context(
     my_fields = [f for f in fields if f.role == party.role]
     input_fields = [f for f in my_fields if not f.is_image and f.kind != Field.Kind.DATE]
     errors = errors or {}
-    for field in input_fields:
-        field.current = _input_value(field, posted)  # type: ignore[attr-defined]
-        field.display_label = _label(field)  # type: ignore[attr-defined]
-        field.error_key = f"field-{field.pk}"  # type: ignore[attr-defined]
-        field.error = errors.get(field.error_key, "")  # type: ignore[attr-defined]
+    _prepare_inputs(input_fields, posted, errors)
     signature_fields = [
         f for f in my_fields if f.kind in {Field.Kind.SIGNATURE, Field.Kind.INITIALS}
     ]
-    default_stamp = (
-        envelope.company.default_stamp
-        if party.role == Party.Role.COMPANY and envelope.company and envelope.company.default_stamp
-        else None
-    )
-    posted_get = posted.get if posted is not None else (lambda key, default="": default)
+    default_stamp = _default_stamp(envelope, party)
     return {
         "party": party,
         "envelope": envelope,
@@ -214,22 +244,8 @@ def _sign_context(
         "stamp_error": errors.get("stamp", ""),
         "consent_error": errors.get("consent", ""),
         "form_error": errors.get("form", ""),
-        # The first input that needs attention gets `autofocus`: the browser scrolls to it
-        # even without JavaScript (the answer to a POST cannot carry a #fragment).
-        "first_error": next(
-            (
-                key
-                for key in [*(f"field-{f.pk}" for f in input_fields), "signature", "stamp"]
-                + ["consent"]
-                if key in errors
-            ),
-            "",
-        ),
-        "signature_method": posted_get("signature-method", "typed"),
-        "signature_typed": posted_get("signature-typed", party.name),
-        "signature_drawn": posted_get("signature-drawn", ""),
-        "stamp_method": posted_get("stamp-method", "default" if default_stamp else "uploaded"),
-        "consent_checked": posted_get("consent", "") == "1",
+        "first_error": _first_error(input_fields, errors),
+        **_posted_choices(party, posted, default_stamp),
     }
 
 
@@ -345,49 +361,64 @@ def _error_key(field: Field) -> str:
     return f"field-{field.pk}"
 
 
-def _submitted(
-    request: HttpRequest, party: Party, fields: list[Field]
-) -> tuple[dict[int, services.SubmittedValue], dict[str, str]]:
-    """The values of the form, each image fitted into its own box, and the errors per input."""
-    envelope = party.envelope
-    errors: dict[str, str] = {}
-    values: dict[int, services.SubmittedValue] = {}
+def _stamp_value(request: HttpRequest, party: Party) -> services.SubmittedValue | None:
+    """The stamp posted, or the company's own stamp when its signer chose it."""
+    stamp = _signature_value(request, "stamp", keep_colour=True)
+    if stamp is not None or request.POST.get("stamp-method") != "default":
+        return stamp
+    company_stamp = _default_stamp(party.envelope, party)
+    if company_stamp is None:
+        return None
+    with company_stamp.open("rb") as fh:
+        return services.SubmittedValue(
+            image=images.uploaded_image(fh.read(), keep_colour=True),
+            method=FieldValue.Method.UPLOADED,
+        )
+
+
+def _captured(
+    request: HttpRequest, party: Party, errors: dict[str, str]
+) -> tuple[services.SubmittedValue | None, services.SubmittedValue | None]:
+    """The signature and the stamp as posted (an unreadable image is an error of its input)."""
     signature = stamp = None
     try:
         signature = _signature_value(request, "signature", keep_colour=False)
     except images.ImageError as exc:
         errors["signature"] = exc.message
     try:
-        stamp = _signature_value(request, "stamp", keep_colour=True)
-        if (
-            stamp is None
-            and request.POST.get("stamp-method") == "default"
-            and party.role == Party.Role.COMPANY
-            and envelope.company
-            and envelope.company.default_stamp
-        ):
-            with envelope.company.default_stamp.open("rb") as fh:
-                stamp = services.SubmittedValue(
-                    image=images.uploaded_image(fh.read(), keep_colour=True),
-                    method=FieldValue.Method.UPLOADED,
-                )
+        stamp = _stamp_value(request, party)
     except images.ImageError as exc:
         errors["stamp"] = exc.message
+    return signature, stamp
+
+
+def _image_value(
+    field: Field, captured: services.SubmittedValue | None
+) -> services.SubmittedValue | None:
+    """The captured image fitted into the field's own box (ImageError if it cannot be)."""
+    if captured is None or not captured.image:
+        return None
+    image = images.fit_to_box(captured.image, width=field.width, height=field.height)
+    return services.SubmittedValue(image=image, method=captured.method)
+
+
+def _submitted(
+    request: HttpRequest, party: Party, fields: list[Field]
+) -> tuple[dict[int, services.SubmittedValue], dict[str, str]]:
+    """The values of the form, each image fitted into its own box, and the errors per input."""
+    errors: dict[str, str] = {}
+    values: dict[int, services.SubmittedValue] = {}
+    signature, stamp = _captured(request, party, errors)
     for field in fields:
         if field.kind == Field.Kind.DATE:
             continue
         value: services.SubmittedValue | None = None
         if field.is_image:
-            captured = stamp if field.kind == Field.Kind.STAMP else signature
-            if captured is not None and captured.image:
-                try:
-                    image = images.fit_to_box(
-                        captured.image, width=field.width, height=field.height
-                    )
-                except images.ImageError as exc:
-                    errors.setdefault(_error_key(field), exc.message)
-                    continue
-                value = services.SubmittedValue(image=image, method=captured.method)
+            try:
+                value = _image_value(field, stamp if field.kind == Field.Kind.STAMP else signature)
+            except images.ImageError as exc:
+                errors.setdefault(_error_key(field), exc.message)
+                continue
         else:
             # One-line inputs: bidi overrides and zero-width characters never reach the PDF.
             text = clean_text(request.POST.get(f"field-{field.pk}", ""))
@@ -530,7 +561,7 @@ def download(request: HttpRequest, token: str) -> HttpResponseBase:
     return sealed_download(envelope)
 
 
-def default_stamp(request: HttpRequest, token: str) -> HttpResponse:
+def default_stamp(_request: HttpRequest, token: str) -> HttpResponse:
     """The own company's default stamp, shown to its signer only (MEDIA_ROOT is not public)."""
     party = _party(token)
     envelope = party.envelope

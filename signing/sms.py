@@ -23,7 +23,11 @@ class OutboxSMSBackend:
     """Development backend: the message stays visible in the outbox page only."""
 
     def send(self, *, to: str, body: str) -> str:
-        logger.info("SMS to %s kept in the outbox (no SMS provider configured)", to)
+        logger.info(
+            "SMS to %s (%d characters) kept in the outbox (no SMS provider configured)",
+            to,
+            len(body),
+        )
         return ""
 
 

@@ -181,70 +181,102 @@ def _unsaved_envelope(document: Document, user: User) -> Envelope:
     )
 
 
-@login_required
-def send(request: HttpRequest, document_id: int) -> HttpResponse:
-    document = get_object_or_404(Document, pk=document_id)
+def _send_envelope(request: HttpRequest, document: Document) -> Envelope:
+    """The envelope the send screen is for: the document's, or on a GET an unsaved one (a GET
+    writes nothing; the POST that sends creates it). Http404 for who may not send it."""
     envelope = Envelope.objects.filter(document=document).first()
     if envelope is None:
         if not access.can_start_envelope(_user(request), document):
             raise Http404
-        if request.method == "POST":
-            envelope = services.envelope_for_document(document=document, actor=_user(request))
-        else:
-            envelope = _unsaved_envelope(document, _user(request))
-    if envelope.pk and not access.can_act_on_envelope(_user(request), envelope):
+        if request.method != "POST":
+            return _unsaved_envelope(document, _user(request))
+        envelope = services.envelope_for_document(document=document, actor=_user(request))
+    if not access.can_act_on_envelope(_user(request), envelope):
         raise Http404
-    if envelope.status != Envelope.Status.DRAFT:
-        messages.info(request, _("This document has already been sent."))
-        return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+    return envelope
+
+
+def _send_fields(document: Document, envelope: Envelope) -> list[Field]:
+    """The document's fields the send screen lists."""
     fields = list(Field.objects.filter(document=document))
-    if not client_stamp_asked(envelope.company, envelope.counterparty):
-        # Not asked for: it goes away when sending (envelope_send), so it is not listed.
-        fields = [f for f in fields if not (f.role == "client" and f.kind == Field.Kind.STAMP)]
-    roles = [
+    if client_stamp_asked(envelope.company, envelope.counterparty):
+        return fields
+    # Not asked for: it goes away when sending (envelope_send), so it is not listed.
+    return [f for f in fields if not (f.role == "client" and f.kind == Field.Kind.STAMP)]
+
+
+def _send_roles(fields: list[Field]) -> list[str]:
+    """The parties to name, company first: those with a field to fill."""
+    return [
         role
         for role in (Party.Role.COMPANY, Party.Role.CLIENT)
         if any(f.role == role for f in fields)
     ]
+
+
+def _send_submit(
+    request: HttpRequest,
+    envelope: Envelope,
+    options: SendOptionsForm,
+    party_forms: dict[str, PartyForm],
+    client_is_company: bool,
+) -> None:
+    """Send the envelope with the screen's valid forms (raises what envelope_send raises)."""
+    inputs = [
+        services.PartyInput(
+            role=role,
+            name=form.cleaned_data["name"],
+            email=form.cleaned_data["email"],
+            phone=form.cleaned_data["phone"],
+            channel=form.cleaned_data["channel"],
+            is_company=role == Party.Role.COMPANY or client_is_company,
+        )
+        for role, form in party_forms.items()
+    ]
+    services.envelope_send(
+        envelope=envelope,
+        actor=_user(request),
+        parties=inputs,
+        language=options.cleaned_data["language"],
+        deadline=options.deadline(),
+        reminder_every_days=options.cleaned_data["reminder_every_days"],
+        reminder_max=options.cleaned_data["reminder_max"],
+        note=options.cleaned_data["note"],
+    )
+
+
+def _send_errors_shown(
+    errors: dict[str, Any], options: SendOptionsForm, party_forms: dict[str, PartyForm]
+) -> None:
+    """Put envelope_send's validation errors on the forms' fields (party-<i> is the i-th role)."""
+    for index, form in enumerate(party_forms.values()):
+        for name, message in errors.get(f"party-{index}", {}).items():
+            form.add_error(name, message)
+    for key in ("deadline", "language"):
+        if key in errors:
+            options.add_error("deadline_days" if key == "deadline" else key, errors[key])
+
+
+@login_required
+def send(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = get_object_or_404(Document, pk=document_id)
+    envelope = _send_envelope(request, document)
+    if envelope.status != Envelope.Status.DRAFT:
+        messages.info(request, _("This document has already been sent."))
+        return redirect("signing:envelope_detail", envelope_id=envelope.pk)
+    fields = _send_fields(document, envelope)
+    roles = _send_roles(fields)
     client_is_company = envelope.counterparty is None or envelope.counterparty.kind == "company"
-    initial = _prefill(envelope)
     errors: dict[str, Any] = {}
     if request.method == "POST":
         options = SendOptionsForm(request.POST)
         party_forms = {role: PartyForm(request.POST, prefix=role) for role in roles}
         if options.is_valid() and all(f.is_valid() for f in party_forms.values()):
-            inputs = [
-                services.PartyInput(
-                    role=role,
-                    name=form.cleaned_data["name"],
-                    email=form.cleaned_data["email"],
-                    phone=form.cleaned_data["phone"],
-                    channel=form.cleaned_data["channel"],
-                    is_company=role == Party.Role.COMPANY or client_is_company,
-                )
-                for role, form in party_forms.items()
-            ]
             try:
-                services.envelope_send(
-                    envelope=envelope,
-                    actor=_user(request),
-                    parties=inputs,
-                    language=options.cleaned_data["language"],
-                    deadline=options.deadline(),
-                    reminder_every_days=options.cleaned_data["reminder_every_days"],
-                    reminder_max=options.cleaned_data["reminder_max"],
-                    note=options.cleaned_data["note"],
-                )
+                _send_submit(request, envelope, options, party_forms, client_is_company)
             except services.SendValidationError as exc:
                 errors = exc.errors
-                for index, role in enumerate(roles):
-                    for name, message in exc.errors.get(f"party-{index}", {}).items():
-                        party_forms[role].add_error(name, message)
-                for key in ("deadline", "language"):
-                    if key in exc.errors:
-                        options.add_error(
-                            "deadline_days" if key == "deadline" else key, exc.errors[key]
-                        )
+                _send_errors_shown(exc.errors, options, party_forms)
             except services.SigningError as exc:
                 messages.error(request, exc.message)
                 return redirect("signing:envelope_detail", envelope_id=envelope.pk)
@@ -252,6 +284,7 @@ def send(request: HttpRequest, document_id: int) -> HttpResponse:
                 messages.success(request, _("Sent. The first signer has been invited."))
                 return redirect("signing:envelope_detail", envelope_id=envelope.pk)
     else:
+        initial = _prefill(envelope)
         options = SendOptionsForm(initial={"language": envelope.language})
         party_forms = {role: PartyForm(prefix=role, initial=initial[role]) for role in roles}
     return render(
@@ -322,14 +355,7 @@ def envelope_cancel(request: HttpRequest, envelope_id: int) -> HttpResponse:
 def send_language(request: HttpRequest, document_id: int) -> HttpResponse:
     """The send screen's "Show in this language": the draft's document is rendered again in the
     chosen language, and the send screen opens on it."""
-    document = get_object_or_404(Document, pk=document_id)
-    envelope = Envelope.objects.filter(document=document).first()
-    if envelope is None:
-        if not access.can_start_envelope(_user(request), document):
-            raise Http404
-        envelope = services.envelope_for_document(document=document, actor=_user(request))
-    if not access.can_act_on_envelope(_user(request), envelope):
-        raise Http404
+    envelope = _send_envelope(request, get_object_or_404(Document, pk=document_id))
     from documents.errors import DocumentError
 
     try:

@@ -2,8 +2,8 @@
 than ruff's mccabe limit (10), no unused argument. Tests, migrations, bench/ and scripts/ aside.
 
 A function is measured from its `def` line to its last line, docstring and nested functions
-included (decorators not). The allowlist names the functions still too long, each with why; it
-only shrinks.
+included (decorators not). There is no allowlist: a function over the limit is split into
+named steps.
 """
 
 import ast
@@ -16,16 +16,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("signflow", "crm", "documents", "signing", "verification", "api", "webhooks", "bulk")
 MAX_LINES = 60
-
-_PAGE = "being rewritten by page; removed when it lands"
-_WRITES = "being rewritten by writes; removed when it lands"
-_TYPES = "not split yet (helper types, issue 14)"
-
-# "path:function" -> why it may stay longer than MAX_LINES for now.
-ALLOWED_LONG: dict[str, str] = {
-    "signing/signer_views.py:_sign_context": _PAGE,
-    "signing/views.py:send": _WRITES,
-}
 
 
 def _app_files() -> list[Path]:
@@ -66,18 +56,11 @@ def test_the_measure_counts_def_to_last_line(tmp_path: Path) -> None:
 
 
 def test_no_function_is_longer_than_60_lines() -> None:
-    offenders = [shown for key, shown in long_functions().items() if key not in ALLOWED_LONG]
+    offenders = list(long_functions().values())
     assert not offenders, (
         f"Functions longer than {MAX_LINES} lines (split them into named steps):\n"
         + "\n".join(sorted(offenders))
     )
-
-
-def test_the_allowlist_names_real_functions() -> None:
-    """An entry whose function is gone or short again is a stale exemption: remove it."""
-    found = long_functions()
-    stale = sorted(key for key, why in ALLOWED_LONG.items() if why == _TYPES and key not in found)
-    assert not stale, "No longer too long, remove from ALLOWED_LONG: " + ", ".join(stale)
 
 
 @pytest.mark.skipif(
@@ -85,7 +68,7 @@ def test_the_allowlist_names_real_functions() -> None:
 )
 def test_no_complex_function_nor_unused_argument() -> None:
     """ruff's C90 (mccabe, max-complexity in pyproject.toml) and ARG, with the project's
-    per-file-ignores (framework signatures, files other helpers are rewriting)."""
+    per-file-ignores (framework signatures only)."""
     ruff = Path(sys.executable).parent / "ruff"
     result = subprocess.run(
         [str(ruff), "check", "--select", "C90,ARG", "--output-format", "concise", *APPS],

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from signflow.storage import save_once
-from verification import keys, pades
+from verification import digests, keys, pades
 from verification.models import SealedDocument
 
 logger = logging.getLogger(__name__)
@@ -34,20 +34,31 @@ def renew_days() -> int:
     return settings.SIGNFLOW_ARCHIVE_RENEW_DAYS
 
 
-def registered_prefix(stream: IO[bytes], seal: pades.SignatureReport) -> SealedDocument | None:
+def registered_prefix(
+    stream: IO[bytes], seal: pades.SignatureReport, known: dict[int, str] | None = None
+) -> SealedDocument | None:
     """The registered file this one extends with DSS data and document timestamps only.
 
     `seal.lta_ok` must hold (checked by the caller): everything after the seal is an LTA
-    update and the newest document timestamp covers the whole file.
+    update and the newest document timestamp covers the whole file. `known` maps a length to
+    the SHA-256 of the file's first bytes when the caller has it (digests.FileDigests.prefixes);
+    any other prefix is hashed here, read in blocks.
     """
+    known = known or {}
     for stamp in reversed(seal.document_timestamps):
-        stream.seek(0)
-        prefix = stream.read(stamp.revision_end)
-        stream.seek(0)
-        found = SealedDocument.objects.filter(sha256=hashlib.sha256(prefix).hexdigest()).first()
+        sha256 = known.get(stamp.revision_end) or _prefix_sha256(stream, stamp.revision_end)
+        found = SealedDocument.objects.filter(sha256=sha256).first()
         if found is not None:
             return found
     return None
+
+
+def _prefix_sha256(stream: IO[bytes], length: int) -> str:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    digests.feed(stream, length, [digest])
+    stream.seek(0)
+    return digest.hexdigest()
 
 
 def current_copy(document: SealedDocument) -> tuple[str, bytes]:
@@ -105,7 +116,7 @@ def add_archive_timestamp(document: SealedDocument, *, force: bool = False) -> b
     if not settings.TSA_URL:
         # A new timestamp from a certificate about to expire proves nothing for long.
         keys.renew_tsa_certificate(min_days_left=renew_days())
-    material = keys.get_key_material()
+    material = keys.verification_material()  # the TSA and the root: no seal key
     if (
         not force
         and not settings.TSA_URL

@@ -109,7 +109,7 @@ def _usable(crl: x509.CertificateRevocationList, material: keys.KeyMaterial) -> 
 
 def current_crl(material: keys.KeyMaterial | None = None) -> x509.CertificateRevocationList:
     """The published CRL, regenerated when it is a day old (or missing, or not ours)."""
-    material = material or keys.get_key_material()
+    material = material or keys.verification_material()
     path = _crl_dir() / "root.crl"
     with _lock:
         if path.exists():

@@ -45,7 +45,14 @@ class TokenConfig:
 
 
 class HsmError(Exception):
-    """The token cannot be used; the message says why and never carries the PIN."""
+    """The token cannot be used; the message says why and never carries the PIN.
+
+    `public_reason` says it without paths or labels (for /readyz's body).
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.public_reason = f"PKCS#11 token: {reason or 'the token cannot be used'}"
 
 
 def configured() -> TokenConfig | None:
@@ -90,7 +97,8 @@ def explain(exc: Exception, config: TokenConfig) -> HsmError:
     reason = _REASONS.get(type(exc).__name__) or f"{type(exc).__name__} {exc}".strip()
     return HsmError(
         f"PKCS#11 token {config.token_label!r} (module {config.module}, key "
-        f"{config.key_label!r}): {reason}."
+        f"{config.key_label!r}): {reason}.",
+        reason if type(exc).__name__ in _REASONS else "",
     )
 
 
@@ -110,7 +118,9 @@ def _library(module: str) -> Any:
             lib.reinitialize()
             _initialised_in[module] = os.getpid()
     except pkcs11.PKCS11Error as exc:
-        raise HsmError(f"Cannot load the PKCS#11 module {module}: {exc}") from exc
+        raise HsmError(
+            f"Cannot load the PKCS#11 module {module}: {exc}", "the module cannot be loaded"
+        ) from exc
     return lib
 
 

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ _FILES = ("root.pem", "root.key", "seal.pem", "seal.key", "tsa")
 _TSA_FILES = ("tsa.pem", "tsa.key")
 _VALIDITY_YEARS = {"root": 20, "seal": 10, "tsa": 10}
 CRL_PATH = "/verify/crl/root.crl"
+# A copy of the PKCS#11 token's seal certificate (and chain): verification reads it, never the
+# token, so a process started during an HSM outage still verifies.
+SEAL_COPY_FILE = "seal-pkcs11.pem"
 
 
 class KeysError(Exception):
@@ -455,6 +458,7 @@ def _load_pkcs12(path: str, password: str | None) -> tuple[Any, x509.Certificate
 
 
 _cache: dict[tuple[str, ...], KeyMaterial] = {}
+_verify_cache: dict[tuple[str, ...], KeyMaterial] = {}
 _cache_lock = threading.Lock()
 
 
@@ -510,8 +514,73 @@ def _token_material(generated: dict[str, Any], token: hsm.TokenConfig) -> KeyMat
         cert = hsm.load_certificate(token)
     except hsm.HsmError as exc:
         raise KeysError(str(exc)) from exc
+    keep_token_certificate(cert)
     # The private key stays in the token: seal_signer signs there.
     return _own_root_material(generated, seal=(cert, None), source="pkcs11")
+
+
+def _token_cert_path() -> Path:
+    return _keys_dir() / SEAL_COPY_FILE
+
+
+def keep_token_certificate(
+    cert: x509.Certificate, chain: tuple[x509.Certificate, ...] = ()
+) -> None:
+    """Copy the token's seal certificate (and chain) to the keys folder, for verification.
+
+    Written when it changes only (its modification time is in the verification cache key).
+    A folder that cannot be written costs the copy, never the seal: logged.
+    """
+    path = _token_cert_path()
+    data = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in [cert, *chain])
+    try:
+        if path.is_file() and path.read_bytes() == data:
+            return
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_private(path, data)
+    except OSError as exc:
+        logger.warning("Cannot keep a copy of the token's seal certificate in %s: %s", path, exc)
+
+
+def _token_certificate_copy(root: x509.Certificate) -> tuple[x509.Certificate, list[Any]]:
+    """The copy kept by keep_token_certificate: the seal certificate and its chain.
+
+    Before any process has read the token (a new install, an upgrade, during an outage) there
+    is none: the root stands in. Our seals are then known by their field, and verified
+    against the root all the same.
+    """
+    path = _token_cert_path()
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except FileNotFoundError:
+        logger.warning("No copy of the token's seal certificate in %s yet.", path)
+        return root, []
+    except (OSError, ValueError) as exc:
+        raise KeysError(f"Cannot read the copy of the token's certificate {path}: {exc}") from exc
+    return certs[0], certs[1:]
+
+
+def verification_material() -> KeyMaterial:
+    """The certificates and trust roots verification needs; never opens a PKCS#11 token.
+
+    With the seal key in a token: the root and the TSA of the keys folder and the copy of the
+    token's certificate (seal_key None). Otherwise the same as get_key_material.
+    """
+    token = None if settings.SEAL_PKCS12_PATH else hsm.configured()
+    if token is None:
+        return get_key_material()
+    cache_key = (*_cache_key(), f"{SEAL_COPY_FILE}|{_mtime(_token_cert_path())}")
+    with _cache_lock:
+        cached = _verify_cache.get(cache_key)
+        if cached is None:
+            generated = _ensure_generated(_keys_dir(), seal=False)
+            cert, chain = _token_certificate_copy(generated["root"][0])
+            cached = replace(
+                _own_root_material(generated, seal=(cert, None), source="pkcs11"),
+                seal_chain=chain,
+            )
+            _verify_cache[cache_key] = cached
+        return cached
 
 
 def _own_root_material(
@@ -558,6 +627,7 @@ def get_key_material() -> KeyMaterial:
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _verify_cache.clear()
 
 
 # --- asn1crypto views for pyHanko ---------------------------------------------------------------
@@ -602,6 +672,28 @@ def seal_signer(material: KeyMaterial) -> Any:
         signing_key=to_asn1_key(material.seal_key),
         cert_registry=SimpleCertificateStore.from_certs(others),
     )
+
+
+def token_failure(exc: BaseException) -> str | None:
+    """Why the seal key failed when `exc` (or what caused it) is a key or token error, else None.
+
+    Sealing records these as `signer_keys`: the key could not be used, the document is fine.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, KeysError | hsm.HsmError):
+            return str(current)
+        token = hsm.configured()
+        if (
+            type(current).__module__.startswith("pkcs11.")
+            and token
+            and isinstance(current, Exception)
+        ):
+            return str(hsm.explain(current, token))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -703,6 +795,8 @@ def _rotate_token_key(
         raise KeysError(str(exc)) from exc
     configured = hsm.configured()
     active = configured is not None and configured.key_label == token.key_label
+    if active:
+        keep_token_certificate(cert)  # verification's copy, before any seal reads the token
     return Rotation(cert, root_cert, "pkcs11", active=active, label=token.key_label)
 
 

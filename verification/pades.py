@@ -609,18 +609,37 @@ def _document_timestamps(reader: Any, material: KeyMaterial) -> list[DocumentTim
     return out
 
 
-def inspect_signatures(*, stream: IO[bytes], material: KeyMaterial) -> tuple[list[Any], Any]:
-    """Open the PDF with pyHanko; returns (reports, reader). Raises on unreadable files.
+def open_reader(stream: IO[bytes]) -> Any:
+    """pyHanko's reader of the PDF, its signatures found; raises on unreadable files."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(stream, strict=False)
+    reader.embedded_signatures  # noqa: B018 (read once here, cached by the reader)
+    return reader
+
+
+def page_count(reader: Any) -> int | None:
+    """/Count of the page tree, as pyHanko reads it (for our own files: pdfium's count)."""
+    try:
+        return int(reader.root["/Pages"]["/Count"])
+    except Exception:
+        return None
+
+
+def inspect_signatures(
+    *, stream: IO[bytes], material: KeyMaterial, reader: Any = None
+) -> tuple[list[Any], Any]:
+    """Validate the PDF's signatures with pyHanko (`reader`: open_reader's, when the caller
+    already opened it); returns (reports, reader). Raises on unreadable files.
 
     Each signature is validated at the time its timestamp proves, not today: certificates
     expire, the evidence does not (PAdES B-LTA, with the revocation data in the file's DSS).
     """
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     from verification.keys import fingerprint
 
     ours = {fingerprint(material.seal_cert)}
-    reader = PdfFileReader(stream, strict=False)
+    if reader is None:
+        reader = open_reader(stream)
     reports: list[SignatureReport] = []
     doc_timestamps: list[DocumentTimestampReport] | None = None
     for sig in reader.embedded_regular_signatures:

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from signflow import pdfguard
 from signflow.storage import save_once
-from verification import explaining, keys, pades
+from verification import digests, explaining, keys, pades
 from verification.certificate import (
     RenderedCertificate,
     certificate_html,
@@ -402,6 +402,9 @@ def _classify_signing_failure(exc: Exception, *, tsa_name: str, pdf: IO[bytes]) 
     from pyhanko.sign.general import SigningError
     from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
+    token_reason = keys.token_failure(exc)
+    if token_reason is not None:  # the token went away or refused: the key, not the document
+        return SealingError("signer_keys", token_reason)
     detail = f"{type(exc).__name__}: {exc} (TSA: {tsa_name})"
     cause = exc.__cause__
     if isinstance(exc, TimestampRequestError) and type(cause).__name__ == "ContentTypeError":
@@ -760,7 +763,7 @@ def verify_pdf(
     with_diff: bool = True,
     full_comparison: Callable[[SealedDocument], bool] | None = None,
 ) -> VerificationResult:
-    """authentic / modified / unknown for a file, hashed while streaming.
+    """authentic / modified / unknown for a file, read once for every hash it needs.
 
     `sha256` may be given when the caller already hashed the bytes while receiving them (the
     upload handler does); `with_diff=False` skips the page comparison (command line, API).
@@ -768,53 +771,85 @@ def verify_pdf(
     (verification.diffing) unless `full_comparison(original)` says the caller is entitled to
     the original itself.
     """
-    stream, sha256, size = _hashed_stream(data, sha256)
-    result = VerificationResult(verdict=VERDICT_UNKNOWN, sha256=sha256, size=size)
-    registered = SealedDocument.objects.filter(sha256=sha256).first()
+    stream = _as_stream(data)
+    reader = _open_reader(stream)
+    file = _file_digests(stream, reader, sha256)
+    result = VerificationResult(verdict=VERDICT_UNKNOWN, sha256=file.sha256, size=file.size)
     if not _looks_like_pdf(result, stream):
         return result
-    reader = _read_signatures(result, stream)
-    code = _info_code(reader) if reader is not None else ""
-    stripe_code, page_count = _stripe_code(stream)
-    result.page_count = page_count
-    if reader is None and page_count is None:
-        result.error = "not_pdf"
-        result.reasons.append("not_pdf")
-        return result
-    code = code or stripe_code
+    registered = SealedDocument.objects.filter(sha256=file.sha256).first()
+    reader = _read_signatures(result, stream, reader)
     seal = result.seal
     if registered is None and seal is not None and seal.all_ok and seal.lta_ok:
         # Our archive copy: a registered file plus DSS data and document timestamps only.
         from verification.archive import registered_prefix
 
-        registered = registered_prefix(stream, seal)
-    if registered is not None:
-        result.code = registered.code
-        result.sealed = registered
-        if seal is not None and seal.all_ok:
-            result.verdict = VERDICT_AUTHENTIC
-            return result
-    elif code or seal is not None:
-        result.reasons.append("not_registered")
-    else:
+        registered = registered_prefix(stream, seal, file.prefixes)
+    if registered is not None and seal is not None and seal.all_ok:
+        return _authentic(result, registered, reader)
+    # Not our sealed file as it was: what its pages say, read in the bounded child.
+    stripe_code, result.page_count = _stripe_code(stream)
+    if reader is None and result.page_count is None:
+        result.error = "not_pdf"
+        result.reasons.append("not_pdf")
+        return result
+    code = (_info_code(reader) if reader is not None else "") or stripe_code
+    if registered is None and not code and seal is None:
         # Nothing of ours in its bytes: unknown, but a scan may carry our QR code.
         explaining.recognise_paper_copy(result=result, stream=stream)
         return result
+    if registered is None:
+        result.reasons.append("not_registered")
     _explain_modified(result, registered=registered, code=code)
     _compare(result, stream, with_diff=with_diff, full_comparison=full_comparison)
     explaining.add_reasons(result=result, stream=stream, original=result.sealed)
     return result
 
 
-def _hashed_stream(data: bytes | IO[bytes], sha256: str | None) -> tuple[IO[bytes], str, int]:
-    stream = _as_stream(data)
-    if sha256 is None:
-        sha256, size = hash_stream(stream)
-    else:
-        stream.seek(0, io.SEEK_END)
-        size = stream.tell()
+def _open_reader(stream: IO[bytes]) -> Any:
+    """pyHanko's reader of a file that starts like a PDF, None for anything else or a file
+    pyHanko cannot read."""
+    head = stream.read(1024)
+    stream.seek(0)
+    if b"%PDF-" not in head:
+        return None
+    try:
+        return pades.open_reader(stream)
+    except Exception as exc:
+        logger.info("pyHanko could not read the upload: %s", exc)
+        return None
+    finally:
         stream.seek(0)
-    return stream, sha256, size
+
+
+def _file_digests(stream: IO[bytes], reader: Any, sha256: str | None) -> digests.FileDigests:
+    """The file's SHA-256 and size, with its signatures' digests when it has any (one read).
+
+    The caller's `sha256` (hashed while the upload streamed in) spares the read of a file
+    without signatures; a signed file is read once anyway for the signatures' digests.
+    """
+    signatures = list(reader.embedded_signatures) if reader is not None else []
+    if sha256 is None or signatures:
+        return digests.read_once(stream, signatures)
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
+    stream.seek(0)
+    return digests.FileDigests(sha256=sha256, size=size)
+
+
+def _authentic(
+    result: VerificationResult, registered: SealedDocument, reader: Any
+) -> VerificationResult:
+    """Our sealed file byte for byte (or our archive copy of it), its seal valid.
+
+    Its pages are ours: their count is read from the page tree pyHanko has open, not by
+    pdfium in the child that bounds strangers' files.
+    """
+    result.verdict = VERDICT_AUTHENTIC
+    result.code = registered.code
+    result.sealed = registered
+    result.page_count = pades.page_count(reader)
+    return result
 
 
 def _looks_like_pdf(result: VerificationResult, stream: IO[bytes]) -> bool:
@@ -833,15 +868,19 @@ def _looks_like_pdf(result: VerificationResult, stream: IO[bytes]) -> bool:
     return False
 
 
-def _read_signatures(result: VerificationResult, stream: IO[bytes]) -> Any:
-    """The signatures in the file (result.signatures) and pyHanko's reader, None if it could
-    not read the file."""
-    material = keys.get_key_material()
-    reader = None
+def _read_signatures(result: VerificationResult, stream: IO[bytes], reader: Any) -> Any:
+    """The signatures in the file (result.signatures) and pyHanko's reader (`_open_reader`'s),
+    None if it could not read the file."""
+    if reader is None:
+        return None
+    material = keys.verification_material()  # certificates from files, never the token
     try:
-        result.signatures, reader = pades.inspect_signatures(stream=stream, material=material)
+        result.signatures, reader = pades.inspect_signatures(
+            stream=stream, material=material, reader=reader
+        )
     except Exception as exc:
         logger.info("pyHanko could not read the upload: %s", exc)
+        reader = None
     stream.seek(0)
     return reader
 

@@ -167,7 +167,7 @@ def by_code(request: HttpRequest, code: str) -> HttpResponse:
 @require_GET
 def root_certificate(_request: HttpRequest) -> HttpResponse:
     response = HttpResponse(
-        keys.get_key_material().root_pem(), content_type="application/x-pem-file"
+        keys.verification_material().root_pem(), content_type="application/x-pem-file"
     )
     response["Content-Disposition"] = 'attachment; filename="signflow-root.pem"'
     return response

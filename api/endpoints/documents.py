@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
 
 from api import auth
-from api.endpoints.common import caller, changed, form_error, require
+from api.endpoints.common import attrs, caller, changed, form_error, require
 from api.errors import validation_fields
 from api.schemas import ERRORS as COMMON_ERRORS
 from api.schemas import (
@@ -55,17 +55,8 @@ FIELDS = TypeAdapter(list[FieldIn])
 
 def field_out(field: Field, *, filled: bool = False, method: str = "") -> dict[str, Any]:
     return {
-        "id": field.pk,
-        "key": field.key,
-        "kind": field.kind,
-        "role": field.role,
-        "page": field.page,
-        "x": field.x,
-        "y": field.y,
-        "width": field.width,
-        "height": field.height,
-        "label": field.label,
-        "required": field.required,
+        **attrs(field, "id", "key", "kind", "role", "page", "x", "y", "width", "height"),
+        **attrs(field, "label", "required"),
         "filled": filled,
         "method": method,
     }

@@ -279,7 +279,9 @@ def _seal(envelope_id: int) -> Envelope:
         prepared, sealed = _seal_document(envelope, stored, metadata)
         return _complete(envelope_id, prepared, sealed)
     except Exception as exc:
-        logger.warning("Sealing envelope %s failed", envelope_id, exc_info=True)
+        # A token away is an expected outage: its reason, recorded below, says it all.
+        token_error = getattr(exc, "code", "") == "signer_keys"
+        logger.warning("Sealing envelope %s failed", envelope_id, exc_info=not token_error)
         return _seal_failed(envelope_id, exc)
 
 
@@ -374,7 +376,7 @@ def _seal_failed(envelope_id: int, exc: Exception) -> Envelope:
     """
     from verification.services import SealingError
 
-    error = exc if isinstance(exc, SealingError) else SealingError("seal_failed", str(exc))
+    error = exc if isinstance(exc, SealingError) else _unclassified(exc)
     with transaction.atomic():
         envelope = _lock(envelope_id)
         if envelope.status != Envelope.Status.SEALING:
@@ -419,6 +421,17 @@ def _seal_failed(envelope_id: int, exc: Exception) -> Envelope:
         _tell_sender_sealing_failed(envelope, error)
         logger.error("Sealing envelope %s failed for good: %s", envelope_id, error)
     return envelope
+
+
+def _unclassified(exc: Exception) -> Any:
+    """A failure raised outside the sealing service: a token error is the seal key's."""
+    from verification import keys
+    from verification.services import SealingError
+
+    token_reason = keys.token_failure(exc)
+    if token_reason is not None:
+        return SealingError("signer_keys", token_reason)
+    return SealingError("seal_failed", str(exc))
 
 
 def _tell_sender_sealing_failed(envelope: Envelope, error: Any) -> None:

@@ -216,24 +216,47 @@ def envelope_replace(*, envelope: Envelope, actor: User, reason: str) -> Envelop
         )
 
 
+def _lock_draft(envelope_id: int) -> Envelope:
+    """`_lock` for a draft whose document another change may replace: the row is locked alone
+    first. Locked with its document joined, a row whose document changed while it waited would
+    be skipped by PostgreSQL's recheck (DoesNotExist) and the document read stale."""
+    list(Envelope.objects.select_for_update().filter(pk=envelope_id).values_list("pk"))
+    return _lock(envelope_id)
+
+
 def envelope_set_language(
     *,
     envelope: Envelope,
-    actor: User,  # noqa: ARG001 - every write names its actor; this draft edit is not audited yet
+    actor: User,
     language: str,
 ) -> Envelope:
     """Change a draft's document language now (the send screen then shows the document as it
-    will be sent); sending in another language does the same."""
+    will be sent); sending in another language does the same. A change is recorded in the
+    envelope's audit trail (`language_changed`, with the languages and the documents)."""
     if language not in dict(Envelope.Language.choices):
         raise SigningError("language", _("Choose French or English."))
     with transaction.atomic():
-        envelope = _lock(envelope.pk)
+        envelope = _lock_draft(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
             raise SigningConflict("already_sent", _("This document has already been sent."))
+        before = {"language": envelope.language, "document": envelope.document_id}
+        if envelope.document.language == language and envelope.language == language:
+            return envelope
         _document_in_language(envelope, language)
         if envelope.language != language:
             envelope.language = language
             envelope.save(update_fields=["language"])
+        audit.event_append(
+            envelope=envelope,
+            actor=actor,
+            type=Event.Type.LANGUAGE_CHANGED,
+            data={
+                "from": before["language"],
+                "to": language,
+                "document_before": before["document"],
+                "document": envelope.document_id,
+            },
+        )
     return envelope
 
 
@@ -370,7 +393,7 @@ def envelope_send(
     """Validate, create the ordered parties, lock the document and invite the first signer."""
     errors = _send_input_errors(parties, language=language, deadline=deadline)
     with transaction.atomic():
-        envelope = _lock(envelope.pk)
+        envelope = _lock_draft(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
             raise SigningConflict("already_sent", _("This document has already been sent."))
         if "language" not in errors:

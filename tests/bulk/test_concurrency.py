@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Count
 
 from bulk import services
-from bulk.models import Batch, BulkRow
+from bulk.models import Batch, BatchEvent, BulkRow
 from documents.models import Document
 from signing.models import Envelope, Message
 from tests.bulk.conftest import csv_bytes, make_batch, recipients
@@ -51,3 +51,33 @@ def test_three_runners_send_each_row_once(sender: User, model_document: Document
     invitations = Message.objects.filter(template="invitation").values("recipient")
     assert all(row["n"] == 1 for row in invitations.annotate(n=Count("id")))
     assert batch.events.filter(type="finished").count() == 1
+
+
+def test_two_configurations_at_once_are_both_recorded_in_the_order_they_applied(
+    sender: User, model_document: Document
+) -> None:
+    batch = make_batch(sender, csv_bytes(recipients(3)), document=model_document)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def configure(days: int) -> None:
+        try:
+            barrier.wait()
+            services.batch_configure(
+                batch=batch, actor=sender, mapping=batch.mapping, options={"deadline_days": days}
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=configure, args=(days,)) for days in (10, 20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    events = list(batch.events.filter(type=BatchEvent.Type.CONFIGURED).order_by("id"))
+    assert sorted(e.data["options"]["deadline_days"] for e in events) == [10, 20]
+    batch.refresh_from_db()
+    assert batch.options["deadline_days"] == events[-1].data["options"]["deadline_days"]

@@ -248,3 +248,43 @@ def test_fields_for_our_company_are_signed_first_by_the_director(
         ("company", "claire@ours.fr", Party.Status.ACTIVE),
         ("client", "client1@example.com", Party.Status.WAITING),
     ]
+
+
+def test_saving_the_mapping_and_options_is_in_the_batchs_audit(
+    sender: User, model_document: Document
+) -> None:
+    batch = make_batch(sender, csv_bytes(recipients(2)), document=model_document)
+    mapping = {**batch.mapping, "4": ""}  # the Reference column is no longer used
+
+    services.batch_configure(
+        batch=batch, actor=sender, mapping=mapping, options={"deadline_days": 10}
+    )
+
+    event = batch.events.get(type=BatchEvent.Type.CONFIGURED)
+    assert event.actor == sender
+    assert event.data == {
+        "mapping": {key: value for key, value in mapping.items() if value},
+        "options": {"deadline_days": 10},
+        "checked": True,
+    }
+    batch.refresh_from_db()
+    assert batch.options["deadline_days"] == 10 and "4" not in batch.mapping
+
+
+def test_a_sent_batch_cannot_be_configured_and_nothing_is_recorded(
+    sender: User, model_document: Document
+) -> None:
+    from signflow.errors import Conflict
+
+    batch = make_batch(sender, csv_bytes(recipients(1)), document=model_document)
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.SENDING)
+    before = (batch.mapping, batch.options)
+    assert batch.options["deadline_days"] != 10
+    with pytest.raises(Conflict) as info:
+        services.batch_configure(
+            batch=batch, actor=sender, mapping={}, options={"deadline_days": 10}
+        )
+    assert info.value.code == "already_sent"
+    assert not batch.events.filter(type=BatchEvent.Type.CONFIGURED).exists()
+    batch.refresh_from_db()
+    assert (batch.mapping, batch.options) == before

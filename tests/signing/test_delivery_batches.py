@@ -231,3 +231,26 @@ def test_a_french_subject_is_b_encoded_and_decodes_to_the_same_text(sent_envelop
     assert str(make_header(decode_header(parsed["Subject"]))) == subject
     assert email.subject == subject  # anymail and the test outbox read the text
     assert len(parsed.get_all("Subject")) == 1
+
+
+def test_a_batch_out_of_time_gives_the_rest_back_to_the_queue(sent_envelope: Envelope, monkeypatch):
+    monkeypatch.setattr(notifications, "BATCH_SECONDS", 0.0)
+    published: list[tuple[int, str | None]] = []
+    monkeypatch.setattr(
+        notifications, "dispatch", lambda pk, queue=None: published.append((pk, queue))
+    )
+    ids = _queued(sent_envelope, 4)
+    assert notifications.deliver(message_id=ids[0]) == Message.Status.SENT
+    assert published == [(pk, "messages") for pk in ids[1:]]  # handed to the worker again
+    rest = Message.objects.filter(pk__in=ids[1:])
+    assert set(rest.values_list("status", "attempts", "claimed_at")) == {
+        (Message.Status.QUEUED, 0, None)
+    }
+    assert CountingBackend.sent == ["person0@example.com"]
+    # Not taken for done: their deliveries send them.
+    monkeypatch.setattr(notifications, "BATCH_SECONDS", 20.0)
+    for pk in ids[1:]:
+        notifications.deliver(message_id=pk)
+    assert Message.objects.filter(pk__in=ids, status=Message.Status.SENT).count() == 4
+    assert Message.objects.filter(pk__in=ids, attempts=1).count() == 4
+    assert audit.chain_check(envelope=sent_envelope).ok
