@@ -1,5 +1,5 @@
-"""The signer page under gunicorn (2 sync workers, DEBUG off, PostgreSQL), 16 connections at
-once, against its floor in the same server.
+"""The signer page under gunicorn (2 workers of 4 threads, as docker-compose runs them; DEBUG
+off, PostgreSQL), 16 connections at once, against its floor in the same server.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sf_bench_signer \
         .venv/bin/python bench/bench_signer.py [-n 5] [--requests 400] [--port 18310]
@@ -13,8 +13,8 @@ unless set.
 - floor: GET /floor/<token>/ (bench/_floor_urls.py, bench-only URLconf): the same middleware,
   one indexed lookup of the party by token hash and a 1 KB template.
 
-Each run sends `--requests` requests over 16 threads (a new connection each, as sync gunicorn
-workers close them); runs alternate project, floor (ABAB, `-n` pairs). BENCH signer-page:
+Each run sends `--requests` requests over 16 threads (a new connection each: the client sends
+`Connection: close`); runs alternate project, floor (ABAB, `-n` pairs). BENCH signer-page:
 requests per second, the ratio project / floor (median of the pairs), target >= 0.5.
 """
 
@@ -131,7 +131,8 @@ class Load:
 
 def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "signflow.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"]
+        [sys.executable, "-m", "gunicorn", "signflow.wsgi", "-w", "2", "--threads", "4"]
+        + ["-b", f"127.0.0.1:{port}"]
         + ["--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning"],
         env=env,
         cwd=ROOT,
@@ -191,7 +192,7 @@ def main() -> None:
         f"signer page: {statistics.median(project_rps):.0f} rps (p95 "
         f"{statistics.median(project_p95[1:]) * 1000:.0f} ms); floor "
         f"{statistics.median(floor_rps):.0f} rps (p95 {statistics.median(floor_p95[1:]) * 1000:.0f}"
-        f" ms); {CONNECTIONS} connections, 2 workers",
+        f" ms); {CONNECTIONS} connections, 2 workers x 4 threads",
         flush=True,
     )
     report(

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -39,16 +38,16 @@ def user_agent(request: HttpRequest) -> str:
     return request.META.get("HTTP_USER_AGENT", "")[:400]
 
 
-def _party(token: str) -> Party:
-    party = services.party_for_token(token)
+def _party(token: str, *, page: bool = False) -> Party:
+    party = services.party_for_token(token, page=page)
     if party is None:
         raise Http404(_("This link is not valid. Check that you opened the whole link."))
     return party
 
 
-def _party_in_language(request: HttpRequest, token: str) -> Party:
+def _party_in_language(request: HttpRequest, token: str, *, page: bool = False) -> Party:
     """The link's party, with the page in the envelope's language."""
-    party = _party(token)
+    party = _party(token, page=page)
     translation.activate(party.envelope.language)
     request.LANGUAGE_CODE = party.envelope.language
     return party
@@ -58,14 +57,23 @@ def _confirmed(request: HttpRequest, party: Party) -> bool:
     return party.otp_confirmed_at is not None and party.pk in request.session.get(SESSION_KEY, [])
 
 
+# Every field of a document in reading order, each with `is_filled`. Raw SQL: the same query
+# through the ORM (an Exists annotation) costs 0.6 ms of CPU to build, this one 0.15 ms, on a
+# page every signer request renders (bench/README.md, "Signer page").
+_FIELDS_SQL = (
+    "SELECT f.*, EXISTS (SELECT 1 FROM signing_fieldvalue v WHERE v.field_id = f.id)"
+    " AS is_filled FROM documents_field f WHERE f.document_id = %s"
+    " ORDER BY f.page, f.y DESC, f.x"
+)
+
+
 def _document_fields(envelope: Envelope) -> list[Field]:
     """Every field of the document in reading order, each with `is_filled`: one query serves
     both the page boxes and the party's own form."""
-    return list(
-        Field.objects.filter(document_id=envelope.document_id)
-        .annotate(is_filled=Exists(FieldValue.objects.filter(field_id=OuterRef("pk"))))
-        .order_by("page", "-y", "x")
-    )
+    fields = list(Field.objects.raw(_FIELDS_SQL, [envelope.document_id]))
+    for field in fields:
+        field.is_filled = bool(field.is_filled)  # type: ignore[attr-defined]  # SQLite: 0/1
+    return fields
 
 
 def _value_overlays(envelope: Envelope) -> dict[int, dict[str, str]]:
@@ -243,7 +251,7 @@ def _sign_context(
 
 @never_cache
 def sign_page(request: HttpRequest, token: str) -> HttpResponse:
-    party = _party_in_language(request, token)
+    party = _party_in_language(request, token, page=True)
     problem = services.link_problem(party)
     if problem is None:
         services.party_open(party=party, ip=client_ip(request), user_agent=user_agent(request))
