@@ -2,8 +2,8 @@
 append. A budget that creeps up fails here before it shows up as latency in production."""
 
 import pytest
-from django.db import connection, transaction
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
