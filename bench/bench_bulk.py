@@ -24,6 +24,8 @@ backend (the provider is what lives off this machine).
 3. The issue's acceptance with the workers: the `--rows` batch of step 1 is then sent by 2
    workers from an uploaded document (no render): PASS when every row but the landline has its
    envelope and the landline is reported with its line.
+Exit status 1 only when that batch comes out wrong (a correctness failure); a MISS in steps 1-2
+is a result, shown in the BENCH lines, not a failure (it used to exit 1 on a throughput MISS).
 
 Measured 2026-11-30 with the defaults on a 2-core machine shared with other work
 (`.venv/bin/python -u bench/bench_bulk.py`): accept 1 000 rows 1.79 s (upload and check
@@ -210,7 +212,6 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         ),
         created_by=user,
     )
-    ok = True
 
     # 1. Accept and queue through the views, no worker running.
     client = Client()
@@ -229,7 +230,6 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     assert response.status_code == 302
     accept = queued - started
     verdict = "PASS" if accept < ACCEPT_TARGET else "MISS"
-    ok &= verdict == "PASS"
     print(
         f"accept {args.rows} rows: upload+check {uploaded - started:.2f} s, "
         f"send (queue) {queued - uploaded:.2f} s, total {accept:.2f} s "
@@ -301,7 +301,6 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
         f"1 worker vs the single-envelope floor: {median['1 worker'] / median['floor']:.0%}: "
         f"{'PASS' if near_floor else 'MISS'}"
     )
-    ok &= shared and near_floor
     for name, (project, base, target) in {
         "bulk-1-worker-vs-floor": ("1 worker", "floor", 0.75),
         "bulk-2-vs-1-workers": ("2 workers", "1 worker", 1.0),
@@ -330,13 +329,14 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     sent = Envelope.objects.filter(bulk_row__batch=batch).count()
     bad = list(batch.rows.filter(status=BulkRow.Status.INVALID).values_list("line", "error"))
     accepted = sent == args.rows - 1 == counts["sent"] and [line for line, _e in bad] == [BAD_LINE]
-    ok &= accepted
     print(
         f"{args.rows}-row batch by 2 workers (uploaded document, no render): {sent} envelopes in "
         f"{done - t0:.0f} s ({sent / (done - t0):.2f}/s), not sent: {bad}: "
         f"{'PASS' if accepted else 'MISS'}"
     )
-    return 0 if ok else 1
+    # A MISS is a result, not a failure (`make bench` shows it in its table). Exit 1 only when
+    # the batch came out wrong: rows not sent, or another row than the bad one rejected.
+    return 0 if accepted else 1
 
 
 if __name__ == "__main__":

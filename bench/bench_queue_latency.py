@@ -24,8 +24,14 @@ the time each SMS is handed over.
    queues one reminder delivery per envelope; once they are all queued, other directors ask
    for codes the same way.
 
+3. The floor: the seals and reminders still waiting are dropped from the broker, the task each
+   worker holds finishes, then other directors ask for codes the same way, queues empty.
+
 Prints p50/p95/max per scenario, the backlog seen while measuring, and PASS/MISS against the
-2 s target. A hard time limit stops everything; the workers are stopped on the way out.
+2 s target, then one BENCH line (bench/_report.py), like bench_code_latency.py:
+"code-sms-p95-100-seals", project = p95 with the seals queued, floor = p95 with empty queues,
+ratio = project p95 / 2 s, target <= 1.00. A MISS is a result: the exit status is 0 unless
+something failed. A hard time limit stops everything; the workers are stopped on the way out.
 
 Measured 2026-11-30 with the defaults on a 2-core machine shared with other work (load average
 4-5 while measuring; set-up 379 s): with 99 -> 85 seals queued, 30 codes p50 0.056 s, p95
@@ -61,6 +67,7 @@ LAYOUTS = {
     "split": {"messages": ("messages", 1), "batch": ("sealing,previews,webhooks,bulk", 1)},
     "shared": {"all": ("messages,sealing,previews,webhooks,bulk", 2)},
 }
+QUEUES = ("messages", "sealing", "previews", "webhooks", "bulk")
 WORKERS = {name: spec for layout in LAYOUTS.values() for name, spec in layout.items()}
 
 
@@ -229,9 +236,14 @@ def _codes(
     return sorted(latencies.values()) + [float("inf")] * missing, seen_backlog
 
 
-def _report(name: str, latencies: list[float], backlog: list[int], what: str) -> bool:
+def _p95(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def _report(name: str, latencies: list[float], backlog: list[int], what: str) -> None:
     p50 = statistics.median(latencies)
-    p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
+    p95 = _p95(latencies)
     verdict = "PASS" if p95 < TARGET_P95 else "MISS"
     print(
         f"{name}: {len(latencies)} codes, p50 {p50:.3f} s, p95 {p95:.3f} s, "
@@ -240,7 +252,58 @@ def _report(name: str, latencies: list[float], backlog: list[int], what: str) ->
         f"{verdict} (p95 < {TARGET_P95:.0f} s)",
         flush=True,
     )
-    return verdict == "PASS"
+
+
+def _floor(broker: Any, party_ids: list[int], sms_log: Path) -> float:
+    """The same codes with empty queues: the seals and reminders still waiting are dropped from
+    the broker, the task each worker holds finishes, then other directors ask for codes."""
+    deadline = time.monotonic() + 300
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:
+        busy = broker.hlen("unacked") + sum(broker.llen(queue) for queue in QUEUES)
+        broker.delete(*QUEUES)
+        quiet = 0 if busy else quiet + 1
+        time.sleep(1)
+    latencies, backlog = _codes(
+        party_ids, sms_log, lambda: sum(broker.llen(queue) for queue in QUEUES)
+    )
+    _report("empty queues (floor)", latencies, backlog, "tasks in the queues")
+    return _p95(latencies)
+
+
+def _reminders(
+    args: argparse.Namespace, envelope_ids: list[int], party_ids: list[int], sms_log: Path
+) -> None:
+    """The reminder run: one delivery per waiting envelope, queued on `bulk`; then codes."""
+    from signing import tasks
+    from signing.models import Envelope, Message
+
+    Envelope.objects.filter(pk__in=envelope_ids).update(
+        last_reminded_at=None,
+        sent_at=django_now() - timedelta(days=2),
+        status_changed_at=django_now() - timedelta(days=2),
+    )
+    tasks.send_reminders.apply_async()
+    deadline = time.monotonic() + 300
+    reminders = Message.objects.filter(template=Message.Template.REMINDER)
+    while reminders.count() < args.reminders and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print(f"{reminders.count()} reminders written and queued", flush=True)
+    _report(
+        "while reminders are queued",
+        *_codes(party_ids, sms_log, lambda: reminders.filter(status=Message.Status.QUEUED).count()),
+        "reminders not yet sent",
+    )
+
+
+def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def main() -> None:
@@ -263,7 +326,7 @@ def main() -> None:
     if args.run_worker:
         run_worker(args.run_worker)
         return
-    assert args.codes * 2 <= args.reminders, "each code needs its own waiting director"
+    assert args.codes * 3 <= args.reminders, "each code needs its own waiting director"
     print(f"layout {args.layout}: {LAYOUTS[args.layout]}", flush=True)
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
 
@@ -275,10 +338,23 @@ def main() -> None:
     _recreate_database(args.database)
     state = _setup(args)
 
+    from _report import report
+
+    seals_p95, floor = _measure(args, state, work)
+    report(
+        f"code-sms-p95-{args.seals}-seals",
+        project=seals_p95 * 1000,
+        floor=floor * 1000,
+        ratio=seals_p95 / TARGET_P95,
+        target=1.0,
+    )
+
+
+def _measure(args: argparse.Namespace, state: dict[str, Any], work: Path) -> tuple[float, float]:
+    """The workers started, the three scenarios; p95 with the seals queued, and empty."""
     import redis
 
-    from signing import tasks
-    from signing.models import Envelope, Message
+    from signing.models import Envelope
 
     broker = redis.Redis.from_url(args.redis)
     workers = [
@@ -293,44 +369,15 @@ def main() -> None:
         sms_log = Path(os.environ["BENCH_SMS_LOG"])
         warm, *parties = state["parties"]
         _codes([warm], sms_log, lambda: 0)  # imports and connections of the worker's child
-        ok = _report(
-            "while seals are queued",
-            *_codes(parties[: args.codes], sms_log, lambda: broker.llen("sealing")),
-            "seal tasks in the queue",
-        )
-
-        # The reminder run: one delivery per waiting envelope, queued on `bulk`.
-        Envelope.objects.filter(pk__in=state["envelopes"][1:]).update(
-            last_reminded_at=None,
-            sent_at=django_now() - timedelta(days=2),
-            status_changed_at=django_now() - timedelta(days=2),
-        )
-        tasks.send_reminders.apply_async()
-        deadline = time.monotonic() + 300
-        reminders = Message.objects.filter(template=Message.Template.REMINDER)
-        while reminders.count() < args.reminders and time.monotonic() < deadline:
-            time.sleep(0.2)
-        print(f"{reminders.count()} reminders written and queued", flush=True)
-        ok &= _report(
-            "while reminders are queued",
-            *_codes(
-                parties[args.codes : 2 * args.codes],
-                sms_log,
-                lambda: reminders.filter(status=Message.Status.QUEUED).count(),
-            ),
-            "reminders not yet sent",
-        )
+        latencies, backlog = _codes(parties[: args.codes], sms_log, lambda: broker.llen("sealing"))
+        _report("while seals are queued", latencies, backlog, "seal tasks in the queue")
+        _reminders(args, state["envelopes"][1:], parties[args.codes : 2 * args.codes], sms_log)
         sealed = Envelope.objects.filter(status=Envelope.Status.COMPLETED).count()
         print(f"meanwhile {sealed} of {args.seals} envelopes were sealed")
+        floor = _floor(broker, parties[2 * args.codes : 3 * args.codes], sms_log)
     finally:
-        for process in workers:
-            process.terminate()
-        for process in workers:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    sys.exit(0 if ok else 1)
+        _stop(workers)
+    return _p95(latencies), floor
 
 
 def django_now() -> Any:

@@ -12,6 +12,12 @@ Every bench/bench_*.py runs, except:
   the ones that drop and recreate their database and empty a Redis database (RECREATED:
   bulk, code latency, messages, queue latency) also need BENCH_REDIS_URL.
 
+Each script runs with a fresh var folder of its own (a temporary SIGNFLOW_VAR_DIR, removed
+after a run that succeeded, kept and named after one that failed): keys, media and mail that an
+earlier run or another SECRET_KEY left behind cannot break it, and a script that sets its own
+SECRET_KEY makes its own keys. A script not given a database above gets the SQLite database of
+that folder (migrated by the script), not the DATABASE_URL of the shell that runs `make bench`.
+
 A script's output is shown as it comes; the lines that start with "BENCH" (bench/_report.py)
 are collected. A script that fails or prints no BENCH line gets a row saying so. The exit
 status is 1 when a script failed, 0 otherwise (a MISS is a result, not a failure).
@@ -22,8 +28,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +80,19 @@ def scripts(only: list[str]) -> list[Path]:
     return [path for path in found if path.name not in ALONE]
 
 
-def command(script: Path) -> tuple[list[str], dict[str, str]] | None:
-    """The script's command line and environment, or None when it needs a database (or a
-    Redis database) nobody configured."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+# Where the shell's settings would point a script at files an earlier run left behind.
+LEFTOVER_PATHS = ("SIGNFLOW_KEYS_DIR", "SIGNFLOW_LEGACY_KEYS_DIR", "MEDIA_ROOT")
+
+
+def command(script: Path, var_dir: Path) -> tuple[list[str], dict[str, str]] | None:
+    """The script's command line and environment (its var folder: `var_dir`), or None when it
+    needs a database (or a Redis database) nobody configured."""
+    env = {k: v for k, v in os.environ.items() if k not in LEFTOVER_PATHS}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        SIGNFLOW_VAR_DIR=str(var_dir),
+        DATABASE_URL=f"sqlite:///{var_dir / 'signflow.sqlite3'}",
+    )
     env.setdefault("DEBUG", "1")  # the benches need no secrets; a script sets DEBUG=0 itself
     argv = [sys.executable, str(script)]
     base = os.environ.get("BENCH_DATABASE_URL", "")
@@ -92,12 +109,23 @@ def command(script: Path) -> tuple[list[str], dict[str, str]] | None:
 
 
 def run(script: Path) -> list[Row]:
-    found = command(script)
+    var_dir = Path(tempfile.mkdtemp(prefix=f"sf-{script.stem}-"))
+    found = command(script, var_dir)
     if found is None:
+        shutil.rmtree(var_dir)
         needs = "BENCH_DATABASE_URL" + (", BENCH_REDIS_URL" if script.name in RECREATED else "")
         return [Row(script.name, "-", verdict=f"SKIP (set {needs})")]
     argv, env = found
-    print(f"\n=== {script.name}", flush=True)
+    print(f"\n=== {script.name} (var folder {var_dir})", flush=True)
+    rows = _execute(script, argv, env)
+    if any(row.verdict.startswith("FAILED") for row in rows):
+        print(f"=== {script.name} failed; its var folder is kept: {var_dir}", flush=True)
+    else:
+        shutil.rmtree(var_dir, ignore_errors=True)
+    return rows
+
+
+def _execute(script: Path, argv: list[str], env: dict[str, str]) -> list[Row]:
     started = time.monotonic()
     rows: list[Row] = []
     process = subprocess.Popen(
