@@ -4,15 +4,19 @@ messaging a party and the deal timeline.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from crm import services as crm_services
+from crm.models import OwnCompany
+from documents.models import Document
 from signflow.errors import Conflict, SignFlowError
 from signing import tokens
 from signing.models import Envelope, Message, Party
@@ -62,17 +66,99 @@ def party_for_token(token: str, *, page: bool = False) -> Party | None:
     envelope's, document's and company's columns the signer page reads (the party's all)."""
     if not token or len(token) > 100:
         return None
-    # [:1] and order_by(): a hash names one party, so no ORDER BY to build and sort (every
-    # signer request starts here).
+    if page:
+        return _page_party(tokens.hash_token(token))
+    # [:1] and order_by(): a hash names one party, so no ORDER BY to build and sort.
     found = (
         Party.objects.select_related("envelope", "envelope__document", "envelope__company")
         .filter(token_hash=tokens.hash_token(token))
         .exclude(token_hash="")
         .order_by()
     )
-    if page:
-        found = found.only(*(f.attname for f in Party._meta.concrete_fields), *PAGE_COLUMNS)
     return next(iter(found[:1]), None)
+
+
+# The page load in raw SQL (the ORM spent ~0.9 ms of CPU compiling the same select_related
+# query on every signer request): the party's columns, its envelope's, document's and
+# company's PAGE_COLUMNS, built with Model.from_db as select_related would.
+_PAGE_JOINS: tuple[tuple[str, str, type[models.Model], str], ...] = (
+    ("p", "", Party, ""),
+    ("e", "envelope__", Envelope, "INNER JOIN {table} e ON e.{pk} = p.envelope_id"),
+    ("d", "envelope__document__", Document, "INNER JOIN {table} d ON d.{pk} = e.document_id"),
+    ("c", "envelope__company__", OwnCompany, "LEFT OUTER JOIN {table} c ON c.{pk} = e.company_id"),
+)
+_Layout = list[tuple[type[models.Model], list[tuple[Any, list[Any]]]]]
+
+
+def _page_fields(prefix: str, model: type[models.Model]) -> list[Any]:
+    """The concrete fields of `model` the page loads: the party's all, the others' primary
+    key and PAGE_COLUMNS."""
+    wanted = {c[len(prefix) :] for c in PAGE_COLUMNS if c.startswith(prefix)}
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if not prefix or f.primary_key or f.name in wanted or f.attname in wanted
+    ]
+
+
+def _converters(col: Any, connection: Any) -> list[Any]:
+    """What the ORM's compiler applies to the column's raw value: the backend's, then the
+    field's converters."""
+    return [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
+
+
+@functools.cache
+def _page_query(using: str) -> tuple[str, _Layout]:
+    """The page load's SQL (parameterised by token hash) and, per model, each column's
+    expression with its converters on the database `using`."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    columns: list[str] = []
+    joins: list[str] = []
+    layout: _Layout = []
+    for alias, prefix, model, join in _PAGE_JOINS:
+        fields = _page_fields(prefix, model)
+        columns += [f"{alias}.{quote(f.column)}" for f in fields]
+        if join:
+            joins.append(
+                join.format(table=quote(model._meta.db_table), pk=quote(str(model._meta.pk.column)))
+            )
+        cols = [f.get_col(alias) for f in fields]
+        layout.append((model, [(c, _converters(c, connection)) for c in cols]))
+    sql = (
+        # Names from the models' metadata, never from the request; the hash is a parameter.
+        f"SELECT {', '.join(columns)} FROM {quote(Party._meta.db_table)} p {' '.join(joins)}"  # noqa: S608
+        " WHERE p.token_hash = %s AND p.token_hash <> '' LIMIT 1"
+    )
+    return sql, layout
+
+
+def _page_party(token_hash: str) -> Party | None:
+    """The page load: the party by token hash, its envelope, document and company (or None)
+    cached on it as select_related would leave them."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, layout = _page_query(DEFAULT_DB_ALIAS)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    built: list[Any] = []
+    start = 0
+    for model, columns in layout:
+        values = list(row[start : start + len(columns)])
+        start += len(columns)
+        for i, (col, converters) in enumerate(columns):
+            for converter in converters:
+                values[i] = converter(values[i], col, connection)
+        names = [col.target.attname for col, _converters in columns]
+        # The primary key is the first column: None only for a missing company (LEFT JOIN).
+        built.append(None if values[0] is None else model.from_db(DEFAULT_DB_ALIAS, names, values))
+    party, envelope, document, company = built
+    party._state.fields_cache["envelope"] = envelope
+    envelope._state.fields_cache.update(document=document, company=company)
+    document._state.fields_cache["envelope"] = envelope
+    return cast(Party, party)
 
 
 def _issue_link(party: Party) -> str:
