@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from signing import services
 from signing.models import Envelope, Message, Party
+from signing.services._common import PAGE_COLUMNS
 from tests.security.conftest import DOCUMENT_TITLE, World
 from tests.signing.conftest import sign_with_code, stamp_png
 
@@ -143,3 +144,36 @@ def test_a_link_gets_a_limited_number_of_codes_a_day(world: World, settings) -> 
         services.otp_send(party=world.party, ip=None, user_agent="")
     assert refused.value.code == "code_limit"
     assert Message.objects.filter(party=world.party, template="code").count() == 3
+
+
+def _page_values(party: Party) -> dict[str, object]:
+    """What the page load must give: the party's columns and the PAGE_COLUMNS."""
+    values: dict[str, object] = {
+        f.attname: getattr(party, f.attname) for f in Party._meta.concrete_fields
+    }
+    for path in PAGE_COLUMNS:
+        target: object = party
+        for name in path.split("__"):
+            target = getattr(target, name)
+        values[path] = target
+    return values
+
+
+def test_the_page_load_builds_what_the_orm_builds(world: World, django_assert_num_queries) -> None:
+    full = services.party_for_token(world.token)
+    with django_assert_num_queries(1):
+        page = services.party_for_token(world.token, page=True)
+        assert page is not None and full is not None
+        assert _page_values(page) == _page_values(full)
+        assert page.envelope.document.envelope is page.envelope
+    assert page.envelope.company is not None and not page._state.adding
+
+
+def test_the_page_load_without_a_company_or_with_a_bad_token(world: World) -> None:
+    Envelope.objects.filter(pk=world.envelope.pk).update(company=None)
+    page = services.party_for_token(world.token, page=True)
+    assert page is not None and page.envelope.company is None
+    for token in ("", "x" * 101, world.token[:-1], "' OR 1=1 --"):
+        assert services.party_for_token(token, page=True) is None
+    Party.objects.filter(pk=world.party.pk).update(token_hash="")
+    assert services.party_for_token(world.token, page=True) is None
