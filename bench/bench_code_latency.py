@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -149,10 +148,7 @@ def main() -> None:
     import bench_queue_latency as queue_bench
 
     work = Path(tempfile.mkdtemp(prefix="sf-bench-code-"))
-    os.environ.update(queue_bench._environment(args, work))
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"time limit ({args.time_limit} s)"))
-    signal.alarm(args.time_limit)
-    queue_bench._recreate_database(args.database)
+    queue_bench.start_run(args, queue_bench._environment(args, work))
     directors = _setup(2 * (args.pairs + 1))
     import redis
 
@@ -168,10 +164,7 @@ def main() -> None:
             time.sleep(0.2)
         pairs = _measure(args, directors, Path(os.environ["BENCH_SMS_LOG"]))
     finally:
-        for process in workers:
-            process.terminate()
-        for process in workers:
-            process.wait(timeout=30)
+        queue_bench.stop_workers(workers)
     _print(args, pairs)
 
 

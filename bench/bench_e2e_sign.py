@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -180,13 +179,11 @@ def main() -> None:
     import bench_queue_latency as queue_bench
 
     work = Path(tempfile.mkdtemp(prefix="sf-bench-e2e-"))
-    os.environ.update(queue_bench._environment(args, work))
-    os.environ.update(
+    environment = queue_bench._environment(args, work)
+    environment.update(
         EMAIL_BACKEND="bench_e2e_sign.TimedEmailBackend", BENCH_MAIL_LOG=str(work / "mail.jsonl")
     )
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"time limit ({args.time_limit} s)"))
-    signal.alarm(args.time_limit)
-    queue_bench._recreate_database(args.database)
+    queue_bench.start_run(args, environment)
     import redis
 
     redis.Redis.from_url(args.redis).flushdb()
@@ -207,10 +204,7 @@ def main() -> None:
             time.sleep(0.2)
         pairs = _measure(ready, waiting, work / "mail.jsonl")
     finally:
-        for process in workers:
-            process.terminate()
-        for process in workers:
-            process.wait(timeout=60)
+        queue_bench.stop_workers(workers)
     _print(pairs)
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -259,16 +258,6 @@ def _start(args: argparse.Namespace, work: Path, smtp_port: int) -> list[subproc
     return processes
 
 
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1000)
@@ -291,14 +280,11 @@ def main() -> None:
         return
     work = Path(tempfile.mkdtemp(prefix="sf-bench-messages-"))
     smtp_port = _free_port()
-    os.environ.update(_environment(args, work, smtp_port))
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"time limit ({args.time_limit} s)"))
-    signal.alarm(args.time_limit)
-    from bench_queue_latency import _recreate_database
+    from bench_queue_latency import start_run, stop_workers
 
-    _recreate_database(args.database)
+    start_run(args, _environment(args, work, smtp_port))
     templates = _setup(args.redis)
     import redis
 
@@ -307,7 +293,7 @@ def main() -> None:
     try:
         pairs = _measure(args, templates, broker)
     finally:
-        _stop(processes)
+        stop_workers(processes)
     from _report import report
 
     project_rate = args.n / statistics.median(pairs.project)

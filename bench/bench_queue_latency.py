@@ -296,7 +296,15 @@ def _reminders(
     )
 
 
-def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+def start_run(args: argparse.Namespace, environment: dict[str, str]) -> None:
+    """What every worker bench does first: its environment, its time limit, a fresh database."""
+    os.environ.update(environment)
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"time limit ({args.time_limit} s)"))
+    signal.alarm(args.time_limit)
+    _recreate_database(args.database)
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
     for process in workers:
         process.terminate()
     for process in workers:
@@ -331,11 +339,8 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="sf-bench-queue-"))
-    os.environ.update(_environment(args, work))
     sys.path.insert(0, str(ROOT))
-    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"time limit ({args.time_limit} s)"))
-    signal.alarm(args.time_limit)
-    _recreate_database(args.database)
+    start_run(args, _environment(args, work))
     state = _setup(args)
 
     from _report import report
@@ -376,7 +381,7 @@ def _measure(args: argparse.Namespace, state: dict[str, Any], work: Path) -> tup
         print(f"meanwhile {sealed} of {args.seals} envelopes were sealed")
         floor = _floor(broker, parties[2 * args.codes : 3 * args.codes], sms_log)
     finally:
-        _stop(workers)
+        stop_workers(workers)
     return _p95(latencies), floor
 
 

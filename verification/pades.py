@@ -560,6 +560,16 @@ def _signature_ts_time(sig: Any) -> dt.datetime | None:
     return None
 
 
+def _fill_status(report: SignatureReport | DocumentTimestampReport, status: Any) -> None:
+    """What pyHanko's validation status says, as both reports keep it."""
+    report.intact = bool(status.intact)
+    report.valid = bool(status.valid)
+    report.trusted = bool(status.trusted)
+    report.coverage = status.coverage.name if status.coverage else "UNKNOWN"
+    level = status.modification_level
+    report.modification_level = level.name if level is not None else "UNKNOWN"
+
+
 def _document_timestamps(reader: Any, material: KeyMaterial) -> list[DocumentTimestampReport]:
     """Each document timestamp validated at its own time, with the DSS, revocation forced.
 
@@ -597,12 +607,7 @@ def _document_timestamps(reader: Any, material: KeyMaterial) -> list[DocumentTim
                 ts_sig,
                 validation_context=validation_context(material, reader=reader, moment=report.time),
             )
-            report.intact = bool(status.intact)
-            report.valid = bool(status.valid)
-            report.trusted = bool(status.trusted)
-            report.coverage = status.coverage.name if status.coverage else "UNKNOWN"
-            level = status.modification_level
-            report.modification_level = level.name if level is not None else "UNKNOWN"
+            _fill_status(report, status)
         except Exception as exc:
             report.errors.append(f"{type(exc).__name__}: {exc}")
         out.append(report)
@@ -701,12 +706,7 @@ def _validate_into(report: SignatureReport, sig: Any, reader: Any, material: Key
         sig,
         signer_validation_context=validation_context(material, reader=reader, moment=moment),
     )
-    report.intact = bool(status.intact)
-    report.valid = bool(status.valid)
-    report.trusted = bool(status.trusted)
-    report.coverage = status.coverage.name if status.coverage else "UNKNOWN"
-    level = status.modification_level
-    report.modification_level = level.name if level is not None else "UNKNOWN"
+    _fill_status(report, status)
     report.docmdp_ok = status.docmdp_ok
     report.signing_time = status.signer_reported_dt
     ts = status.timestamp_validity
